@@ -1,0 +1,73 @@
+# rawprobe — build, test and benchmark targets.
+# `make test` installs what the privileged tests need when it runs as root
+# (nftables for nft); otherwise it says what to install.
+
+GO        ?= go
+PKGS      ?= ./...
+TESTFLAGS ?=
+FUZZTIME  ?= 10s
+BENCHTIME ?= 1s
+BENCHCOUNT ?= 5
+
+.PHONY: all build test deps vet fuzz crossbuild bench lint pcaps demo clean
+
+all: build
+
+build:
+	$(GO) build $(PKGS)
+	$(GO) build -o bin/rawprobe ./cmd/rawprobe
+
+# deps installs the tools the privileged tests call (nft) when missing.
+deps:
+	@if ! command -v nft >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing nftables (nft is needed by the test network)"; \
+	    (apt-get install -y -q nftables >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null && apt-get install -y -q nftables >/dev/null)) || \
+	     { echo "could not install nftables"; exit 1; }; \
+	  else \
+	    echo "nft not found: install nftables (apt-get install nftables) to run the privileged tests"; \
+	  fi; \
+	fi
+
+vet:
+	$(GO) vet $(PKGS)
+
+# test: vet, the whole suite under the race detector (privileged tests
+# included when run as root), each fuzz target briefly, and the builds for
+# other operating systems.
+test: deps vet
+	$(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
+	$(MAKE) --no-print-directory fuzz
+	$(MAKE) --no-print-directory crossbuild
+
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+crossbuild:
+	GOOS=darwin GOARCH=arm64 $(GO) build $(PKGS)
+	GOOS=windows GOARCH=amd64 $(GO) build $(PKGS)
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $(PKGS)
+
+lint:
+	@out=$$(gofmt -l . | grep -v '^vendor/'); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@if $(GO) install honnef.co/go/tools/cmd/staticcheck@latest 2>/dev/null; then \
+	  "$$($(GO) env GOPATH)/bin/staticcheck" $(PKGS); \
+	else echo "staticcheck could not be installed from the module proxy; skipped"; fi
+
+pcaps: deps
+	$(GO) run ./internal/cmd/mkpcaps -out testdata/pcaps
+
+demo:
+	$(GO) run ./cmd/rawprobe demo
+
+clean:
+	rm -rf bin
