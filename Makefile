@@ -34,10 +34,13 @@ vet:
 	$(GO) vet $(PKGS)
 
 # test: vet, the whole suite under the race detector (privileged tests
-# included when run as root), each fuzz target briefly, and the builds for
-# other operating systems.
+# included when run as root), the load tests, each fuzz target briefly, and
+# the builds for other operating systems.
+# Load tests (TestLoad*) skip under -short and run in the second pass
+# without the race detector, which would slow them tenfold.
 test: deps vet
-	$(GO) test -race -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
+	$(GO) test -race -short -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
+	$(GO) test -run '^TestLoad' -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
 	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory crossbuild
 
