@@ -1,6 +1,6 @@
 module github.com/rawprobe/rawprobe
 
-go 1.26
+go 1.26.0
 
 require (
 	github.com/dchest/siphash v1.2.3 // indirect
