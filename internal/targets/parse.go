@@ -1,0 +1,321 @@
+package targets
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+)
+
+// Resolver looks host names up; *net.Resolver implements it.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
+
+// Error reports a target, exclude or file argument that cannot be used.
+// Token is the offending text as given; Where, when set, is "FILE:LINE".
+type Error struct {
+	Where  string
+	Token  string
+	Reason string
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("invalid target %q: %s", e.Token, e.Reason)
+	if e.Where != "" {
+		s = e.Where + ": " + s
+	}
+	return s
+}
+
+// addrRange is an inclusive range of addresses of one family.
+type addrRange struct {
+	is4         bool
+	first, last u128
+}
+
+// block is a contiguous address range times a port list.
+type block struct {
+	addrRange
+	addrs uint64 // number of addresses in the range
+	ports Ports
+}
+
+// Builder collects target and exclude arguments and builds a Set. The zero
+// value is ready to use; set Ports (from -p) before adding bare addresses,
+// prefixes, ranges or host names.
+type Builder struct {
+	// Ports applies to every target given without its own port.
+	Ports Ports
+	// Resolver looks host names up; nil means net.DefaultResolver.
+	Resolver Resolver
+
+	blocks   []block
+	excludes []addrRange
+	names    map[netip.Addr]string
+}
+
+// Add parses one target argument:
+//
+//	host:port, ip:port, [v6]:port      one endpoint
+//	ip, CIDR, a.b.c.d-e.f.g.h, host    with every port of b.Ports
+//	CIDR:port, [v6-CIDR]:port          a prefix on one port
+//
+// A host name is resolved now; its first IPv4 address is used, or its first
+// IPv6 address when it has none.
+func (b *Builder) Add(ctx context.Context, token string) error {
+	return b.add(ctx, token, "")
+}
+
+func (b *Builder) add(ctx context.Context, token, where string) error {
+	fail := func(format string, args ...any) error {
+		return &Error{Where: where, Token: token, Reason: fmt.Sprintf(format, args...)}
+	}
+	hosts, portText, hasPort, err := splitHostPort(token)
+	if err != nil {
+		return fail("%v", err)
+	}
+	ports := b.Ports
+	if hasPort {
+		p, err := parsePort(portText)
+		if err != nil {
+			return fail("%v", err)
+		}
+		ports = SinglePort(p)
+	} else if ports.Len() == 0 {
+		return fail("no port: give host:port or a port list with -p/--ports")
+	}
+	r, name, err := parseHosts(hosts)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if name != "" {
+		addr, err := b.resolve(ctx, name)
+		if err != nil {
+			return fail("%v", err)
+		}
+		if b.names == nil {
+			b.names = make(map[netip.Addr]string)
+		}
+		if _, dup := b.names[addr]; !dup {
+			b.names[addr] = name
+		}
+		v := fromAddr(addr)
+		r = addrRange{is4: addr.Is4(), first: v, last: v}
+	}
+	n, ok := span(r.first, r.last)
+	if !ok {
+		return fail("more than 2^64-1 addresses")
+	}
+	b.blocks = append(b.blocks, block{addrRange: r, addrs: n, ports: ports})
+	return nil
+}
+
+func (b *Builder) resolve(ctx context.Context, name string) (netip.Addr, error) {
+	res := b.Resolver
+	if res == nil {
+		res = net.DefaultResolver
+	}
+	addrs, err := res.LookupNetIP(ctx, "ip", name)
+	if err != nil {
+		return netip.Addr{}, fmt.Errorf("cannot resolve host name %s: %v", name, err)
+	}
+	for _, a := range addrs {
+		if a.Unmap().Is4() {
+			return a.Unmap(), nil
+		}
+	}
+	if len(addrs) == 0 {
+		return netip.Addr{}, fmt.Errorf("host name %s has no addresses", name)
+	}
+	return addrs[0].WithZone(""), nil
+}
+
+// AddFile adds every target in r, one or more per line separated by spaces
+// or commas; '#' starts a comment. name is used in error messages. A file
+// without any target is an error.
+func (b *Builder) AddFile(ctx context.Context, r io.Reader, name string) error {
+	found := false
+	err := eachToken(r, name, func(tok, where string) error {
+		found = true
+		return b.add(ctx, tok, where)
+	})
+	if err != nil {
+		return err
+	}
+	if !found {
+		return &Error{Token: name, Reason: "input file holds no targets"}
+	}
+	return nil
+}
+
+// Exclude parses a comma-separated list of addresses, CIDR prefixes and
+// ranges a.b.c.d-e.f.g.h that are left out of the set.
+func (b *Builder) Exclude(list string) error {
+	for _, tok := range strings.Split(list, ",") {
+		if tok = strings.TrimSpace(tok); tok != "" {
+			if err := b.exclude(tok, ""); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ExcludeFile reads exclusions from r in the format of AddFile.
+func (b *Builder) ExcludeFile(r io.Reader, name string) error {
+	return eachToken(r, name, b.exclude)
+}
+
+func (b *Builder) exclude(tok, where string) error {
+	r, name, err := parseHosts(tok)
+	if err == nil && name != "" {
+		err = fmt.Errorf("exclusions take addresses, prefixes and ranges, not host names")
+	}
+	if err != nil {
+		return &Error{Where: where, Token: tok, Reason: "exclude: " + err.Error()}
+	}
+	b.excludes = append(b.excludes, r)
+	return nil
+}
+
+func eachToken(r io.Reader, name string, fn func(tok, where string) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		text, _, _ := strings.Cut(sc.Text(), "#")
+		for _, tok := range strings.FieldsFunc(text, func(c rune) bool {
+			return c == ' ' || c == '\t' || c == ',' || c == '\r'
+		}) {
+			if err := fn(tok, fmt.Sprintf("%s:%d", name, line)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	return nil
+}
+
+// splitHostPort splits "hosts:port" and "[hosts]:port"; a token with two or
+// more colons and no brackets is an IPv6 address, prefix or range alone.
+func splitHostPort(tok string) (hosts, port string, hasPort bool, err error) {
+	if tok == "" {
+		return "", "", false, fmt.Errorf("empty target")
+	}
+	if strings.HasPrefix(tok, "[") {
+		end := strings.IndexByte(tok, ']')
+		if end < 0 {
+			return "", "", false, fmt.Errorf("missing ']'")
+		}
+		hosts, rest := tok[1:end], tok[end+1:]
+		if rest == "" {
+			return hosts, "", false, nil
+		}
+		if rest[0] != ':' {
+			return "", "", false, fmt.Errorf("unexpected %q after ']'", rest)
+		}
+		return hosts, rest[1:], true, nil
+	}
+	switch strings.Count(tok, ":") {
+	case 0:
+		return tok, "", false, nil
+	case 1:
+		h, p, _ := strings.Cut(tok, ":")
+		if h == "" {
+			return "", "", false, fmt.Errorf("missing host before ':'")
+		}
+		return h, p, true, nil
+	}
+	return tok, "", false, nil
+}
+
+// parseHosts parses an address, CIDR prefix, range or host name. For a host
+// name it returns the name, to be resolved by the caller.
+func parseHosts(s string) (r addrRange, name string, err error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return r, "", fmt.Errorf("%s is not a valid CIDR prefix", s)
+		}
+		p = p.Masked()
+		first := p.Addr()
+		r = addrRange{is4: first.Is4(), first: fromAddr(first)}
+		hostBits := first.BitLen() - p.Bits()
+		r.last = r.first
+		switch {
+		case hostBits == 128:
+			r.last = u128{^uint64(0), ^uint64(0)}
+		case hostBits >= 64:
+			r.last.lo = ^uint64(0)
+			r.last.hi |= uint64(1)<<(hostBits-64) - 1
+		default:
+			r.last.lo |= uint64(1)<<hostBits - 1
+		}
+		return r, "", nil
+	}
+	if lo, hi, ok := strings.Cut(s, "-"); ok {
+		a, errA := parseAddr(lo)
+		if errA == nil {
+			bAddr, err := parseAddr(hi)
+			if err != nil {
+				return r, "", fmt.Errorf("range end %s is not a valid IP address", hi)
+			}
+			if a.Is4() != bAddr.Is4() {
+				return r, "", fmt.Errorf("range %s mixes IPv4 and IPv6", s)
+			}
+			if bAddr.Less(a) {
+				return r, "", fmt.Errorf("range %s runs backwards", s)
+			}
+			return addrRange{is4: a.Is4(), first: fromAddr(a), last: fromAddr(bAddr)}, "", nil
+		}
+	}
+	if a, err := parseAddr(s); err == nil {
+		v := fromAddr(a)
+		return addrRange{is4: a.Is4(), first: v, last: v}, "", nil
+	}
+	switch {
+	case strings.Trim(s, "0123456789.") == "":
+		return r, "", fmt.Errorf("%s is not a valid IPv4 address", s)
+	case strings.Contains(s, ":"):
+		return r, "", fmt.Errorf("%s is not a valid IPv6 address", s)
+	case !validHostName(s):
+		return r, "", fmt.Errorf("%s is not an IP address, CIDR prefix, range or host name", s)
+	}
+	return r, strings.TrimSuffix(s, "."), nil
+}
+
+func parseAddr(s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return a, err
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, fmt.Errorf("zones are not supported")
+	}
+	return a.Unmap(), nil
+}
+
+// validHostName reports whether s is a DNS name: labels of letters, digits
+// and inner hyphens, 1-63 bytes each, 253 bytes in all.
+func validHostName(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(label) {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
