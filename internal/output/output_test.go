@@ -193,7 +193,7 @@ func TestPcapTap(t *testing.T) {
 	tap.Packet(when, syn, synack.LinkIP, true)
 	tap.Packet(when.Add(time.Millisecond), eth, synack.LinkEthernet, false)
 	tap.Packet(when.Add(2*time.Millisecond), vlan, synack.LinkEthernet, false)
-	tap.Packet(when, arp, synack.LinkEthernet, false)        // not IP: skipped
+	tap.Packet(when, arp, synack.LinkEthernet, false)          // not IP: skipped
 	tap.Packet(when, []byte{0x10, 1, 2}, synack.LinkIP, false) // not IP: skipped
 	if err := tap.Flush(); err != nil {
 		t.Fatal(err)
