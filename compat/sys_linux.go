@@ -1,0 +1,107 @@
+package compat
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// zeroLinger is SO_LINGER {on, 0 s}: close sends RST and frees the socket.
+var zeroLingerOpt = unix.Linger{Onoff: 1, Linger: 0}
+
+// monoBase anchors monoNow; time.Since uses the monotonic clock.
+var monoBase = time.Now()
+
+// monoNow returns monotonic nanoseconds since monoBase.
+func monoNow() int64 { return int64(time.Since(monoBase)) }
+
+// monoOf converts t to the monoNow scale.
+func monoOf(t time.Time) int64 { return int64(t.Sub(monoBase)) }
+
+// openCheckSocket creates a non-blocking TCP socket for target with
+// TCP_QUICKACK off (so the kernel delays the ACK of the SYN-ACK, leaving
+// time for our RST) and, with zeroLinger, SO_LINGER {1, 0} (so close sends
+// RST). It returns the fd or the failing syscall's error.
+func openCheckSocket(family int, zeroLinger bool) (int, error) {
+	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_TCP)
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_QUICKACK, 0); err != nil {
+		unix.Close(fd)
+		return -1, os.NewSyscallError("setsockopt TCP_QUICKACK", err)
+	}
+	if zeroLinger {
+		if err := unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &zeroLingerOpt); err != nil {
+			unix.Close(fd)
+			return -1, os.NewSyscallError("setsockopt SO_LINGER", err)
+		}
+	}
+	return fd, nil
+}
+
+// connectTo starts a non-blocking connect of fd to target and returns the
+// errno (unix.EINPROGRESS when the SYN is on its way, 0 if connected at
+// once). It does not allocate: the sockaddr lives on the stack.
+func connectTo(fd int, target netip.AddrPort, scope uint32) unix.Errno {
+	var e unix.Errno
+	if target.Addr().Is4() {
+		var sa unix.RawSockaddrInet4
+		sa.Family = unix.AF_INET
+		putPort(&sa.Port, target.Port())
+		sa.Addr = target.Addr().As4()
+		_, _, e = unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+	} else {
+		var sa unix.RawSockaddrInet6
+		sa.Family = unix.AF_INET6
+		putPort(&sa.Port, target.Port())
+		sa.Addr = target.Addr().As16()
+		sa.Scope_id = scope
+		_, _, e = unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
+	}
+	return e
+}
+
+// putPort stores port in network byte order.
+func putPort(p *uint16, port uint16) {
+	b := (*[2]byte)(unsafe.Pointer(p))
+	b[0], b[1] = byte(port>>8), byte(port)
+}
+
+// socketError reads and clears SO_ERROR.
+func socketError(fd int) unix.Errno {
+	v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR)
+	if err != nil {
+		if e, ok := err.(unix.Errno); ok {
+			return e
+		}
+		return unix.EIO
+	}
+	return unix.Errno(v)
+}
+
+// zoneIndex returns the interface index an IPv6 zone names ("eth0" or
+// "2").
+func zoneIndex(zone string) (uint32, error) {
+	if zone == "" {
+		return 0, nil
+	}
+	if n, err := strconv.ParseUint(zone, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	ifi, err := net.InterfaceByName(zone)
+	if err != nil {
+		return 0, err
+	}
+	return uint32(ifi.Index), nil
+}
+
+// opError wraps a local syscall failure the way the net package does.
+func opError(op string, target netip.AddrPort, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Addr: net.TCPAddrFromAddrPort(target), Err: err}
+}
