@@ -1,0 +1,145 @@
+package synack
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/net/bpf"
+)
+
+// FilterSnapLen is what a Filter program returns for an accepted packet:
+// the number of bytes to keep, here every byte (tcpdump's maximum snapshot
+// length), so that Parse never sees a packet shorter than its IP length.
+const FilterSnapLen = 262144
+
+// ErrFilter is wrapped by the errors Filter returns.
+var ErrFilter = errors.New("synack: cannot build filter")
+
+// Filter returns the classic BPF program a listener attaches to an AF_PACKET
+// socket of type link. It accepts, for IPv4 and IPv6:
+//
+//   - TCP segments with RST set, or with SYN and ACK set and RST clear, whose
+//     destination port is within [portLo, portHi];
+//   - ICMP destination unreachable (type 3) and ICMPv6 destination
+//     unreachable (type 1), whatever they quote: the quoted ports of an IPv4
+//     error sit behind two variable-length headers, which classic BPF cannot
+//     follow with one index register, so Parse and CookieKey.Validate sort
+//     them out.
+//
+// It rejects everything else, including IPv4 fragments (non-zero offset or
+// more-fragments set, whose TCP header is absent or could be forged by
+// overlapping), IPv6 packets whose first next header is an extension header
+// rather than TCP or ICMPv6, and 802.1Q-tagged frames. IPv4 options are
+// handled: the TCP and ICMP headers are found through the header length.
+// Accepted packets are kept whole (FilterSnapLen); rejected ones return 0.
+func Filter(link LinkType, portLo, portHi uint16) ([]bpf.Instruction, error) {
+	if portLo > portHi {
+		return nil, fmt.Errorf("%w: port range %d-%d has its low end above its high end", ErrFilter, portLo, portHi)
+	}
+	var l3 uint32 // offset of the IP header
+	p := &asm{labels: map[string]int{}}
+	switch link {
+	case LinkEthernet:
+		l3 = ethHeaderLen
+		p.op(bpf.LoadAbsolute{Off: ethTypeOffset, Size: 2})    // A = EtherType
+		p.jump(bpf.JumpEqual, etherTypeIPv4, "ipv4", "")       // IPv4?
+		p.jump(bpf.JumpEqual, etherTypeIPv6, "ipv6", "reject") // IPv6? else reject (ARP, VLAN, ...)
+	case LinkIP:
+		p.op(bpf.LoadAbsolute{Off: 0, Size: 1})                  // A = first byte of the IP header
+		p.op(bpf.ALUOpConstant{Op: bpf.ALUOpShiftRight, Val: 4}) // A = IP version
+		p.jump(bpf.JumpEqual, 4, "ipv4", "")                     // IPv4?
+		p.jump(bpf.JumpEqual, 6, "ipv6", "reject")               // IPv6? else reject
+	default:
+		return nil, fmt.Errorf("%w: unknown link type %d", ErrFilter, link)
+	}
+	lo, hi := uint32(portLo), uint32(portHi)
+
+	p.label("ipv4")
+	p.op(bpf.LoadAbsolute{Off: l3 + ipv4FlagsFrag, Size: 2})          // A = IPv4 flags and fragment offset
+	p.jump(bpf.JumpBitsSet, ipv4FlagMF|ipv4FragOffMask, "reject", "") // fragment? reject
+	p.op(bpf.LoadAbsolute{Off: l3 + ipv4Protocol, Size: 1})           // A = IPv4 protocol
+	p.jump(bpf.JumpEqual, protoTCP, "", "icmp4")                      // TCP? else try ICMP
+	p.op(bpf.LoadMemShift{Off: l3})                                   // X = IPv4 header length (4*IHL)
+	p.op(bpf.LoadIndirect{Off: l3 + tcpDstPort, Size: 2})             // A = TCP destination port
+	p.jump(bpf.JumpLessThan, lo, "reject", "")                        // below the range? reject
+	p.jump(bpf.JumpGreaterThan, hi, "reject", "")                     // above the range? reject
+	p.op(bpf.LoadIndirect{Off: l3 + tcpFlags, Size: 1})               // A = TCP flags
+	p.jump(bpf.JumpBitsSet, FlagRST, "accept", "")                    // RST? accept
+	p.op(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: FlagSYN | FlagACK}) // A = SYN and ACK bits
+	p.jump(bpf.JumpEqual, FlagSYN|FlagACK, "accept", "reject")        // both set? accept, else reject
+	p.label("icmp4")
+	p.jump(bpf.JumpEqual, protoICMP, "", "reject")                   // ICMP? else reject (UDP, ...)
+	p.op(bpf.LoadMemShift{Off: l3})                                  // X = IPv4 header length (4*IHL)
+	p.op(bpf.LoadIndirect{Off: l3 + icmpType, Size: 1})              // A = ICMP type
+	p.jump(bpf.JumpEqual, icmpv4DestUnreachable, "accept", "reject") // destination unreachable? accept
+
+	p.label("ipv6")
+	p.op(bpf.LoadAbsolute{Off: l3 + ipv6NextHeader, Size: 1})             // A = IPv6 next header
+	p.jump(bpf.JumpEqual, protoTCP, "", "icmp6")                          // TCP? else try ICMPv6
+	p.op(bpf.LoadAbsolute{Off: l3 + ipv6HeaderLen + tcpDstPort, Size: 2}) // A = TCP destination port
+	p.jump(bpf.JumpLessThan, lo, "reject", "")                            // below the range? reject
+	p.jump(bpf.JumpGreaterThan, hi, "reject", "")                         // above the range? reject
+	p.op(bpf.LoadAbsolute{Off: l3 + ipv6HeaderLen + tcpFlags, Size: 1})   // A = TCP flags
+	p.jump(bpf.JumpBitsSet, FlagRST, "accept", "")                        // RST? accept
+	p.op(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: FlagSYN | FlagACK})     // A = SYN and ACK bits
+	p.jump(bpf.JumpEqual, FlagSYN|FlagACK, "accept", "reject")            // both set? accept, else reject
+	p.label("icmp6")
+	p.jump(bpf.JumpEqual, protoICMPv6, "", "reject")                    // ICMPv6? else reject (extension headers, UDP, ...)
+	p.op(bpf.LoadAbsolute{Off: l3 + ipv6HeaderLen + icmpType, Size: 1}) // A = ICMPv6 type
+	p.jump(bpf.JumpEqual, icmpv6DestUnreachable, "accept", "reject")    // destination unreachable? accept
+
+	p.label("accept")
+	p.op(bpf.RetConstant{Val: FilterSnapLen}) // keep the whole packet
+	p.label("reject")
+	p.op(bpf.RetConstant{Val: 0}) // drop the packet
+	return p.assemble()
+}
+
+// asm resolves the labels of conditional jumps into skip counts.
+type asm struct {
+	ins    []bpf.Instruction
+	labels map[string]int
+	jumps  []labelledJump
+}
+
+// labelledJump is a conditional jump whose targets are labels; "" is the
+// next instruction.
+type labelledJump struct {
+	at              int
+	ifTrue, ifFalse string
+}
+
+func (p *asm) op(i bpf.Instruction) { p.ins = append(p.ins, i) }
+
+func (p *asm) label(name string) { p.labels[name] = len(p.ins) }
+
+func (p *asm) jump(cond bpf.JumpTest, val uint32, ifTrue, ifFalse string) {
+	p.jumps = append(p.jumps, labelledJump{len(p.ins), ifTrue, ifFalse})
+	p.op(bpf.JumpIf{Cond: cond, Val: val})
+}
+
+func (p *asm) skip(from int, label string) (uint8, error) {
+	if label == "" {
+		return 0, nil
+	}
+	to, ok := p.labels[label]
+	if !ok || to <= from || to-from-1 > 255 {
+		return 0, fmt.Errorf("%w: jump from %d to label %q out of reach", ErrFilter, from, label)
+	}
+	return uint8(to - from - 1), nil
+}
+
+func (p *asm) assemble() ([]bpf.Instruction, error) {
+	for _, j := range p.jumps {
+		in := p.ins[j.at].(bpf.JumpIf)
+		var err error
+		if in.SkipTrue, err = p.skip(j.at, j.ifTrue); err != nil {
+			return nil, err
+		}
+		if in.SkipFalse, err = p.skip(j.at, j.ifFalse); err != nil {
+			return nil, err
+		}
+		p.ins[j.at] = in
+	}
+	return p.ins, nil
+}
