@@ -1,0 +1,141 @@
+package testnet
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// listenBacklog is the accept backlog of a Listener; the kernel caps it at
+// the target's net.core.somaxconn, which New raises to the same value.
+// The SYN queue of a listener is bounded by it too.
+const listenBacklog = 65535
+
+// Listen starts a TCP listener in the target namespace and closes it in
+// t.Cleanup. network is "tcp", "tcp4" or "tcp6"; address is host:port.
+// An empty or unspecified host covers every local address, so ":80" with
+// "tcp" listens on port 80 of the whole of Answering4 and Answering6
+// (IPv4 and IPv6), with "tcp6" "[::]:80" only on IPv6. A specific host
+// may be any address of the answering prefixes. Listen fails t on error.
+func (n *Net) Listen(t testing.TB, network, address string) *Listener {
+	t.Helper()
+	if _, ok := Child(); ok {
+		t.Fatal("testnet: Listen called in a RunInProber child process; listen in the parent, before RunInProber")
+	}
+	ln, err := n.listen(network, address)
+	if err != nil {
+		t.Fatalf("testnet: %v", err)
+	}
+	l := &Listener{ln: ln, done: make(chan struct{})}
+	go l.serve()
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// listen creates the listening socket in the target namespace, with a
+// backlog larger than the one Go's net package would use (it reads
+// somaxconn from the host namespace).
+func (n *Net) listen(network, address string) (net.Listener, error) {
+	switch network {
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return nil, fmt.Errorf("listen %s %s: network must be tcp, tcp4 or tcp6", network, address)
+	}
+	a, err := parseListenAddr(address)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s %s: %w", network, address, err)
+	}
+	ip4 := a.IP.To4()
+	family, v6only := unix.AF_INET6, false
+	var sa unix.Sockaddr
+	switch {
+	case network == "tcp4" || (network == "tcp" && ip4 != nil && !a.IP.IsUnspecified()):
+		if a.IP != nil && ip4 == nil {
+			return nil, fmt.Errorf("listen %s %s: not an IPv4 address", network, address)
+		}
+		family = unix.AF_INET
+		s := &unix.SockaddrInet4{Port: a.Port}
+		if ip4 != nil {
+			copy(s.Addr[:], ip4)
+		}
+		sa = s
+	default:
+		// "tcp" with no or an unspecified host: one dual-stack socket.
+		v6only = network == "tcp6"
+		if network == "tcp6" && ip4 != nil && !a.IP.IsUnspecified() {
+			return nil, fmt.Errorf("listen %s %s: not an IPv6 address", network, address)
+		}
+		s := &unix.SockaddrInet6{Port: a.Port}
+		if a.IP != nil && !a.IP.IsUnspecified() {
+			copy(s.Addr[:], a.IP.To16())
+		}
+		sa = s
+	}
+	var ln net.Listener
+	err = n.InTarget(func() error {
+		fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return os.NewSyscallError("socket", err)
+		}
+		f := os.NewFile(uintptr(fd), "testnet-listener")
+		defer f.Close() // FileListener keeps a duplicate
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
+		if family == unix.AF_INET6 {
+			v := 0
+			if v6only {
+				v = 1
+			}
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v); err != nil {
+				return os.NewSyscallError("setsockopt", err)
+			}
+			// Addresses of an AnyIP prefix are not interface
+			// addresses; IPv6 binds them only with freebind.
+			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_FREEBIND, 1); err != nil {
+				return os.NewSyscallError("setsockopt", err)
+			}
+		} else if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_FREEBIND, 1); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
+		if err := unix.Bind(fd, sa); err != nil {
+			return os.NewSyscallError("bind", err)
+		}
+		if err := unix.Listen(fd, listenBacklog); err != nil {
+			return os.NewSyscallError("listen", err)
+		}
+		ln, err = net.FileListener(f)
+		return err
+	})
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: network, Addr: a, Err: err}
+	}
+	return ln, nil
+}
+
+// parseListenAddr parses host:port where host is empty or an IP literal;
+// names are refused so that nothing is ever looked up.
+func parseListenAddr(address string) (*net.TCPAddr, error) {
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	p, err := strconv.ParseUint(port, 10, 16)
+	if err != nil {
+		return nil, fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	a := &net.TCPAddr{Port: int(p)}
+	if host != "" {
+		ip, err := netip.ParseAddr(host)
+		if err != nil || ip.Zone() != "" {
+			return nil, fmt.Errorf("host %q is not an IP address (names are not looked up)", host)
+		}
+		a.IP = net.IP(ip.AsSlice())
+	}
+	return a, nil
+}

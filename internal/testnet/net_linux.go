@@ -1,0 +1,322 @@
+package testnet
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// nsPrefix starts the name of every namespace New creates. The full name
+// is rp-<creator pid>-<unix seconds, hex>-<random hex>-p or -t, which lets
+// New recognise namespaces left behind by a test binary that crashed.
+const nsPrefix = "rp-"
+
+// staleAge is how old a namespace whose creator process is gone must be
+// before New removes it.
+const staleAge = 10 * time.Minute
+
+// cmdTimeout bounds every ip/nft command New and Cleanup run.
+const cmdTimeout = 30 * time.Second
+
+var removeStaleOnce sync.Once
+
+// New builds a fresh test network for t: two namespaces, a veth pair, the
+// addresses, routes, nft rules and namespaced sysctls described in the
+// package documentation. It first calls RequirePrivileges. Everything is
+// removed in t.Cleanup. New fails t if the network cannot be built.
+//
+// In a process started by RunInProber, New creates nothing and returns the
+// parent's Net, so that a parent test whose subtests use RunInProber runs
+// the same code in both processes; it must still not call Listen there.
+func New(t testing.TB, opts ...Option) *Net {
+	t.Helper()
+	if n, ok := Child(); ok {
+		return n
+	}
+	RequirePrivileges(t)
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	loss, err := lossRule(o.loss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removeStaleOnce.Do(func() { removeStale(t) })
+
+	id := randomHex(4)
+	base := fmt.Sprintf("%s%d-%x-%s", nsPrefix, os.Getpid(), time.Now().Unix(), id)
+	n := &Net{
+		ProberNS:     base + "-p",
+		TargetNS:     base + "-t",
+		ProberLink:   "rp" + id + "p",
+		TargetLink:   "rp" + id + "t",
+		ProberAddr4:  proberAddr4,
+		TargetAddr4:  targetAddr4,
+		ProberAddr6:  proberAddr6,
+		TargetAddr6:  targetAddr6,
+		Answering4:   answering4,
+		Answering6:   answering6,
+		Silent4:      silent4,
+		Silent6:      silent6,
+		Unreachable4: unreachable4,
+		Unreachable6: unreachable6,
+	}
+	// Register the removal before creating anything, so a failure half-way
+	// through the set-up still removes what exists.
+	t.Cleanup(func() {
+		if err := n.remove(); err != nil {
+			t.Errorf("testnet: removing %s/%s: %v", n.ProberNS, n.TargetNS, err)
+		}
+	})
+	if err := n.build(); err != nil {
+		t.Fatalf("testnet: building the test network %s/%s: %v", n.ProberNS, n.TargetNS, err)
+	}
+	if loss > 0 {
+		if err := n.SetLoss(o.loss); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return n
+}
+
+// build creates the namespaces and everything in them.
+func (n *Net) build() error {
+	for _, ns := range []string{n.ProberNS, n.TargetNS} {
+		if err := run(nil, "ip", "netns", "add", ns); err != nil {
+			return err
+		}
+	}
+	// No duplicate address detection: it would hold IPv6 (link-local
+	// addresses, hence neighbour discovery) back for a second.
+	noDAD := func() error { return writeSysctls(noDADSysctls) }
+	if err := n.InProber(noDAD); err != nil {
+		return err
+	}
+	if err := n.InTarget(noDAD); err != nil {
+		return err
+	}
+	gw4, gw6 := n.TargetAddr4.String(), n.TargetAddr6.String()
+	prober := []string{
+		// The veth is born in the prober namespace and its peer goes
+		// straight into the target: the host namespace never sees it.
+		fmt.Sprintf("link add %s type veth peer name %s netns %s", n.ProberLink, n.TargetLink, n.TargetNS),
+		"link set lo up",
+		fmt.Sprintf("link set %s up", n.ProberLink),
+		fmt.Sprintf("addr add %s/%d dev %s", n.ProberAddr4, linkPrefix4, n.ProberLink),
+		fmt.Sprintf("addr add %s/%d dev %s nodad", n.ProberAddr6, linkPrefix6, n.ProberLink),
+	}
+	for _, p := range []string{n.Answering4.String(), n.Silent4.String(), n.Unreachable4.String()} {
+		prober = append(prober, fmt.Sprintf("route add %s via %s dev %s", p, gw4, n.ProberLink))
+	}
+	for _, p := range []string{n.Answering6.String(), n.Silent6.String(), n.Unreachable6.String()} {
+		prober = append(prober, fmt.Sprintf("route add %s via %s dev %s", p, gw6, n.ProberLink))
+	}
+	if err := ipBatch(n.ProberNS, prober); err != nil {
+		return err
+	}
+	target := []string{
+		"link set lo up",
+		fmt.Sprintf("link set %s up", n.TargetLink),
+		fmt.Sprintf("addr add %s/%d dev %s", n.TargetAddr4, linkPrefix4, n.TargetLink),
+		fmt.Sprintf("addr add %s/%d dev %s nodad", n.TargetAddr6, linkPrefix6, n.TargetLink),
+	}
+	// All three prefixes are local in the target; nft decides what the
+	// silent and unreachable ones get.
+	for _, p := range []string{n.Answering4.String(), n.Silent4.String(), n.Unreachable4.String()} {
+		target = append(target, fmt.Sprintf("route add local %s dev lo", p))
+	}
+	for _, p := range []string{n.Answering6.String(), n.Silent6.String(), n.Unreachable6.String()} {
+		target = append(target, fmt.Sprintf("route add local %s dev lo", p))
+	}
+	if err := ipBatch(n.TargetNS, target); err != nil {
+		return err
+	}
+	rules := fmt.Sprintf(`table inet rawprobe {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		ip daddr %s drop
+		ip6 daddr %s drop
+		ip daddr %s reject with icmp type host-unreachable
+		ip6 daddr %s reject with icmpv6 type addr-unreachable
+	}
+}
+`, n.Silent4, n.Silent6, n.Unreachable4, n.Unreachable6)
+	if err := n.nft(rules); err != nil {
+		return err
+	}
+	return n.InTarget(func() error { return writeSysctls(targetSysctls) })
+}
+
+// sysctl is a /proc/sys path and the value to write there.
+type sysctl struct{ path, value string }
+
+// noDADSysctls turn off IPv6 duplicate address detection for links made
+// afterwards, in the namespace of the thread that writes them.
+var noDADSysctls = []sysctl{
+	{"net/ipv6/conf/all/accept_dad", "0"},
+	{"net/ipv6/conf/default/accept_dad", "0"},
+}
+
+// targetSysctls are set in the target namespace only; each of them is
+// per network namespace on Linux 6.x. They let the target answer the
+// hundreds of thousands of SYNs load tests send without queue overflows
+// or ICMP rate limits distorting the results.
+var targetSysctls = []sysctl{
+	// SYN queue and accept queue: a listener's SYN queue is bounded by its
+	// backlog, itself capped by somaxconn.
+	{"net/core/somaxconn", "65535"},
+	{"net/ipv4/tcp_max_syn_backlog", "262144"},
+	// Syncookies on overflow only (the default, set explicitly): an
+	// overflowing SYN queue still answers SYN-ACK instead of dropping.
+	{"net/ipv4/tcp_syncookies", "1"},
+	// No per-peer or global ICMP rate limit, so every SYN to an
+	// unreachable address gets its ICMP error.
+	{"net/ipv4/icmp_ratelimit", "0"},
+	{"net/ipv4/icmp_msgs_per_sec", "10000000"},
+	{"net/ipv4/icmp_msgs_burst", "10000000"},
+	{"net/ipv6/icmp/ratelimit", "0"},
+}
+
+// writeSysctls writes sysctls; it runs on a thread inside a test
+// namespace, where /proc/sys/net is that namespace's, never the host's.
+func writeSysctls(sysctls []sysctl) error {
+	for _, s := range sysctls {
+		if err := os.WriteFile(filepath.Join("/proc/sys", s.path), []byte(s.value), 0); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", strings.ReplaceAll(s.path, "/", "."), s.value, err)
+		}
+	}
+	return nil
+}
+
+// nft loads rules into the target namespace's nftables.
+func (n *Net) nft(rules string) error {
+	return run(strings.NewReader(rules), "ip", "netns", "exec", n.TargetNS, "nft", "-f", "-")
+}
+
+// remove kills what runs in the namespaces and deletes them (and with
+// them the veth pair, routes, nft tables and sysctls).
+func (n *Net) remove() error {
+	var errs []string
+	for _, ns := range []string{n.ProberNS, n.TargetNS} {
+		if _, err := os.Stat(filepath.Join("/run/netns", ns)); err != nil {
+			continue // never created
+		}
+		killIn(ns)
+	}
+	// Delete the veth explicitly: a socket leaked by a test keeps its
+	// namespace alive after `ip netns del`, and the link with it.
+	_ = run(nil, "ip", "-n", n.ProberNS, "link", "del", n.ProberLink)
+	for _, ns := range []string{n.ProberNS, n.TargetNS} {
+		if _, err := os.Stat(filepath.Join("/run/netns", ns)); err != nil {
+			continue
+		}
+		if err := run(nil, "ip", "netns", "del", ns); err != nil {
+			errs = append(errs, err.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// killIn kills every process left in namespace ns (never this one).
+func killIn(ns string) {
+	out, err := output("ip", "netns", "pids", ns)
+	if err != nil {
+		return
+	}
+	for _, f := range strings.Fields(out) {
+		pid, err := strconv.Atoi(f)
+		if err != nil || pid == os.Getpid() || pid <= 1 {
+			continue
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+}
+
+// removeStale deletes namespaces a crashed test binary left behind: named
+// by New, created more than staleAge ago by a process that no longer
+// exists. Namespaces of running tests are never touched.
+func removeStale(t testing.TB) {
+	entries, err := os.ReadDir("/run/netns")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		rest, ok := strings.CutPrefix(name, nsPrefix)
+		if !ok {
+			continue
+		}
+		f := strings.Split(rest, "-")
+		if len(f) != 4 || (f[3] != "p" && f[3] != "t") {
+			continue
+		}
+		pid, err1 := strconv.Atoi(f[0])
+		created, err2 := strconv.ParseInt(f[1], 16, 64)
+		if err1 != nil || err2 != nil || pid <= 0 {
+			continue
+		}
+		if time.Since(time.Unix(created, 0)) < staleAge {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); err == nil || err == syscall.EPERM {
+			continue // its creator still runs
+		}
+		killIn(name)
+		if err := run(nil, "ip", "netns", "del", name); err == nil {
+			t.Logf("testnet: removed stale namespace %s", name)
+		}
+	}
+}
+
+// ipBatch runs ip commands, one per line, in namespace ns.
+func ipBatch(ns string, cmds []string) error {
+	return run(strings.NewReader(strings.Join(cmds, "\n")+"\n"), "ip", "-n", ns, "-batch", "-")
+}
+
+// run runs a command with stdin, returning an error with its output when it
+// fails.
+func run(stdin *strings.Reader, name string, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	if stdin != nil {
+		cmd.Stdin = stdin
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %v: %s", name, strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// output runs a command and returns its standard output.
+func output(name string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).Output()
+	return string(out), err
+}
+
+// randomHex returns n random bytes in hex.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
