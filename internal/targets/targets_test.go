@@ -385,3 +385,24 @@ func FuzzAdd(f *testing.F) {
 		_ = s.At(s.Len() - 1)
 	})
 }
+
+func TestParseEndpoint(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Endpoint
+	}{
+		{"198.18.0.1:80", Endpoint{Addr: netip.MustParseAddr("198.18.0.1"), Port: 80}},
+		{"[2001:db8::1]:443", Endpoint{Addr: netip.MustParseAddr("2001:db8::1"), Port: 443}},
+		{"db.example:5432", Endpoint{Host: "db.example", Port: 5432}},
+		{"198.18.0.1/32:80", Endpoint{Addr: netip.MustParseAddr("198.18.0.1"), Port: 80}},
+	} {
+		if got, err := ParseEndpoint(tc.in); err != nil || got != tc.want {
+			t.Errorf("ParseEndpoint(%q) = %+v, %v", tc.in, got, err)
+		}
+	}
+	for _, bad := range []string{"300.1.1.1:80", "host:99999", "198.18.0.0/24:80", "198.18.0.1", "nonsense::", "", "a b:1", "198.18.0.1-198.18.0.2:80"} {
+		if _, err := ParseEndpoint(bad); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", bad)) {
+			t.Errorf("ParseEndpoint(%q): err = %v", bad, err)
+		}
+	}
+}
