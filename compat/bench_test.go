@@ -23,7 +23,8 @@ func runConcurrent(b *testing.B, conc int, check func() error) {
 			defer wg.Done()
 			for next.Add(1) <= int64(b.N) {
 				if err := check(); err != nil {
-					firstErr.CompareAndSwap(nil, &err)
+					e := err
+					firstErr.CompareAndSwap(nil, &e)
 					return
 				}
 			}

@@ -229,7 +229,7 @@ func parsePort(ctx context.Context, addr, s string) (uint16, error) {
 	if s == "" {
 		return 0, badInput(addr, "missing port")
 	}
-	if s[0] >= '0' && s[0] <= '9' {
+	if (s[0] >= '0' && s[0] <= '9') || s[0] == '-' || s[0] == '+' {
 		n, err := strconv.ParseUint(s, 10, 16)
 		if err != nil || n == 0 {
 			return 0, badInput(addr, "port "+s+" out of range 1-65535")

@@ -62,8 +62,10 @@ func silentListener(t testing.TB, network string) string {
 	}
 	t.Cleanup(func() { unix.Close(fd) })
 	ip := netip.MustParseAddr(host)
-	var sa unix.Sockaddr = &unix.SockaddrInet4{Addr: ip.As4()}
-	if family == unix.AF_INET6 {
+	var sa unix.Sockaddr
+	if family == unix.AF_INET {
+		sa = &unix.SockaddrInet4{Addr: ip.As4()}
+	} else {
 		sa = &unix.SockaddrInet6{Addr: ip.As16()}
 	}
 	if err := unix.Bind(fd, sa); err != nil {
