@@ -248,4 +248,3 @@ func TestDefaultChecker(t *testing.T) {
 		t.Errorf("open port through DefaultChecker: %v", err)
 	}
 }
-
