@@ -1,0 +1,78 @@
+package rawcheck
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigCheck(t *testing.T) {
+	s, err := Config{}.check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.portLow != DefaultSourcePortLow || s.portHigh != DefaultSourcePortHigh || s.timeout != DefaultTimeout || s.attempts != 1+DefaultRetries || s.window != DefaultWindow {
+		t.Errorf("defaults %+v", s)
+	}
+	if s, _ := (Config{Retries: -1}).check(); s.attempts != 1 {
+		t.Errorf("Retries -1: %d attempts, want 1", s.attempts)
+	}
+	for _, tc := range []struct {
+		cfg  Config
+		word string
+	}{
+		{Config{SourcePorts: [2]uint16{2000, 1000}}, "SourcePorts"},
+		{Config{SourcePorts: [2]uint16{0, 1000}}, "SourcePorts"},
+		{Config{Rate: -1}, "Rate"},
+		{Config{Timeout: -time.Second}, "Timeout"},
+		{Config{Window: -1}, "Window"},
+		{Config{Retries: 1000}, "Retries"},
+	} {
+		if _, err := tc.cfg.check(); err == nil || !strings.Contains(err.Error(), tc.word) {
+			t.Errorf("check(%+v) = %v, want an error naming %s", tc.cfg, err, tc.word)
+		}
+		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.word) {
+			t.Errorf("New(%+v) = %v, want an error naming %s", tc.cfg, err, tc.word)
+		}
+	}
+}
+
+func TestCheckTarget(t *testing.T) {
+	for _, bad := range []netip.AddrPort{
+		{},
+		netip.MustParseAddrPort("198.18.0.1:0"),
+		netip.MustParseAddrPort("0.0.0.0:80"),
+		netip.MustParseAddrPort("[::]:80"),
+		netip.MustParseAddrPort("224.0.0.1:80"),
+		netip.MustParseAddrPort("255.255.255.255:80"),
+		netip.MustParseAddrPort("[fe80::1%eth0]:80"),
+	} {
+		if _, err := checkTarget(bad); err == nil || !strings.Contains(err.Error(), "bad target") {
+			t.Errorf("checkTarget(%v) = %v, want a bad target error", bad, err)
+		}
+	}
+	got, err := checkTarget(netip.MustParseAddrPort("[::ffff:198.18.0.1]:80"))
+	if err != nil || got != netip.MustParseAddrPort("198.18.0.1:80") {
+		t.Errorf("checkTarget(v4-mapped) = %v, %v; want 198.18.0.1:80", got, err)
+	}
+}
+
+func TestTokenBucket(t *testing.T) {
+	if (*tokenBucket)(nil).wait(context.Background(), nil, 1000) != nil {
+		t.Fatal("nil bucket waited")
+	}
+	b := newTokenBucket(1000, 10) // burst 10
+	now := b.last
+	if d := b.reserve(10, now); d != 0 {
+		t.Errorf("first burst waits %v, want 0", d)
+	}
+	if d := b.reserve(100, now); d < 99*time.Millisecond || d > 101*time.Millisecond {
+		t.Errorf("100 tokens in debt wait %v, want 100ms", d)
+	}
+	// After the debt is paid and 10 ms more, 10 tokens are free again.
+	if d := b.reserve(10, now.Add(110*time.Millisecond)); d != 0 {
+		t.Errorf("after refill waits %v, want 0", d)
+	}
+}

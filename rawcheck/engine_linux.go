@@ -1,0 +1,406 @@
+package rawcheck
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/net/bpf"
+	"golang.org/x/sys/unix"
+
+	"github.com/rawprobe/rawprobe/synack"
+)
+
+// sendBatchSize is the number of SYNs per sendmmsg.
+const sendBatchSize = 256
+
+// synOptions are the TCP options of our SYNs: what Linux sends, less the
+// timestamps.
+var synOptions = synack.TCPOptions{MSS: 1460, SACKPermitted: true, WindowScale: 7}
+
+// engine is the Linux implementation behind Prober.
+type engine struct {
+	s     settings
+	key   synack.CookieKey
+	epoch time.Time
+	ns    netns.NsHandle // where New ran: lazily opened listeners go there
+
+	ports      *portReservation
+	nextPort   atomic.Uint32
+	raw4, raw6 *rawSocket // raw6 is nil without IPv6
+	router     *router
+	filter     []bpf.Instruction
+	bucket     *tokenBucket
+	count      counters
+
+	routesMu  sync.Mutex // guards the fields below and the router's build
+	routes    []*route   // by id
+	routeBy   map[routeKey]*route
+	templates map[netip.Addr]*synack.Template
+	listeners map[int]*listener
+
+	mu       sync.Mutex // guards table and sessions
+	table    *pendingTable
+	sessions []*session // by id
+	freeSess []uint32
+
+	wake      chan struct{} // tells the expiry loop that probes are pending
+	closed    chan struct{}
+	closeOnce sync.Once
+	closeErr  error
+	wg        sync.WaitGroup
+	batches   sync.Pool // *sendBatch of one packet, for Probe
+}
+
+type routeKey struct {
+	src     netip.Addr
+	ifindex int
+}
+
+// session is one caller waiting for results: a Probe (probe != nil) or a
+// Scan. Its fields are guarded by engine.mu.
+type session struct {
+	id       uint32
+	probe    chan Result
+	results  []Result
+	notify   chan struct{}
+	inflight int
+}
+
+// newEngine opens everything in the calling thread's namespace.
+func newEngine(s settings) (e *engine, err error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	e = &engine{
+		s:         s,
+		epoch:     time.Now(),
+		ns:        -1,
+		bucket:    newTokenBucket(s.rate, sendBatchSize),
+		routeBy:   make(map[routeKey]*route),
+		templates: make(map[netip.Addr]*synack.Template),
+		listeners: make(map[int]*listener),
+		table:     newPendingTable(min(s.window, 1<<20), rand.Uint64()),
+		wake:      make(chan struct{}, 1),
+		closed:    make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			e.release()
+		}
+	}()
+	// The raw socket first: it is what needs CAP_NET_RAW.
+	if e.raw4, err = openRawSocket(unix.AF_INET); err != nil {
+		return nil, err
+	}
+	if e.raw6, err = openRawSocket(unix.AF_INET6); err != nil {
+		if !errors.Is(err, unix.EAFNOSUPPORT) {
+			return nil, err
+		}
+		e.raw6, err = nil, nil
+	}
+	if e.key, err = synack.NewCookieKey(); err != nil {
+		return nil, err
+	}
+	if e.filter, err = synack.Filter(synack.LinkIP, s.portLow, s.portHigh); err != nil {
+		return nil, err
+	}
+	if e.ns, err = netns.Get(); err != nil {
+		return nil, fmt.Errorf("rawcheck: finding the network namespace: %w", err)
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, &net.OpError{Op: "socket", Net: "netlink", Err: err}
+	}
+	if e.router, err = newRouter(h, s.iface, e.buildRoute); err != nil {
+		h.Close()
+		return nil, err
+	}
+	if e.ports, err = reservePorts(s.portLow, s.portHigh, s.ownRST); err != nil {
+		return nil, err
+	}
+	e.nextPort.Store(rand.Uint32())
+	e.batches.New = func() any { return newSendBatch(1) }
+	e.wg.Add(1)
+	go e.expireLoop()
+	return e, nil
+}
+
+// now is the engine's monotonic clock in ns.
+func (e *engine) now() int64 { return int64(time.Since(e.epoch)) }
+
+// buildRoute returns the route for source src on interface ifindex,
+// opening the interface's listener the first time.
+func (e *engine) buildRoute(src netip.Addr, ifindex int) (*route, error) {
+	e.routesMu.Lock()
+	defer e.routesMu.Unlock()
+	select {
+	case <-e.closed:
+		return nil, ErrClosed
+	default:
+	}
+	k := routeKey{src, ifindex}
+	if r := e.routeBy[k]; r != nil {
+		return r, nil
+	}
+	if src.Is6() && e.raw6 == nil {
+		return nil, fmt.Errorf("rawcheck: cannot send IPv6 from %v: no IPv6 raw socket", src)
+	}
+	tmpl := e.templates[src]
+	if tmpl == nil {
+		opts := synOptions
+		if src.Is6() {
+			opts.MSS = 1440
+		}
+		var err error
+		if tmpl, err = synack.NewTemplate(synack.TemplateConfig{Src: src, Options: opts}); err != nil {
+			return nil, err
+		}
+		e.templates[src] = tmpl
+	}
+	lst := e.listeners[ifindex]
+	if lst == nil {
+		var err error
+		err = e.inNamespace(func() error {
+			lst, err = openListener(ifindex, e.filter, &e.count.ringDrops)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		e.listeners[ifindex] = lst
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			lst.run(newReceiver(e))
+		}()
+	}
+	r := &route{id: uint32(len(e.routes)), src: src, ifindex: ifindex, tmpl: tmpl, lst: lst}
+	e.routes = append(e.routes, r)
+	e.routeBy[k] = r
+	return r, nil
+}
+
+// inNamespace runs fn on a locked thread in the engine's namespace.
+func (e *engine) inNamespace(fn func() error) error {
+	runtime.LockOSThread()
+	cur, err := netns.Get()
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("rawcheck: finding the network namespace: %w", err)
+	}
+	defer cur.Close()
+	if cur.Equal(e.ns) {
+		defer runtime.UnlockOSThread()
+		return fn()
+	}
+	if err := netns.Set(e.ns); err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("rawcheck: entering the network namespace: %w", err)
+	}
+	ferr := fn()
+	if err := netns.Set(cur); err != nil {
+		// Leave the thread locked: it dies with the goroutine instead of
+		// running others in the wrong namespace.
+		return ferr
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// route returns the route to dst.
+func (e *engine) route(dst netip.Addr) (*route, error) {
+	return e.router.lookup(dst)
+}
+
+// newSession registers a Probe (probe) or Scan session.
+func (e *engine) newSession(probe bool) *session {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var s *session
+	if n := len(e.freeSess); n > 0 {
+		s = e.sessions[e.freeSess[n-1]]
+		e.freeSess = e.freeSess[:n-1]
+	} else {
+		s = &session{id: uint32(len(e.sessions))}
+		e.sessions = append(e.sessions, s)
+	}
+	switch {
+	case probe && s.probe == nil:
+		s.probe = make(chan Result, 1)
+	case !probe:
+		s.probe = nil
+		if s.notify == nil {
+			s.notify = make(chan struct{}, 1)
+		}
+	}
+	s.inflight = 0
+	s.results = s.results[:0]
+	return s
+}
+
+// endSession drops the session's probes still pending and frees it.
+func (e *engine) endSession(s *session) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s.inflight > 0 {
+		for i := e.table.oldest(); i != 0; {
+			p := e.table.at(i)
+			next := p.next
+			if p.session == s.id {
+				e.table.remove(i)
+			}
+			i = next
+		}
+	}
+	if s.probe != nil {
+		select {
+		case <-s.probe:
+		default:
+		}
+	}
+	s.inflight = 0
+	s.results = s.results[:0]
+	if s.notify != nil {
+		select {
+		case <-s.notify:
+		default:
+		}
+	}
+	e.freeSess = append(e.freeSess, s.id)
+}
+
+// insertLocked adds a probe of target for session s, choosing a source port
+// no pending probe of the same target uses. It returns the port, or false if
+// every port is taken for that target. e.mu must be held.
+func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now int64) (uint16, bool) {
+	ports := e.ports.ports
+	for range min(len(ports), 64) {
+		sport := ports[e.nextPort.Add(1)%uint32(len(ports))]
+		if e.table.insert(keyOf(target, sport), s.id, rt.id, now) != 0 {
+			s.inflight++
+			return sport, true
+		}
+	}
+	return 0, false
+}
+
+// finishLocked ends pending probe i with result r. e.mu must be held.
+func (e *engine) finishLocked(i uint32, r Result) {
+	p := e.table.at(i)
+	s := e.sessions[p.session]
+	e.table.remove(i)
+	s.inflight--
+	switch r.State {
+	case Open:
+		e.count.open.Add(1)
+	case Closed:
+		e.count.closed.Add(1)
+	case Unreachable:
+		e.count.unreachable.Add(1)
+	case Timeout:
+		e.count.timeouts.Add(1)
+	}
+	if s.probe != nil {
+		s.probe <- r // buffered: one result per Probe
+		return
+	}
+	s.results = append(s.results, r)
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// fill writes the SYN of a probe from sport to target via rt into b.
+func (e *engine) fill(b *sendBatch, rt *route, target netip.AddrPort, sport uint16) {
+	dst := target.Addr()
+	seq := e.key.Cookie(rt.src, dst, sport, target.Port())
+	n := rt.tmpl.FillPacket(b.next(), dst, sport, target.Port(), seq)
+	b.add(n, dst)
+}
+
+// sendBatch sends b, taps it and counts it. The error is only for a socket
+// that can no longer send (closed).
+func (e *engine) sendBatch(b *sendBatch) error {
+	if b.len() == 0 {
+		return nil
+	}
+	err := b.send(e.raw4, e.raw6)
+	if tap := e.s.tap; tap != nil {
+		ts := time.Now()
+		for i := range b.len() {
+			tap.Packet(ts, b.packet(i), synack.LinkIP, true)
+		}
+	}
+	e.count.sent.Add(uint64(b.len() - len(b.failed)))
+	e.count.sendErrors.Add(uint64(len(b.failed)))
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+	if err != nil {
+		select {
+		case <-e.closed:
+			return ErrClosed
+		default:
+		}
+		return &net.OpError{Op: "write", Net: "ip:raw", Err: err}
+	}
+	return nil
+}
+
+// stats returns the counters.
+func (e *engine) stats() Stats { return e.count.snapshot() }
+
+// close stops everything; see Prober.Close.
+func (e *engine) close() error {
+	e.closeOnce.Do(func() {
+		e.routesMu.Lock()
+		close(e.closed)
+		e.routesMu.Unlock()
+		e.closeErr = e.release()
+		e.wg.Wait()
+	})
+	return e.closeErr
+}
+
+// release closes every socket the engine holds. Listeners are closed after
+// their read loop stopped, so their ring is unmapped safely.
+func (e *engine) release() error {
+	var errs []error
+	if e.raw4 != nil {
+		errs = append(errs, e.raw4.close())
+	}
+	if e.raw6 != nil {
+		errs = append(errs, e.raw6.close())
+	}
+	e.routesMu.Lock()
+	for _, l := range e.listeners {
+		errs = append(errs, l.close())
+	}
+	e.routesMu.Unlock()
+	if e.ports != nil {
+		e.ports.close()
+	}
+	if e.router != nil {
+		e.router.close()
+	}
+	if e.ns >= 0 {
+		errs = append(errs, e.ns.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// sysErr wraps errno from call as the error of an operation on target.
+func sysErr(op string, target netip.AddrPort, call string, errno error) error {
+	return &net.OpError{Op: op, Net: "ip:raw", Addr: net.TCPAddrFromAddrPort(target), Err: os.NewSyscallError(call, errno)}
+}

@@ -1,0 +1,6 @@
+package rawcheck
+
+import "unsafe"
+
+// entrySize is the size of one pendingProbe.
+const entrySize = int(unsafe.Sizeof(pendingProbe{}))

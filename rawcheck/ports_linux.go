@@ -1,0 +1,104 @@
+package rawcheck
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// portReservation holds one ordinary TCP socket per source port of the
+// engine's range, bound to the wildcard address of both families so that no
+// local connection (connect's ephemeral choice or an explicit bind) can take
+// the port while the engine owns it.
+//
+// By default the sockets only bind: a SYN-ACK to such a port finds no
+// listening or connected socket, so the kernel itself answers it with RST.
+// With own RSTs the sockets listen behind a BPF filter that discards every
+// segment: the kernel then finds the listener, runs its filter before any
+// TCP processing and drops the SYN-ACK silently, so the engine's RST is the
+// only one.
+type portReservation struct {
+	fds   []int
+	ports []uint16
+}
+
+// dropAll is a socket filter that accepts nothing.
+var dropAll = []unix.SockFilter{{Code: 0x06, K: 0}} // BPF_RET|BPF_K 0
+
+// reservePorts reserves every free port of [lo, hi]. Ports already in use
+// are skipped; it fails if none is left.
+func reservePorts(lo, hi uint16, listen bool) (*portReservation, error) {
+	r := &portReservation{}
+	var firstErr error
+	for p := int(lo); p <= int(hi); p++ {
+		fd, err := reservePort(uint16(p), listen)
+		if err != nil {
+			if errors.Is(err, unix.EADDRINUSE) {
+				continue
+			}
+			if firstErr == nil {
+				firstErr = err
+			}
+			break
+		}
+		r.fds = append(r.fds, fd)
+		r.ports = append(r.ports, uint16(p))
+	}
+	if firstErr != nil {
+		r.close()
+		return nil, &net.OpError{Op: "reserve", Net: "tcp", Err: firstErr}
+	}
+	if len(r.ports) == 0 {
+		return nil, fmt.Errorf("rawcheck: every source port in %d-%d is in use", lo, hi)
+	}
+	return r, nil
+}
+
+// reservePort binds (and with listen, listens on) one TCP socket to port.
+func reservePort(port uint16, listen bool) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET6, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	v6 := err == nil
+	if err == unix.EAFNOSUPPORT { // no IPv6 in this kernel or namespace
+		fd, err = unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	}
+	if err != nil {
+		return -1, os.NewSyscallError("socket", err)
+	}
+	fail := func(call string, err error) (int, error) {
+		unix.Close(fd)
+		return -1, os.NewSyscallError(call, err)
+	}
+	var sa unix.Sockaddr = &unix.SockaddrInet4{Port: int(port)}
+	if v6 {
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, 0); err != nil {
+			return fail("setsockopt", err)
+		}
+		sa = &unix.SockaddrInet6{Port: int(port)}
+	}
+	if listen {
+		prog := unix.SockFprog{Len: uint16(len(dropAll)), Filter: &dropAll[0]}
+		if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
+			return fail("setsockopt", err)
+		}
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return fail("bind", err)
+	}
+	if listen {
+		if err := unix.Listen(fd, 1); err != nil {
+			return fail("listen", err)
+		}
+	}
+	return fd, nil
+}
+
+// close releases every reserved port.
+func (r *portReservation) close() {
+	for _, fd := range r.fds {
+		unix.Close(fd)
+	}
+	r.fds = nil
+}

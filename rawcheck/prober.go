@@ -1,0 +1,87 @@
+package rawcheck
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"net/netip"
+)
+
+// Prober is the raw SYN engine: it sends hand-made SYNs on raw sockets and
+// matches the replies its AF_PACKET listeners read to the probes in flight.
+// It never completes a handshake. A Prober is safe for concurrent use; its
+// sockets live in the network namespace of the thread that called New.
+type Prober struct {
+	e *engine
+}
+
+// New opens the engine's sockets and reserves its source ports in the
+// network namespace of the calling thread. It needs CAP_NET_RAW: without it
+// the error satisfies errors.Is(err, os.ErrPermission) and names
+// CAP_NET_RAW. A bad Config gives an error naming the field.
+func New(cfg Config) (*Prober, error) {
+	s, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	e, err := newEngine(s)
+	if err != nil {
+		return nil, err
+	}
+	return &Prober{e: e}, nil
+}
+
+// Probe sends a SYN to target, with retries, and returns what became of it.
+// It blocks until a result or ctx's end; thousands of Probes may run at
+// once. The error is for a bad target, a failed send, ctx's end or a closed
+// Prober; an unanswered probe is a Result with State Timeout, not an error.
+func (p *Prober) Probe(ctx context.Context, target netip.AddrPort) (Result, error) {
+	t, err := checkTarget(target)
+	if err != nil {
+		return Result{}, err
+	}
+	return p.e.probe(ctx, t)
+}
+
+// Scan probes every target of targets, at most Config.Window at a time and
+// Config.Rate packets per second, and calls yield (from the calling
+// goroutine) exactly once per target with its Result, in the order results
+// arrive. It returns nil once every target has its result. It stops at the
+// first bad or unroutable target (which is never sent) and returns an
+// error naming it; when ctx ends it returns ctx's error promptly. In both
+// cases the probes still in flight are dropped without a Result.
+func (p *Prober) Scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yield func(Result)) error {
+	return p.e.scan(ctx, targets, yield)
+}
+
+// Stats returns the engine's counters.
+func (p *Prober) Stats() Stats { return p.e.stats() }
+
+// Close stops the engine: it closes its sockets, releases its source ports
+// and ends the Probes and Scans still running with ErrClosed. It may be
+// called more than once.
+func (p *Prober) Close() error { return p.e.close() }
+
+// checkTarget returns target with an IPv4-mapped address unmapped, or an
+// error naming what is wrong with it.
+func checkTarget(target netip.AddrPort) (netip.AddrPort, error) {
+	a := target.Addr()
+	switch {
+	case !a.IsValid():
+		return target, fmt.Errorf("rawcheck: bad target %v: no address", target)
+	case a.Zone() != "":
+		return target, fmt.Errorf("rawcheck: bad target %v: zoned addresses are not supported", target)
+	}
+	a = a.Unmap()
+	switch {
+	case target.Port() == 0:
+		return target, fmt.Errorf("rawcheck: bad target %v: port 0", target)
+	case a.IsUnspecified():
+		return target, fmt.Errorf("rawcheck: bad target %v: unspecified address", target)
+	case a.IsMulticast():
+		return target, fmt.Errorf("rawcheck: bad target %v: multicast address", target)
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return target, fmt.Errorf("rawcheck: bad target %v: broadcast address", target)
+	}
+	return netip.AddrPortFrom(a, target.Port()), nil
+}

@@ -1,0 +1,152 @@
+package rawcheck
+
+import (
+	"time"
+
+	"github.com/rawprobe/rawprobe/synack"
+)
+
+// stagedReplies is how many valid replies a receiver collects before it
+// takes the engine lock to match them.
+const stagedReplies = 512
+
+// stagedReply is a valid reply waiting to be matched.
+type stagedReply struct {
+	key                     probeKey
+	kind                    synack.Kind
+	ttl, icmpType, icmpCode uint8
+	at                      int64 // engine clock of its arrival
+}
+
+// receiver turns the frames of one listener into results. Replies are
+// parsed and checked against the cookie without the engine lock, then
+// matched to pending probes in batches under one lock. It allocates nothing
+// per packet.
+type receiver struct {
+	e      *engine
+	reply  synack.Reply
+	staged []stagedReply
+	rst    *sendBatch // own RSTs, with Config.OwnRST
+
+	// Conversion of the kernel's receive time (wall clock) to the engine
+	// clock, computed once per block.
+	clockSet bool
+	offset   int64
+
+	received, invalid uint64
+}
+
+func newReceiver(e *engine) *receiver {
+	r := &receiver{e: e, staged: make([]stagedReply, 0, stagedReplies)}
+	if e.s.ownRST {
+		r.rst = newSendBatch(sendBatchSize)
+	}
+	return r
+}
+
+// frame handles one received packet.
+func (rv *receiver) frame(data []byte, ts int64) {
+	e := rv.e
+	if tap := e.s.tap; tap != nil {
+		tap.Packet(time.Unix(0, ts), data, synack.LinkIP, false)
+	}
+	r := &rv.reply
+	if synack.Parse(data, synack.LinkIP, r) != nil {
+		return
+	}
+	rv.received++
+	if !e.key.Validate(r) {
+		rv.invalid++
+		return
+	}
+	if !rv.clockSet {
+		rv.offset = e.now() - time.Now().UnixNano()
+		rv.clockSet = true
+	}
+	prober, target := r.Probe()
+	rv.staged = append(rv.staged, stagedReply{
+		key:      keyOf(target, prober.Port()),
+		kind:     r.Kind,
+		ttl:      r.TTL,
+		icmpType: r.ICMPType,
+		icmpCode: r.ICMPCode,
+		at:       ts + rv.offset,
+	})
+	if rv.rst != nil && r.Kind == synack.KindSYNACK {
+		if n, err := synack.BuildRST(rv.rst.next(), r); err == nil {
+			rv.rst.add(n, target.Addr())
+			if rv.rst.full() {
+				rv.sendRSTs()
+			}
+		}
+	}
+	if len(rv.staged) == cap(rv.staged) {
+		rv.match()
+	}
+}
+
+// flush ends a block.
+func (rv *receiver) flush() {
+	rv.match()
+	rv.sendRSTs()
+	rv.e.count.received.Add(rv.received)
+	rv.e.count.invalid.Add(rv.invalid)
+	rv.received, rv.invalid = 0, 0
+	rv.clockSet = false
+}
+
+// match finishes the pending probes the staged replies answer.
+func (rv *receiver) match() {
+	if len(rv.staged) == 0 {
+		return
+	}
+	e := rv.e
+	var late uint64
+	e.mu.Lock()
+	now := e.now()
+	for i := range rv.staged {
+		s := &rv.staged[i]
+		idx := e.table.lookup(s.key)
+		if idx == 0 {
+			late++
+			continue
+		}
+		p := e.table.at(idx)
+		r := Result{Target: s.key.target(), Attempts: int(p.attempts), TTL: s.ttl}
+		switch s.kind {
+		case synack.KindSYNACK:
+			r.State = Open
+		case synack.KindRST:
+			r.State = Closed
+		default:
+			r.State = Unreachable
+			r.ICMPType, r.ICMPCode = s.icmpType, s.icmpCode
+		}
+		at := min(s.at, now)
+		r.RTT = time.Duration(max(at-p.sentAt, 0))
+		e.finishLocked(idx, r)
+	}
+	e.mu.Unlock()
+	rv.staged = rv.staged[:0]
+	if late > 0 {
+		e.count.late.Add(late)
+	}
+}
+
+// sendRSTs sends the own RSTs collected.
+func (rv *receiver) sendRSTs() {
+	if rv.rst == nil || rv.rst.len() == 0 {
+		return
+	}
+	b := rv.rst
+	_ = b.send(rv.e.raw4, rv.e.raw6)
+	if tap := rv.e.s.tap; tap != nil {
+		ts := time.Now()
+		for i := range b.len() {
+			tap.Packet(ts, b.packet(i), synack.LinkIP, true)
+		}
+	}
+	rv.e.count.rstSent.Add(uint64(b.len() - len(b.failed)))
+	rv.e.count.sendErrors.Add(uint64(len(b.failed)))
+	b.reset()
+}

@@ -1,0 +1,182 @@
+package rawcheck
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/rawprobe/rawprobe/synack"
+)
+
+// route is how probes to some targets leave: source address, interface,
+// SYN template and the listener on that interface. Routes are never freed
+// while the engine lives; pending probes name them by id.
+type route struct {
+	id      uint32
+	src     netip.Addr
+	ifindex int
+	tmpl    *synack.Template
+	lst     *listener
+}
+
+// tablePrefix is one destination prefix of the main or local routing table.
+type tablePrefix struct {
+	prefix netip.Prefix
+	local  bool // from the local table, which the kernel consults first
+	leaf   bool // no other prefix of the table lies inside it
+}
+
+// router finds the route to a target: the longest matching prefix of the
+// main and local routing tables says which cache entry applies, and the
+// first target under each prefix is resolved by the kernel (RTM_GETROUTE),
+// so a scan of a /16 costs one netlink round trip, not 65,536.
+// Policy routing that splits one table prefix between interfaces is not
+// seen: the first target's answer is used for the whole prefix.
+type router struct {
+	h     *netlink.Handle
+	oif   string
+	build func(src netip.Addr, ifindex int) (*route, error)
+
+	mu       sync.Mutex
+	table    []tablePrefix // longest first, local before main
+	loadedAt time.Time
+	cache    map[netip.Prefix]routeOrErr
+	lastPfx  netip.Prefix // fast path: last leaf prefix matched
+	lastRt   routeOrErr
+}
+
+type routeOrErr struct {
+	rt  *route
+	err error
+}
+
+// newRouter returns a router using netlink handle h (which it closes).
+func newRouter(h *netlink.Handle, oif string, build func(netip.Addr, int) (*route, error)) (*router, error) {
+	r := &router{h: h, oif: oif, build: build, cache: make(map[netip.Prefix]routeOrErr)}
+	if err := r.load(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// load reads the main and local routing tables of both families.
+func (r *router) load() error {
+	routes, err := r.h.RouteListFiltered(netlink.FAMILY_ALL, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return &net.OpError{Op: "route", Net: "netlink", Err: err}
+	}
+	var t []tablePrefix
+	for _, rt := range routes {
+		if rt.Table != unix.RT_TABLE_MAIN && rt.Table != unix.RT_TABLE_LOCAL {
+			continue
+		}
+		var p netip.Prefix
+		if rt.Dst == nil { // default route
+			if rt.Family == netlink.FAMILY_V6 {
+				p = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+			} else {
+				p = netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+			}
+		} else {
+			a, ok := netip.AddrFromSlice(rt.Dst.IP)
+			if !ok {
+				continue
+			}
+			ones, _ := rt.Dst.Mask.Size()
+			p = netip.PrefixFrom(a.Unmap(), ones).Masked()
+		}
+		t = append(t, tablePrefix{prefix: p, local: rt.Table == unix.RT_TABLE_LOCAL})
+	}
+	slices.SortStableFunc(t, func(a, b tablePrefix) int {
+		if a.prefix.Bits() != b.prefix.Bits() {
+			return b.prefix.Bits() - a.prefix.Bits()
+		}
+		if a.local != b.local {
+			if a.local {
+				return -1
+			}
+			return 1
+		}
+		return 0
+	})
+	for i := range t {
+		t[i].leaf = true
+		for j := range t {
+			if t[j].prefix.Bits() > t[i].prefix.Bits() && t[i].prefix.Contains(t[j].prefix.Addr()) {
+				t[i].leaf = false
+				break
+			}
+		}
+	}
+	r.table = t
+	r.loadedAt = time.Now()
+	return nil
+}
+
+// lookup returns the route to dst.
+func (r *router) lookup(dst netip.Addr) (*route, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastPfx.IsValid() && r.lastPfx.Contains(dst) {
+		return r.lastRt.rt, r.lastRt.err
+	}
+	p, leaf := r.match(dst)
+	if !p.IsValid() && time.Since(r.loadedAt) > time.Second {
+		if err := r.load(); err != nil {
+			return nil, err
+		}
+		p, leaf = r.match(dst)
+	}
+	if !p.IsValid() {
+		p = netip.PrefixFrom(dst, dst.BitLen()) // resolve this address alone
+		leaf = true
+	}
+	re, ok := r.cache[p]
+	if !ok {
+		re.rt, re.err = r.resolve(dst)
+		r.cache[p] = re
+	}
+	if leaf {
+		r.lastPfx, r.lastRt = p, re
+	}
+	return re.rt, re.err
+}
+
+// match returns the longest table prefix containing dst.
+func (r *router) match(dst netip.Addr) (netip.Prefix, bool) {
+	for _, t := range r.table {
+		if t.prefix.Contains(dst) {
+			return t.prefix, t.leaf
+		}
+	}
+	return netip.Prefix{}, false
+}
+
+// resolve asks the kernel for the route to dst.
+func (r *router) resolve(dst netip.Addr) (*route, error) {
+	var opts *netlink.RouteGetOptions
+	if r.oif != "" {
+		opts = &netlink.RouteGetOptions{Oif: r.oif}
+	}
+	rs, err := r.h.RouteGetWithOptions(net.IP(dst.AsSlice()), opts)
+	if err != nil {
+		return nil, fmt.Errorf("rawcheck: no route to %v: %w", dst, err)
+	}
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("rawcheck: no route to %v", dst)
+	}
+	src, ok := netip.AddrFromSlice(rs[0].Src)
+	if !ok {
+		return nil, fmt.Errorf("rawcheck: the route to %v has no source address", dst)
+	}
+	return r.build(src.Unmap(), rs[0].LinkIndex)
+}
+
+// close releases the netlink handle.
+func (r *router) close() { r.h.Close() }

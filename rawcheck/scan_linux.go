@@ -1,0 +1,202 @@
+package rawcheck
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"net/netip"
+)
+
+// probe implements Prober.Probe for a checked target.
+func (e *engine) probe(ctx context.Context, target netip.AddrPort) (Result, error) {
+	select {
+	case <-e.closed:
+		return Result{}, ErrClosed
+	default:
+	}
+	rt, err := e.route(target.Addr())
+	if err != nil {
+		return Result{}, err
+	}
+	if err := e.bucket.wait(ctx, e.closed, 1); err != nil {
+		return Result{}, err
+	}
+	s := e.newSession(true)
+	defer e.endSession(s)
+	e.mu.Lock()
+	sport, ok := e.insertLocked(target, rt, s, e.now())
+	e.mu.Unlock()
+	if !ok {
+		return Result{}, fmt.Errorf("rawcheck: probing %v: every source port is busy with probes of that target", target)
+	}
+	b := e.batches.Get().(*sendBatch)
+	defer func() {
+		b.reset()
+		e.batches.Put(b)
+	}()
+	e.fill(b, rt, target, sport)
+	if err := e.sendBatch(b); err != nil {
+		return Result{}, err
+	}
+	if len(b.failed) > 0 {
+		return Result{}, sysErr("write", target, "sendmmsg", b.errs[0])
+	}
+	select {
+	case r := <-s.probe:
+		return r, nil
+	case <-ctx.Done():
+		return Result{}, ctx.Err()
+	case <-e.closed:
+		return Result{}, ErrClosed
+	}
+}
+
+// scanner is the state of one Scan: the batch of targets being prepared
+// and the results being handed to yield.
+type scanner struct {
+	e       *engine
+	s       *session
+	yield   func(Result)
+	batch   *sendBatch
+	targets []netip.AddrPort
+	routes  []*route
+	sports  []uint16
+	out     []Result
+}
+
+// scan implements Prober.Scan.
+func (e *engine) scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yield func(Result)) error {
+	select {
+	case <-e.closed:
+		return ErrClosed
+	default:
+	}
+	sc := &scanner{
+		e:       e,
+		s:       e.newSession(false),
+		yield:   yield,
+		batch:   newSendBatch(sendBatchSize),
+		targets: make([]netip.AddrPort, 0, min(sendBatchSize, e.s.window)),
+		routes:  make([]*route, 0, min(sendBatchSize, e.s.window)),
+		sports:  make([]uint16, sendBatchSize),
+	}
+	defer e.endSession(sc.s)
+	var err error
+	for t := range targets {
+		if err = sc.add(ctx, t); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = sc.flush(ctx)
+	}
+	if err == nil {
+		err = sc.drain(ctx)
+	}
+	return err
+}
+
+// add queues target, sending the batch when full.
+func (sc *scanner) add(ctx context.Context, target netip.AddrPort) error {
+	t, err := checkTarget(target)
+	if err != nil {
+		return err
+	}
+	rt, err := sc.e.route(t.Addr())
+	if err != nil {
+		return err
+	}
+	sc.targets = append(sc.targets, t)
+	sc.routes = append(sc.routes, rt)
+	if len(sc.targets) == cap(sc.targets) {
+		return sc.flush(ctx)
+	}
+	return nil
+}
+
+// flush waits for room in the window and for tokens, then sends the
+// queued targets.
+func (sc *scanner) flush(ctx context.Context) error {
+	n := len(sc.targets)
+	if n == 0 {
+		return nil
+	}
+	e := sc.e
+	for {
+		e.mu.Lock()
+		room := e.s.window - sc.s.inflight
+		e.mu.Unlock()
+		if room >= n {
+			break
+		}
+		if err := sc.wait(ctx); err != nil {
+			return err
+		}
+	}
+	if err := e.bucket.wait(ctx, e.closed, n); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	now := e.now()
+	for i, t := range sc.targets {
+		sport, ok := e.insertLocked(t, sc.routes[i], sc.s, now)
+		if !ok {
+			e.mu.Unlock()
+			return fmt.Errorf("rawcheck: scanning %v: every source port is busy with probes of that target", t)
+		}
+		sc.sports[i] = sport
+	}
+	e.mu.Unlock()
+	for i, t := range sc.targets {
+		e.fill(sc.batch, sc.routes[i], t, sc.sports[i])
+	}
+	err := e.sendBatch(sc.batch)
+	sc.batch.reset()
+	sc.targets, sc.routes = sc.targets[:0], sc.routes[:0]
+	if err != nil {
+		return err
+	}
+	sc.deliver()
+	return ctx.Err()
+}
+
+// deliver hands the results collected so far to yield.
+func (sc *scanner) deliver() {
+	e := sc.e
+	e.mu.Lock()
+	sc.out, sc.s.results = sc.s.results, sc.out[:0]
+	e.mu.Unlock()
+	for _, r := range sc.out {
+		sc.yield(r)
+	}
+}
+
+// wait delivers results, then waits for more or for the end.
+func (sc *scanner) wait(ctx context.Context) error {
+	sc.deliver()
+	select {
+	case <-sc.s.notify:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-sc.e.closed:
+		return ErrClosed
+	}
+}
+
+// drain waits for the results of every probe in flight.
+func (sc *scanner) drain(ctx context.Context) error {
+	for {
+		sc.deliver()
+		e := sc.e
+		e.mu.Lock()
+		left := sc.s.inflight + len(sc.s.results)
+		e.mu.Unlock()
+		if left == 0 {
+			return nil
+		}
+		if err := sc.wait(ctx); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,192 @@
+package rawcheck
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxPacket is the largest packet the engine sends: an IPv6 header, a TCP
+// header and 40 bytes of options.
+const maxPacket = 40 + 60
+
+// rawSocket is a non-blocking raw IP socket that includes the IP header in
+// what it sends (IPPROTO_RAW implies IP_HDRINCL, and IPV6_HDRINCL for
+// IPv6). It receives nothing. Sends wait in Go's poller when the socket
+// buffer is full.
+type rawSocket struct {
+	f  *os.File
+	rc syscall.RawConn
+}
+
+// openRawSocket opens a raw socket of family AF_INET or AF_INET6.
+func openRawSocket(family int) (*rawSocket, error) {
+	netName := "ip4:raw"
+	if family == unix.AF_INET6 {
+		netName = "ip6:raw"
+	}
+	fd, err := unix.Socket(family, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.IPPROTO_RAW)
+	if err != nil {
+		opErr := &net.OpError{Op: "socket", Net: netName, Err: os.NewSyscallError("socket", err)}
+		if err == unix.EPERM || err == unix.EACCES {
+			return nil, fmt.Errorf("rawcheck: sending raw packets needs CAP_NET_RAW: %w", opErr)
+		}
+		return nil, opErr
+	}
+	// A large send buffer absorbs whole batches.
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+	f := os.NewFile(uintptr(fd), netName)
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &rawSocket{f: f, rc: rc}, nil
+}
+
+// close closes the socket; sends waiting on it return.
+func (s *rawSocket) close() error { return s.f.Close() }
+
+// sendBatch is a set of packets sent with one sendmmsg per family. All its
+// buffers are allocated once, so sending allocates nothing per packet.
+type sendBatch struct {
+	bufs [][maxPacket]byte
+	lens []int
+	v6   []bool
+	sa4  []unix.RawSockaddrInet4
+	sa6  []unix.RawSockaddrInet6
+	iov  []unix.Iovec
+	msgs [2][]unix.Mmsghdr // per family: 0 IPv4, 1 IPv6
+	n    int
+	// failed lists the packets (indexes) the kernel refused, and errs why.
+	failed []int
+	errs   []syscall.Errno
+
+	// State of the current sendmmsg, kept here so that the poller callback
+	// is allocated once.
+	sock   *rawSocket
+	cur    []unix.Mmsghdr
+	curIdx []int
+	sent   int
+	errno  syscall.Errno
+	write  func(fd uintptr) bool
+	order  [2][]int // packet index of each msgs entry
+}
+
+// newSendBatch returns a batch of up to size packets.
+func newSendBatch(size int) *sendBatch {
+	b := &sendBatch{
+		bufs: make([][maxPacket]byte, size),
+		lens: make([]int, size),
+		v6:   make([]bool, size),
+		sa4:  make([]unix.RawSockaddrInet4, size),
+		sa6:  make([]unix.RawSockaddrInet6, size),
+		iov:  make([]unix.Iovec, size),
+	}
+	for f := range b.msgs {
+		b.msgs[f] = make([]unix.Mmsghdr, 0, size)
+		b.order[f] = make([]int, 0, size)
+	}
+	b.write = b.sendmmsg
+	return b
+}
+
+// full reports whether the batch has no room left.
+func (b *sendBatch) full() bool { return b.n == len(b.bufs) }
+
+// len returns the number of packets in the batch.
+func (b *sendBatch) len() int { return b.n }
+
+// next returns the buffer for the next packet to dst; commit it with add.
+func (b *sendBatch) next() []byte { return b.bufs[b.n][:] }
+
+// add commits the next packet: n bytes to dst.
+func (b *sendBatch) add(n int, dst netip.Addr) {
+	i := b.n
+	b.lens[i] = n
+	b.iov[i] = unix.Iovec{Base: &b.bufs[i][0]}
+	b.iov[i].SetLen(n)
+	var h unix.Msghdr
+	h.Iov = &b.iov[i]
+	h.Iovlen = 1
+	f := 0
+	if dst.Is4() {
+		b.sa4[i] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.As4()}
+		h.Name = (*byte)(unsafe.Pointer(&b.sa4[i]))
+		h.Namelen = unix.SizeofSockaddrInet4
+	} else {
+		b.sa6[i] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.As16()}
+		h.Name = (*byte)(unsafe.Pointer(&b.sa6[i]))
+		h.Namelen = unix.SizeofSockaddrInet6
+		f = 1
+	}
+	b.v6[i] = f == 1
+	b.msgs[f] = append(b.msgs[f], unix.Mmsghdr{Hdr: h})
+	b.order[f] = append(b.order[f], i)
+	b.n++
+}
+
+// packet returns packet i of the batch.
+func (b *sendBatch) packet(i int) []byte { return b.bufs[i][:b.lens[i]] }
+
+// reset empties the batch.
+func (b *sendBatch) reset() {
+	b.n = 0
+	b.failed = b.failed[:0]
+	b.errs = b.errs[:0]
+	for f := range b.msgs {
+		b.msgs[f] = b.msgs[f][:0]
+		b.order[f] = b.order[f][:0]
+	}
+}
+
+// send sends the batch, IPv4 packets on s4 and IPv6 ones on s6. Packets the
+// kernel refuses (no route, firewall, ...) are listed in b.failed; the
+// error is only for a socket that cannot send at all (closed).
+func (b *sendBatch) send(s4, s6 *rawSocket) error {
+	for f, s := range [2]*rawSocket{s4, s6} {
+		if len(b.msgs[f]) == 0 {
+			continue
+		}
+		b.sock, b.cur, b.curIdx, b.sent = s, b.msgs[f], b.order[f], 0
+		for b.sent < len(b.cur) {
+			b.errno = 0
+			if err := s.rc.Write(b.write); err != nil {
+				return err
+			}
+			if b.errno != 0 {
+				// The first remaining message was refused: skip it.
+				b.failed = append(b.failed, b.curIdx[b.sent])
+				b.errs = append(b.errs, b.errno)
+				b.sent++
+			}
+		}
+	}
+	b.sock, b.cur, b.curIdx = nil, nil, nil
+	return nil
+}
+
+// sendmmsg is the poller callback of send: it returns false to wait until
+// the socket is writable.
+func (b *sendBatch) sendmmsg(fd uintptr) bool {
+	for b.sent < len(b.cur) {
+		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd,
+			uintptr(unsafe.Pointer(&b.cur[b.sent])), uintptr(len(b.cur)-b.sent), 0, 0, 0)
+		switch e {
+		case 0:
+			b.sent += int(n)
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return false
+		default:
+			b.errno = e
+			return true
+		}
+	}
+	return true
+}

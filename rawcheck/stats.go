@@ -1,0 +1,55 @@
+package rawcheck
+
+import "sync/atomic"
+
+// Stats are the engine's counters since New. Every field only grows.
+type Stats struct {
+	// Sent is the number of SYNs sent, retries included.
+	Sent uint64
+	// Retransmitted is the number of SYNs sent again because an attempt
+	// timed out.
+	Retransmitted uint64
+	// Received is the number of replies (SYN-ACK, RST, ICMP unreachable)
+	// the listener parsed.
+	Received uint64
+	// Invalid is the number of replies whose cookie did not match: forged
+	// or unrelated packets, dropped and never reported.
+	Invalid uint64
+	// Late is the number of valid replies that matched no pending probe:
+	// duplicates and answers to probes already finished.
+	Late uint64
+	// Open, Closed, Unreachable and Timeouts count the results by state.
+	Open, Closed, Unreachable, Timeouts uint64
+	// RSTSent is the number of RSTs the engine sent itself (Config.OwnRST).
+	RSTSent uint64
+	// SendErrors is the number of packets the kernel refused to send.
+	SendErrors uint64
+	// RingDrops is the number of packets the kernel dropped because the
+	// receive ring was full.
+	RingDrops uint64
+}
+
+// counters are the atomic counters behind Stats.
+type counters struct {
+	sent, retransmitted, received, invalid, late atomic.Uint64
+	open, closed, unreachable, timeouts, rstSent atomic.Uint64
+	sendErrors, ringDrops                        atomic.Uint64
+}
+
+// snapshot reads every counter.
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Sent:          c.sent.Load(),
+		Retransmitted: c.retransmitted.Load(),
+		Received:      c.received.Load(),
+		Invalid:       c.invalid.Load(),
+		Late:          c.late.Load(),
+		Open:          c.open.Load(),
+		Closed:        c.closed.Load(),
+		Unreachable:   c.unreachable.Load(),
+		Timeouts:      c.timeouts.Load(),
+		RSTSent:       c.rstSent.Load(),
+		SendErrors:    c.sendErrors.Load(),
+		RingDrops:     c.ringDrops.Load(),
+	}
+}
