@@ -27,7 +27,7 @@ func (k probeKey) target() netip.AddrPort {
 // pendingProbe is one probe in flight: 48 bytes, kept in a dense slice.
 type pendingProbe struct {
 	key      probeKey
-	attempts uint8  // SYNs sent so far
+	attempts uint8 // SYNs sent so far
 	_        [3]byte
 	session  uint32 // who waits for the result
 	route    uint32 // index of the route (source address, template) used
