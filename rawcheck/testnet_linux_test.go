@@ -1,0 +1,147 @@
+package rawcheck
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/rawprobe/rawprobe/internal/testnet"
+)
+
+// newInProber opens a Prober inside n's prober namespace and closes it in
+// t.Cleanup.
+func newInProber(t testing.TB, n *testnet.Net, cfg Config) *Prober {
+	t.Helper()
+	var p *Prober
+	if err := n.InProber(func() (err error) {
+		p, err = New(cfg)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+// nth returns the n-th address of prefix p.
+func nth(p netip.Prefix, n int) netip.Addr {
+	a := p.Addr()
+	for range n {
+		a = a.Next()
+	}
+	return a
+}
+
+type stateCase struct {
+	name     string
+	target   netip.AddrPort
+	state    Result
+	attempts int
+}
+
+// stateCases are one target of each kind in n, for family 4 or 6.
+func stateCases(n *testnet.Net, six bool) []stateCase {
+	ans, silent, unr := n.Answering4, n.Silent4, n.Unreachable4
+	icmpType, icmpCode := uint8(3), uint8(1) // host unreachable
+	if six {
+		ans, silent, unr = n.Answering6, n.Silent6, n.Unreachable6
+		icmpType, icmpCode = 1, 3 // address unreachable
+	}
+	return []stateCase{
+		{"open", netip.AddrPortFrom(nth(ans, 7), 80), Result{State: Open}, 1},
+		{"closed", netip.AddrPortFrom(nth(ans, 7), 81), Result{State: Closed}, 1},
+		{"timeout", netip.AddrPortFrom(nth(silent, 9), 80), Result{State: Timeout}, 2},
+		{"unreachable", netip.AddrPortFrom(nth(unr, 5), 80), Result{State: Unreachable, ICMPType: icmpType, ICMPCode: icmpCode}, 1},
+	}
+}
+
+// checkResult compares r with what tc expects.
+func checkResult(t testing.TB, tc stateCase, r Result) {
+	t.Helper()
+	if r.Target != tc.target || r.State != tc.state.State || r.Attempts != tc.attempts ||
+		r.ICMPType != tc.state.ICMPType || r.ICMPCode != tc.state.ICMPCode {
+		t.Errorf("%s: got %+v, want %v %v after %d attempts (ICMP %d/%d)", tc.name, r, tc.target, tc.state.State, tc.attempts, tc.state.ICMPType, tc.state.ICMPCode)
+	}
+	if tc.state.State == Timeout {
+		if r.RTT != 0 || r.TTL != 0 {
+			t.Errorf("%s: timeout with RTT %v TTL %d, want zero", tc.name, r.RTT, r.TTL)
+		}
+	} else if r.RTT <= 0 || r.RTT > time.Second || r.TTL == 0 {
+		t.Errorf("%s: RTT %v TTL %d, want a positive RTT under 1s and a TTL", tc.name, r.RTT, r.TTL)
+	}
+}
+
+// TestProbeStates probes an open, a closed, a silent and an unreachable
+// target over IPv4 and IPv6 in the test network, with one retry.
+func TestProbeStates(t *testing.T) {
+	n := testnet.New(t)
+	l := n.Listen(t, "tcp", ":80")
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 300 * time.Millisecond, Retries: 1})
+	for _, six := range []bool{false, true} {
+		for _, tc := range stateCases(n, six) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			r, err := p.Probe(ctx, tc.target)
+			cancel()
+			if err != nil {
+				t.Fatalf("%s %v: %v", tc.name, tc.target, err)
+			}
+			checkResult(t, tc, r)
+		}
+	}
+	st := p.Stats()
+	t.Logf("stats %+v", st)
+	if st.Open != 2 || st.Closed != 2 || st.Timeouts != 2 || st.Unreachable != 2 || st.Retransmitted != 2 || st.Invalid != 0 {
+		t.Errorf("stats %+v: want 2 of each state, 2 retransmitted, 0 invalid", st)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if a := l.Accepted(); a != 0 {
+		t.Errorf("the target accepted %d connections, want 0", a)
+	}
+}
+
+// TestScanStates scans every kind of target at once, both families,
+// several times each, and checks exactly one result per target.
+func TestScanStates(t *testing.T) {
+	n := testnet.New(t)
+	l := n.Listen(t, "tcp", ":80")
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 300 * time.Millisecond, Retries: 1, Window: 100})
+	want := map[netip.AddrPort]stateCase{}
+	var targets []netip.AddrPort
+	for _, six := range []bool{false, true} {
+		for _, tc := range stateCases(n, six) {
+			a := tc.target.Addr()
+			for range 50 {
+				tc.target = netip.AddrPortFrom(a, tc.target.Port())
+				want[tc.target] = tc
+				targets = append(targets, tc.target)
+				a = a.Next()
+			}
+		}
+	}
+	got := map[netip.AddrPort]int{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err := p.Scan(ctx, slices.Values(targets), func(r Result) {
+		got[r.Target]++
+		tc, ok := want[r.Target]
+		if !ok {
+			t.Errorf("result for a target never asked: %+v", r)
+			return
+		}
+		checkResult(t, tc, r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range targets {
+		if got[tg] != 1 {
+			t.Errorf("%v: %d results, want 1", tg, got[tg])
+		}
+	}
+	if a := l.Accepted(); a != 0 {
+		t.Errorf("the target accepted %d connections, want 0", a)
+	}
+	t.Logf("stats %+v", p.Stats())
+}
