@@ -4,9 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"net/netip"
-
-	"github.com/dchest/siphash"
 )
 
 // CookieKey is the secret key of the SYN cookies of one engine: the initial
@@ -26,27 +25,108 @@ func NewCookieKey() (CookieKey, error) {
 
 // Cookie returns the initial sequence number of the SYN from src:srcPort
 // (the prober) to dst:dstPort (the target): the low 32 bits of SipHash-2-4
-// keyed by k over a fixed-size buffer. When both addresses are IPv4 (or
-// IPv4-mapped IPv6) the buffer is their 4-byte forms followed by the two
-// ports, big-endian, 12 bytes; otherwise it is their 16-byte forms and the
-// ports, 36 bytes. Zones are ignored.
+// keyed by k over a fixed-size message. When both addresses are IPv4 (or
+// IPv4-mapped IPv6) the message is their 4-byte forms followed by the two
+// ports, big-endian, 12 bytes; otherwise it is their 16-byte forms (an IPv4
+// address mapped) and the ports, 36 bytes. Zones are ignored.
+//
+// The hash is computed on 64-bit words loaded from the addresses rather than
+// through a byte buffer, which halves its cost; tests check it against
+// github.com/dchest/siphash over the message bytes.
 func (k CookieKey) Cookie(src, dst netip.Addr, srcPort, dstPort uint16) uint32 {
-	if src.Unmap().Is4() && dst.Unmap().Is4() {
-		var b [12]byte
-		s, d := src.Unmap().As4(), dst.Unmap().As4()
-		copy(b[0:4], s[:])
-		copy(b[4:8], d[:])
-		binary.BigEndian.PutUint16(b[8:], srcPort)
-		binary.BigEndian.PutUint16(b[10:], dstPort)
-		return uint32(siphash.Hash(k.K0, k.K1, b[:]))
+	if src.Is4In6() {
+		src = src.Unmap()
 	}
-	var b [36]byte
+	if dst.Is4In6() {
+		dst = dst.Unmap()
+	}
+	// The ports as the last bytes of the message, little-endian words as
+	// SipHash reads them.
+	ports := uint64(bits.ReverseBytes16(srcPort)) | uint64(bits.ReverseBytes16(dstPort))<<16
+	if src.Is4() && dst.Is4() {
+		s, d := src.As4(), dst.As4()
+		m := uint64(binary.LittleEndian.Uint32(s[:])) | uint64(binary.LittleEndian.Uint32(d[:]))<<32
+		return uint32(sipHash12(k.K0, k.K1, m, ports))
+	}
 	s, d := src.As16(), dst.As16()
-	copy(b[0:16], s[:])
-	copy(b[16:32], d[:])
-	binary.BigEndian.PutUint16(b[32:], srcPort)
-	binary.BigEndian.PutUint16(b[34:], dstPort)
-	return uint32(siphash.Hash(k.K0, k.K1, b[:]))
+	return uint32(sipHash36(k.K0, k.K1,
+		binary.LittleEndian.Uint64(s[:8]), binary.LittleEndian.Uint64(s[8:]),
+		binary.LittleEndian.Uint64(d[:8]), binary.LittleEndian.Uint64(d[8:]), ports))
+}
+
+// SipHash-2-4 (Aumasson and Bernstein, 2012) for messages of fixed length.
+
+// sipInit returns the initial state for key k0, k1.
+func sipInit(k0, k1 uint64) (v0, v1, v2, v3 uint64) {
+	return k0 ^ 0x736f6d6570736575, k1 ^ 0x646f72616e646f6d, k0 ^ 0x6c7967656e657261, k1 ^ 0x7465646279746573
+}
+
+// sipRound is one SipRound.
+func sipRound(v0, v1, v2, v3 uint64) (uint64, uint64, uint64, uint64) {
+	v0 += v1
+	v1 = bits.RotateLeft64(v1, 13) ^ v0
+	v0 = bits.RotateLeft64(v0, 32)
+	v2 += v3
+	v3 = bits.RotateLeft64(v3, 16) ^ v2
+	v0 += v3
+	v3 = bits.RotateLeft64(v3, 21) ^ v0
+	v2 += v1
+	v1 = bits.RotateLeft64(v1, 17) ^ v2
+	v2 = bits.RotateLeft64(v2, 32)
+	return v0, v1, v2, v3
+}
+
+// sipHash12 hashes a 12-byte message: one 8-byte word m and 4 bytes tail.
+// The rounds are written out so that the compiler inlines every one.
+func sipHash12(k0, k1, m, tail uint64) uint64 {
+	v0, v1, v2, v3 := sipInit(k0, k1)
+	v3 ^= m // compress m
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= m
+	b := 12<<56 | tail // compress the last block: tail and length
+	v3 ^= b
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= b
+	v2 ^= 0xff // finalize
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	return v0 ^ v1 ^ v2 ^ v3
+}
+
+// sipHash36 hashes a 36-byte message: four 8-byte words and 4 bytes tail.
+func sipHash36(k0, k1, m0, m1, m2, m3, tail uint64) uint64 {
+	v0, v1, v2, v3 := sipInit(k0, k1)
+	v3 ^= m0
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= m0
+	v3 ^= m1
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= m1
+	v3 ^= m2
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= m2
+	v3 ^= m3
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= m3
+	b := 36<<56 | tail // the last block: tail and length
+	v3 ^= b
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0 ^= b
+	v2 ^= 0xff // finalize
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	v0, v1, v2, v3 = sipRound(v0, v1, v2, v3)
+	return v0 ^ v1 ^ v2 ^ v3
 }
 
 // Validate reports whether r answers a SYN whose sequence number was made by

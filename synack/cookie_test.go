@@ -1,6 +1,8 @@
 package synack
 
 import (
+	"encoding/binary"
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 
@@ -23,6 +25,36 @@ func TestCookieIsSipHash(t *testing.T) {
 	b6 := append(append(p[:], d[:]...), 0x9c, 0x41, 0x01, 0xbb)
 	if got, want := testKey.Cookie(prober6, target6, 40001, 443), uint32(siphash.Hash(testKey.K0, testKey.K1, b6)); got != want {
 		t.Fatalf("IPv6 cookie %#08x, SipHash of the documented buffer %#08x", got, want)
+	}
+	// Random messages of both shapes agree with dchest/siphash.
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 10000 {
+		k := CookieKey{rng.Uint64(), rng.Uint64()}
+		var a, b [16]byte
+		binary.LittleEndian.PutUint64(a[:], rng.Uint64())
+		binary.LittleEndian.PutUint64(a[8:], rng.Uint64())
+		binary.LittleEndian.PutUint64(b[:], rng.Uint64())
+		binary.LittleEndian.PutUint64(b[8:], rng.Uint64())
+		sp, dp := uint16(rng.Uint32()), uint16(rng.Uint32())
+		src4, dst4 := netip.AddrFrom4([4]byte(a[:])), netip.AddrFrom4([4]byte(b[:]))
+		msg4 := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(append(a[:4:4], b[:4]...), sp), dp)
+		if got, want := k.Cookie(src4, dst4, sp, dp), uint32(siphash.Hash(k.K0, k.K1, msg4)); got != want {
+			t.Fatalf("Cookie(%v, %v, %d, %d) = %#08x, dchest/siphash %#08x", src4, dst4, sp, dp, got, want)
+		}
+		src6, dst6 := netip.AddrFrom16(a), netip.AddrFrom16(b)
+		msg6 := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(append(a[:16:16], b[:]...), sp), dp)
+		if got, want := k.Cookie(src6, dst6, sp, dp), uint32(siphash.Hash(k.K0, k.K1, msg6)); got != want && !src6.Is4In6() && !dst6.Is4In6() {
+			t.Fatalf("Cookie(%v, %v, %d, %d) = %#08x, dchest/siphash %#08x", src6, dst6, sp, dp, got, want)
+		}
+		// Mixed families use the 16-byte forms (the IPv4 one mapped).
+		if src6.Is4In6() {
+			continue
+		}
+		mapped := dst4.As16()
+		msgMixed := binary.BigEndian.AppendUint16(binary.BigEndian.AppendUint16(append(a[:16:16], mapped[:]...), sp), dp)
+		if got, want := k.Cookie(src6, dst4, sp, dp), uint32(siphash.Hash(k.K0, k.K1, msgMixed)); got != want {
+			t.Fatalf("Cookie(%v, %v, %d, %d) = %#08x, dchest/siphash %#08x", src6, dst4, sp, dp, got, want)
+		}
 	}
 	// The SipHash-2-4 reference vector (Aumasson and Bernstein, appendix A):
 	// key 00..0f, message 00..0e, hash a129ca6149be45e5.
