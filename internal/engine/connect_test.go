@@ -1,0 +1,178 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rawprobe/rawprobe/compat"
+	"github.com/rawprobe/rawprobe/rawcheck"
+)
+
+// fakeChecker answers by the last octet of the address: 1 open, 2 closed,
+// 3 silent, 4 unreachable, 5 a local failure; it records concurrency.
+type fakeChecker struct {
+	inFlight, maxInFlight atomic.Int64
+	calls                 atomic.Int64
+}
+
+func (f *fakeChecker) CheckAddr(addr string, timeout time.Duration) error {
+	f.calls.Add(1)
+	n := f.inFlight.Add(1)
+	defer f.inFlight.Add(-1)
+	for {
+		m := f.maxInFlight.Load()
+		if n <= m || f.maxInFlight.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	time.Sleep(time.Millisecond)
+	ap := netip.MustParseAddrPort(addr)
+	switch ap.Addr().As4()[3] {
+	case 1:
+		return nil
+	case 2:
+		return &compat.ErrConnect{Addr: addr, Errno: syscall.ECONNREFUSED}
+	case 3:
+		return compat.ErrTimeout
+	case 4:
+		return &compat.ErrConnect{Addr: addr, Errno: syscall.EHOSTUNREACH}
+	}
+	return errors.New("too many open files")
+}
+
+func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func TestConnectProbe(t *testing.T) {
+	f := &fakeChecker{}
+	e := newConnect(f, func() error { return nil }, Config{Retries: 2, Timeout: time.Second})
+	for _, tc := range []struct {
+		target   string
+		state    rawcheck.State
+		attempts int
+	}{
+		{"198.18.0.1:80", rawcheck.Open, 1},
+		{"198.18.0.2:80", rawcheck.Closed, 1},
+		{"198.18.0.3:80", rawcheck.Timeout, 3},
+		{"198.18.0.4:80", rawcheck.Unreachable, 1},
+	} {
+		res, err := e.Probe(context.Background(), ap(tc.target))
+		if err != nil || res.State != tc.state || res.Attempts != tc.attempts || res.Target != ap(tc.target) {
+			t.Errorf("%s: %+v, %v; want %v after %d attempts", tc.target, res, err, tc.state, tc.attempts)
+		}
+		if (res.State == rawcheck.Timeout) != (res.RTT == 0) {
+			t.Errorf("%s: RTT %v with state %v", tc.target, res.RTT, res.State)
+		}
+	}
+	if _, err := e.Probe(context.Background(), ap("198.18.0.5:80")); err == nil {
+		t.Error("a local failure was not reported")
+	}
+	st := e.Stats()
+	if st.Sent != 7 || st.Retransmitted != 2 || st.Received != 3 || st.Open != 1 || st.Closed != 1 || st.Unreachable != 1 || st.Timeouts != 1 {
+		t.Errorf("Stats = %+v", st)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := e.Probe(ctx, ap("198.18.0.3:80")); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled probe: %v", err)
+	}
+}
+
+func TestConnectScan(t *testing.T) {
+	f := &fakeChecker{}
+	e := newConnect(f, func() error { return nil }, Config{Window: 8, Retries: 0})
+	var targets []netip.AddrPort
+	for port := 1; port <= 300; port++ {
+		targets = append(targets, netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(1 + port%4)}), uint16(port)))
+	}
+	seen := map[netip.AddrPort]int{} // written from yield without a lock: -race checks serialisation
+	err := e.Scan(context.Background(), func(yield func(netip.AddrPort) bool) {
+		for _, t := range targets {
+			if !yield(t) {
+				return
+			}
+		}
+	}, func(r rawcheck.Result) { seen[r.Target]++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != len(targets) {
+		t.Errorf("%d results for %d targets", len(seen), len(targets))
+	}
+	for _, tg := range targets {
+		if seen[tg] != 1 {
+			t.Errorf("%v reported %d times", tg, seen[tg])
+		}
+	}
+	if m := f.maxInFlight.Load(); m > 8 || m < 2 {
+		t.Errorf("max in flight %d, want 2..8 (window 8)", m)
+	}
+
+	// A local failure stops the scan and names the target.
+	f = &fakeChecker{}
+	e = newConnect(f, func() error { return nil }, Config{Window: 4})
+	n := 0
+	err = e.Scan(context.Background(), func(yield func(netip.AddrPort) bool) {
+		for i := 0; i < 1000; i++ {
+			last := byte(1)
+			if i == 10 {
+				last = 5
+			}
+			if !yield(netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 0, last}), 80)) {
+				return
+			}
+		}
+	}, func(rawcheck.Result) { n++ })
+	var pe *ProbeError
+	if !errors.As(err, &pe) || pe.Target != ap("198.18.0.5:80") || !strings.Contains(err.Error(), "too many open files") {
+		t.Errorf("Scan error = %v", err)
+	}
+	if f.calls.Load() > 100 {
+		t.Errorf("scan went on after the failure: %d checks", f.calls.Load())
+	}
+}
+
+func TestPacer(t *testing.T) {
+	if err := newPacer(0).wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	p := newPacer(1000)
+	start := time.Now()
+	for i := 0; i < 21; i++ {
+		p.wait(context.Background())
+	}
+	// A lower bound only: 21 slots 1ms apart span at least 20ms.
+	if d := time.Since(start); d < 19*time.Millisecond {
+		t.Errorf("21 events at 1000/s took %v", d)
+	}
+	p = newPacer(1)
+	p.wait(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	if err := p.wait(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("wait past the deadline: %v", err)
+	}
+}
+
+func TestOpenUnknown(t *testing.T) {
+	if _, _, err := Open("fast", Config{}); err == nil || !strings.Contains(err.Error(), `"fast"`) {
+		t.Errorf("Open(fast): %v", err)
+	}
+}
+
+func TestCloseIdempotent(t *testing.T) {
+	var n int
+	var mu sync.Mutex
+	e := newConnect(&fakeChecker{}, func() error { mu.Lock(); n++; mu.Unlock(); return fmt.Errorf("stopped") }, Config{})
+	e.Close()
+	if err := e.Close(); err == nil || n != 1 {
+		t.Errorf("Close twice: %v, stop called %d times", err, n)
+	}
+}

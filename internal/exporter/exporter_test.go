@@ -1,0 +1,258 @@
+package exporter
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/rawprobe/rawprobe/rawcheck"
+)
+
+// fakeProber answers by the last octet / last byte of the address:
+// 1 open, 2 closed, 3 timeout, 4 unreachable, anything else an error.
+type fakeProber struct {
+	mu     sync.Mutex
+	budget []time.Duration // time left before the ctx deadline at each call
+	calls  uint64
+}
+
+func (f *fakeProber) Probe(ctx context.Context, t netip.AddrPort) (rawcheck.Result, error) {
+	f.mu.Lock()
+	f.calls++
+	if dl, ok := ctx.Deadline(); ok {
+		f.budget = append(f.budget, time.Until(dl))
+	}
+	f.mu.Unlock()
+	b := t.Addr().AsSlice()
+	res := rawcheck.Result{Target: t, Attempts: 1, TTL: 64}
+	switch b[len(b)-1] {
+	case 1:
+		res.State, res.RTT = rawcheck.Open, 1500*time.Microsecond
+	case 2:
+		res.State, res.RTT = rawcheck.Closed, 500*time.Microsecond
+	case 3:
+		res.State, res.Attempts, res.TTL = rawcheck.Timeout, 3, 0
+	case 4:
+		res.State, res.RTT, res.ICMPType, res.ICMPCode = rawcheck.Unreachable, time.Millisecond, 3, 1
+	default:
+		return res, fmt.Errorf("engine failure")
+	}
+	return res, nil
+}
+
+func (f *fakeProber) Stats() rawcheck.Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return rawcheck.Stats{Sent: f.calls, Received: 2 * f.calls}
+}
+
+type fakeResolver map[string][]netip.Addr
+
+func (r fakeResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Addr, error) {
+	if a, ok := r[host]; ok {
+		return a, nil
+	}
+	return nil, fmt.Errorf("no such host %s", host)
+}
+
+func newTestServer(t *testing.T, p Prober) *httptest.Server {
+	t.Helper()
+	e, err := New(Config{
+		Modules:       map[string]Prober{"syn": p, "connect": p},
+		DefaultModule: "syn",
+		Resolver: fakeResolver{
+			"web.example": {netip.MustParseAddr("2001:db8::9"), netip.MustParseAddr("198.18.0.1")},
+			"v6.example":  {netip.MustParseAddr("2001:db8::2")},
+		},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// scrape GETs path and returns the status, body and parsed metrics.
+func scrape(t *testing.T, srv *httptest.Server, path string, header map[string]string) (int, string, map[string]float64) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", srv.URL+path, nil)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		return resp.StatusCode, string(body), nil
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("%s: unparsable answer: %v\n%s", path, err, body)
+	}
+	vals := map[string]float64{}
+	for name, f := range fams {
+		for _, m := range f.Metric {
+			key := name
+			for _, l := range m.Label {
+				key += fmt.Sprintf("{%s=%s}", l.GetName(), l.GetValue())
+			}
+			switch {
+			case m.Gauge != nil:
+				vals[key] = m.Gauge.GetValue()
+			case m.Counter != nil:
+				vals[key] = m.Counter.GetValue()
+			}
+		}
+	}
+	return resp.StatusCode, string(body), vals
+}
+
+func probePath(target, module string) string {
+	v := url.Values{"target": {target}}
+	if module != "" {
+		v.Set("module", module)
+	}
+	return "/probe?" + v.Encode()
+}
+
+func TestProbe(t *testing.T) {
+	srv := newTestServer(t, &fakeProber{})
+	for _, tc := range []struct {
+		target, module      string
+		success, proto, rtt float64
+		state               float64
+	}{
+		{"198.18.0.1:80", "", 1, 4, 0.0015, 1},
+		{"198.18.0.2:80", "syn", 0, 4, 0.0005, 2},
+		{"[2001:db8::3]:443", "connect", 0, 6, 0, 0},
+		{"203.0.113.4:22", "", 0, 4, 0.001, 3},
+		{"web.example:80", "", 1, 4, 0.0015, 1}, // IPv4 preferred
+		{"v6.example:80", "", 0, 6, 0.0005, 2},
+		{"198.18.0.9:80", "", 0, 4, 0, -1},      // engine error
+		{"nowhere.example:80", "", 0, 0, 0, -1}, // resolution failure: 200, success 0
+	} {
+		code, body, m := scrape(t, srv, probePath(tc.target, tc.module), nil)
+		if code != 200 {
+			t.Errorf("%s: HTTP %d %s", tc.target, code, body)
+			continue
+		}
+		if m["probe_success"] != tc.success || m["probe_ip_protocol"] != tc.proto || m["probe_syn_rtt_seconds"] != tc.rtt || m["probe_syn_state"] != tc.state {
+			t.Errorf("%s: metrics %v, want success %v proto %v rtt %v state %v", tc.target, m, tc.success, tc.proto, tc.rtt, tc.state)
+		}
+		if _, ok := m["probe_duration_seconds"]; !ok {
+			t.Errorf("%s: no probe_duration_seconds", tc.target)
+		}
+	}
+}
+
+func TestProbeBadRequests(t *testing.T) {
+	f := &fakeProber{}
+	srv := newTestServer(t, f)
+	for _, tc := range []struct {
+		path   string
+		header map[string]string
+		want   string
+	}{
+		{probePath("300.1.1.1:80", ""), nil, "300.1.1.1:80"},
+		{probePath("host:99999", ""), nil, "out of range"},
+		{probePath("198.18.0.0/24:80", ""), nil, "single address"},
+		{probePath("198.18.0.1", ""), nil, "no port"},
+		{"/probe", nil, "Target parameter is missing"},
+		{probePath("198.18.0.1:80", "icmp"), nil, `Unknown module "icmp"`},
+		{probePath("198.18.0.1:80", ""), map[string]string{"X-Prometheus-Scrape-Timeout-Seconds": "soon"}, "soon"},
+	} {
+		code, body, _ := scrape(t, srv, tc.path, tc.header)
+		if code != http.StatusBadRequest || !strings.Contains(body, tc.want) {
+			t.Errorf("%s: HTTP %d %q, want 400 naming %q", tc.path, code, body, tc.want)
+		}
+	}
+	if f.calls != 0 {
+		t.Errorf("bad requests reached the engine %d times", f.calls)
+	}
+}
+
+func TestScrapeTimeout(t *testing.T) {
+	f := &fakeProber{}
+	srv := newTestServer(t, f)
+	for _, tc := range []struct {
+		header   string
+		min, max time.Duration
+	}{
+		{"", 4 * time.Second, 5 * time.Second},          // module timeout
+		{"3", 2 * time.Second, 2500 * time.Millisecond}, // header less the 0.5s offset
+		{"30", 4 * time.Second, 5 * time.Second},        // capped by the module timeout
+		{"0.2", 4 * time.Second, 5 * time.Second},       // offset leaves nothing: module timeout
+	} {
+		h := map[string]string{}
+		if tc.header != "" {
+			h["X-Prometheus-Scrape-Timeout-Seconds"] = tc.header
+		}
+		if code, body, _ := scrape(t, srv, probePath("198.18.0.1:80", ""), h); code != 200 {
+			t.Fatalf("HTTP %d %s", code, body)
+		}
+		f.mu.Lock()
+		got := f.budget[len(f.budget)-1]
+		f.mu.Unlock()
+		if got < tc.min || got > tc.max {
+			t.Errorf("header %q: probe budget %v, want %v..%v", tc.header, got, tc.min, tc.max)
+		}
+	}
+}
+
+func TestConcurrentScrapesAndMetrics(t *testing.T) {
+	f := &fakeProber{}
+	srv := newTestServer(t, f)
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			last := byte(1 + i%2)
+			code, body, m := scrape(t, srv, probePath(fmt.Sprintf("198.18.0.%d:80", last), ""), nil)
+			if code != 200 || m["probe_success"] != float64(2-last) {
+				t.Errorf("scrape %d: HTTP %d success %v\n%s", i, code, m["probe_success"], body)
+			}
+		}()
+	}
+	wg.Wait()
+	code, body, m := scrape(t, srv, "/metrics", nil)
+	if code != 200 {
+		t.Fatalf("/metrics: HTTP %d", code)
+	}
+	if m[`rawprobe_engine_syn_sent_total{module=connect,syn}`] != 20 || m[`rawprobe_engine_replies_received_total{module=connect,syn}`] != 40 {
+		t.Errorf("engine counters missing or wrong:\n%s", body)
+	}
+	if m[`rawprobe_exporter_probes_total{module=syn}{state=open}`] != 10 || m[`rawprobe_exporter_probes_total{module=syn}{state=closed}`] != 10 {
+		t.Errorf("probe counters wrong:\n%s", body)
+	}
+	if code, body, _ := scrape(t, srv, "/", nil); code != 200 || !strings.Contains(body, "/probe?target=") {
+		t.Errorf("index: %d %s", code, body)
+	}
+	if code, _, _ := scrape(t, srv, "/nothing", nil); code != 404 {
+		t.Errorf("/nothing: HTTP %d", code)
+	}
+}
+
+func TestNewRejectsUnknownDefault(t *testing.T) {
+	if _, err := New(Config{Modules: map[string]Prober{"syn": &fakeProber{}}, DefaultModule: "tcp"}); err == nil || !strings.Contains(err.Error(), `"tcp"`) {
+		t.Errorf("New: %v", err)
+	}
+}
