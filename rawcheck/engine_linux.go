@@ -77,10 +77,10 @@ type session struct {
 }
 
 // newEngine opens everything in the calling thread's namespace.
-func newEngine(s settings) (e *engine, err error) {
+func newEngine(s settings) (_ *engine, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	e = &engine{
+	e := &engine{
 		s:         s,
 		epoch:     time.Now(),
 		ns:        -1,
