@@ -43,7 +43,9 @@ func Checksum(b []byte) uint16 { return Fold(Sum(b, 0)) }
 
 // UpdateChecksum16 returns checksum check after a 16-bit word covered by it
 // changed from old to new, using RFC 1624 equation 3:
-// HC' = ~(~HC + ~m + m').
+// HC' = ~(~HC + ~m + m'). It equals a recomputation except when every byte
+// covered becomes zero, where it gives 0x0000 and a recomputation 0xffff,
+// the two one's-complement zeros; both verify.
 func UpdateChecksum16(check, old, new uint16) uint16 {
 	return Fold(uint32(^check) + uint32(^old) + uint32(new))
 }

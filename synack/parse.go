@@ -117,9 +117,9 @@ var (
 
 // Parse decodes frame, as AF_PACKET delivers it on a device of type link,
 // into r, which it overwrites entirely. It returns one of the sentinel errors
-// above when the frame is not a decodable reply, never panics, never reads
-// beyond frame and allocates nothing. Trailing bytes beyond the IP length
-// (Ethernet padding) are ignored.
+// above, leaving r the zero Reply, when the frame is not a decodable reply.
+// It never panics, never reads beyond frame and allocates nothing. Bytes
+// beyond the length the IP header claims (Ethernet padding) are ignored.
 //
 // Parse checks no checksum: on the loopback device and on veth pairs with
 // checksum offload, AF_PACKET sees TCP segments whose checksum is not yet
@@ -127,6 +127,14 @@ var (
 // CookieKey.Validate.
 func Parse(frame []byte, link LinkType, r *Reply) error {
 	*r = Reply{}
+	err := parseFrame(frame, link, r)
+	if err != nil {
+		*r = Reply{}
+	}
+	return err
+}
+
+func parseFrame(frame []byte, link LinkType, r *Reply) error {
 	switch link {
 	case LinkEthernet:
 		if len(frame) < ethHeaderLen {
