@@ -78,6 +78,10 @@ type settings struct {
 	window            int
 	ownRST            bool
 	tap               PacketTap
+	// keepKernelRST (tests only) reserves the ports without the listening
+	// drop-all sockets even with ownRST, so that two RSTs leave per SYN-ACK:
+	// the negative control of the capture check.
+	keepKernelRST bool
 }
 
 // check validates c and fills in the defaults.

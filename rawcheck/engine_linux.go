@@ -124,7 +124,7 @@ func newEngine(s settings) (_ *engine, err error) {
 		h.Close()
 		return nil, err
 	}
-	if e.ports, err = reservePorts(s.portLow, s.portHigh, s.ownRST); err != nil {
+	if e.ports, err = reservePorts(s.portLow, s.portHigh, s.ownRST && !s.keepKernelRST); err != nil {
 		return nil, err
 	}
 	e.nextPort.Store(rand.Uint32())

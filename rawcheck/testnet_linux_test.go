@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/pcapcheck"
 	"github.com/rawprobe/rawprobe/internal/testnet"
 )
 
@@ -74,11 +75,53 @@ func checkResult(t testing.TB, tc stateCase, r Result) {
 }
 
 // TestProbeStates probes an open, a closed, a silent and an unreachable
-// target over IPv4 and IPv6 in the test network, with one retry.
+// target over IPv4 and IPv6 in the test network, with one retry, and checks
+// the capture: each SYN-ACK answered by exactly one RST, never an ACK. It
+// runs with the kernel's RST and with the engine's own; the control runs
+// the own RST without suppressing the kernel's and must be caught sending
+// two.
 func TestProbeStates(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		mutate    func(*settings)
+		violation bool
+	}{
+		{"kernel RST", nil, false},
+		{"own RST", func(s *settings) { s.ownRST = true }, false},
+		{"own RST without suppression (control)", func(s *settings) { s.ownRST, s.keepKernelRST = true, true }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testProbeStates(t, tc.mutate, tc.violation) })
+	}
+}
+
+// newWithSettings is New with a test's change to the checked settings.
+func newWithSettings(cfg Config, mutate func(*settings)) (*Prober, error) {
+	s, err := cfg.check()
+	if err != nil {
+		return nil, err
+	}
+	if mutate != nil {
+		mutate(&s)
+	}
+	e, err := newEngine(s)
+	if err != nil {
+		return nil, err
+	}
+	return &Prober{e: e}, nil
+}
+
+func testProbeStates(t *testing.T, mutate func(*settings), wantViolation bool) {
 	n := testnet.New(t)
 	l := n.Listen(t, "tcp", ":80")
-	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 300 * time.Millisecond, Retries: 1})
+	var p *Prober
+	if err := n.InProber(func() (err error) {
+		p, err = newWithSettings(Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 300 * time.Millisecond, Retries: 1}, mutate)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
 	for _, six := range []bool{false, true} {
 		for _, tc := range stateCases(n, six) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -99,6 +142,24 @@ func TestProbeStates(t *testing.T) {
 	if a := l.Accepted(); a != 0 {
 		t.Errorf("the target accepted %d connections, want 0", a)
 	}
+	rep := c.Analyze()
+	t.Logf("capture: %v", rep)
+	if rep.SYNACKFlows != 2 || rep.RSTFlows != 2 || rep.ICMPFlows != 2 || rep.NoReplyFlows != 2 || rep.ACKOnlySegments != 0 {
+		t.Errorf("capture: %d SYN-ACK, %d RST, %d ICMP, %d silent flows, %d ACK segments; want 2, 2, 2, 2, 0",
+			rep.SYNACKFlows, rep.RSTFlows, rep.ICMPFlows, rep.NoReplyFlows, rep.ACKOnlySegments)
+	}
+	err := rep.Err()
+	switch {
+	case wantViolation && err == nil:
+		t.Error("two RSTs per SYN-ACK went unnoticed by the capture check")
+	case wantViolation:
+		t.Logf("control caught: %v", err)
+	case err != nil:
+		t.Error(err)
+	}
+	if mutate != nil && st.RSTSent != 2 {
+		t.Errorf("%d own RSTs sent, want 2", st.RSTSent)
+	}
 }
 
 // TestScanStates scans every kind of target at once, both families,
@@ -107,6 +168,7 @@ func TestScanStates(t *testing.T) {
 	n := testnet.New(t)
 	l := n.Listen(t, "tcp", ":80")
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 300 * time.Millisecond, Retries: 1, Window: 100})
+	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
 	want := map[netip.AddrPort]stateCase{}
 	var targets []netip.AddrPort
 	for _, six := range []bool{false, true} {
@@ -144,4 +206,12 @@ func TestScanStates(t *testing.T) {
 		t.Errorf("the target accepted %d connections, want 0", a)
 	}
 	t.Logf("stats %+v", p.Stats())
+	time.Sleep(50 * time.Millisecond)
+	rep := c.Analyze()
+	if err := rep.Err(); err != nil {
+		t.Error(err)
+	}
+	if rep.SYNACKFlows != 100 || rep.RSTFlows != 100 || rep.ICMPFlows != 100 || rep.NoReplyFlows != 100 {
+		t.Errorf("capture: %v; want 100 flows of each reply", rep)
+	}
 }
