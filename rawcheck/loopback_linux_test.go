@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/pcapcheck"
 	"github.com/rawprobe/rawprobe/internal/testnet"
 )
 
@@ -46,23 +47,31 @@ func acceptCounter(t *testing.T, network, addr string) (netip.AddrPort, func() i
 	return l.Addr().(*net.TCPAddr).AddrPort(), func() int { v := <-n; n <- v; return v }
 }
 
+// TestLoopback probes an open and a closed port on 127.0.0.1 and ::1, with
+// the kernel's RST and with the engine's own, and checks the capture on lo.
+// Other programs use lo too, so only the flows from the engine's source
+// ports are judged.
 func TestLoopback(t *testing.T) {
 	testnet.RequirePrivileges(t)
 	for _, tc := range []struct {
-		network, addr string
-		ports         [2]uint16
+		name, network, addr string
+		ports               [2]uint16
+		ownRST              bool
 	}{
-		{"tcp4", "127.0.0.1:0", [2]uint16{61100, 61131}},
-		{"tcp6", "[::1]:0", [2]uint16{61140, 61171}},
+		{"tcp4", "tcp4", "127.0.0.1:0", [2]uint16{61100, 61131}, false},
+		{"tcp6", "tcp6", "[::1]:0", [2]uint16{61140, 61171}, false},
+		{"tcp4 own RST", "tcp4", "127.0.0.1:0", [2]uint16{61180, 61211}, true},
+		{"tcp6 own RST", "tcp6", "[::1]:0", [2]uint16{61220, 61251}, true},
 	} {
-		t.Run(tc.network, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			open, accepted := acceptCounter(t, tc.network, tc.addr)
 			closed := netip.AddrPortFrom(open.Addr(), closedPort(t, tc.network, tc.addr))
-			p, err := New(Config{SourcePorts: tc.ports, Timeout: 500 * time.Millisecond})
+			p, err := New(Config{SourcePorts: tc.ports, Timeout: 500 * time.Millisecond, OwnRST: tc.ownRST})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer p.Close()
+			c := pcapcheck.Start(t, "lo", nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			r, err := p.Probe(ctx, open)
@@ -87,6 +96,25 @@ func TestLoopback(t *testing.T) {
 			t.Logf("stats %+v", st)
 			if st.Open != 1 || st.Closed != 1 || st.Invalid != 0 {
 				t.Errorf("stats %+v: want 1 open, 1 closed, 0 invalid", st)
+			}
+			rep := c.Analyze()
+			if rep.Dropped != 0 {
+				t.Fatalf("the capture dropped %d packets", rep.Dropped)
+			}
+			flows := map[netip.AddrPort]pcapcheck.Flow{}
+			for _, f := range rep.Flows {
+				if f.Prober.Port() >= tc.ports[0] && f.Prober.Port() <= tc.ports[1] {
+					flows[f.Target] = f
+				}
+			}
+			if len(flows) != 2 {
+				t.Fatalf("capture: %d flows from the engine's ports, want 2: %v", len(flows), flows)
+			}
+			if f := flows[open]; f.SYNs != 1 || f.SYNACKs != 1 || f.ProberRSTs != 1 || f.ProberACKs != 0 {
+				t.Errorf("open flow %+v: want 1 SYN, 1 SYN-ACK, exactly 1 RST, no ACK", f)
+			}
+			if f := flows[closed]; f.SYNs != 1 || f.TargetRSTs != 1 || f.ProberRSTs != 0 || f.ProberACKs != 0 {
+				t.Errorf("closed flow %+v: want 1 SYN answered by RST and nothing more", f)
 			}
 		})
 	}
