@@ -1,0 +1,359 @@
+package pcapcheck
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+)
+
+// Reply is how the target answered a flow's SYN.
+type Reply uint8
+
+// The replies a flow can get, in the order the analyzer prefers them when
+// a flow got more than one.
+const (
+	// NoReply: the target sent nothing back.
+	NoReply Reply = iota
+	// SYNACK: the port is open.
+	SYNACK
+	// RST: the port is closed.
+	RST
+	// ICMP: an ICMP or ICMPv6 destination unreachable quoted the SYN.
+	ICMP
+)
+
+// String returns "none", "syn-ack", "rst" or "icmp".
+func (r Reply) String() string {
+	switch r {
+	case SYNACK:
+		return "syn-ack"
+	case RST:
+		return "rst"
+	case ICMP:
+		return "icmp"
+	}
+	return "none"
+}
+
+// Flow is one handshake the prober started: one 4-tuple and initial
+// sequence number.
+type Flow struct {
+	// Prober is the address and port that sent the SYN; Target the one it
+	// went to.
+	Prober, Target netip.AddrPort
+	// ISN is the sequence number of the SYN.
+	ISN uint32
+	// SYNs counts the prober's SYNs, retransmissions included.
+	SYNs int
+	// Reply is the target's answer.
+	Reply Reply
+	// SYNACKs, TargetRSTs and ICMPs count the target's segments and the
+	// ICMP errors quoting the SYN.
+	SYNACKs, TargetRSTs, ICMPs int
+	// ICMPType and ICMPCode are those of the first ICMP error.
+	ICMPType, ICMPCode uint8
+	// ProberRSTs counts the prober's RST and RST+ACK segments.
+	ProberRSTs int
+	// ProberACKs counts the prober's other segments after the SYN: ACK
+	// alone, FIN, or anything with payload. Each one is a violation.
+	ProberACKs int
+	// FirstSYN, FirstSYNACK and FirstRST are capture times; zero when
+	// there was no such packet.
+	FirstSYN, FirstSYNACK, FirstRST time.Time
+	// Gap is the time from the SYN-ACK to the prober's RST that answered
+	// it; zero when there was none.
+	Gap time.Duration
+
+	lastSYNACK time.Time
+	hasGap     bool
+}
+
+// Violation is one breach of the handshake rules.
+type Violation struct {
+	// Prober and Target name the flow.
+	Prober, Target netip.AddrPort
+	// What says what was wrong.
+	What string
+}
+
+// String formats v as "prober -> target: what".
+func (v Violation) String() string {
+	return fmt.Sprintf("%v -> %v: %s", v.Prober, v.Target, v.What)
+}
+
+// GapStats summarises the SYN-ACK → prober RST gaps of a capture.
+type GapStats struct {
+	// N is the number of flows with a gap.
+	N int
+	// P50, P99 and Max are the median, 99th percentile and largest gap.
+	P50, P99, Max time.Duration
+}
+
+// String formats the gap statistics.
+func (g GapStats) String() string {
+	return fmt.Sprintf("SYN-ACK->RST gap over %d flows: p50 %v, p99 %v, max %v", g.N, g.P50, g.P99, g.Max)
+}
+
+// Report is the result of analysing a capture.
+type Report struct {
+	// Path is the pcap file analysed.
+	Path string
+	// Packets is the number of frames in the file; Dropped the number
+	// the capture socket reported dropping (0 for AnalyzeFile). A capture
+	// that dropped packets cannot prove anything, so Err reports it.
+	Packets, Dropped uint64
+	// Flows has one entry per handshake, in the order their SYNs appear.
+	Flows []Flow
+	// Violations lists every breach of the rules.
+	Violations []Violation
+	// SYNACKFlows, RSTFlows, ICMPFlows and NoReplyFlows count flows by
+	// the target's reply.
+	SYNACKFlows, RSTFlows, ICMPFlows, NoReplyFlows int
+	// ACKOnlySegments counts the prober's segments carrying ACK alone,
+	// FIN, or payload, in all flows.
+	ACKOnlySegments int
+	// Gap summarises the SYN-ACK → RST gaps.
+	Gap GapStats
+}
+
+// maxErrViolations is how many violations Err lists.
+const maxErrViolations = 10
+
+// Err returns nil when the capture is complete and has no violations,
+// otherwise an error naming the file and listing the first violations.
+func (r *Report) Err() error {
+	if len(r.Violations) == 0 && r.Dropped == 0 {
+		return nil
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "pcapcheck: %s:", r.Path)
+	if r.Dropped > 0 {
+		fmt.Fprintf(&b, " the capture dropped %d packets;", r.Dropped)
+	}
+	if len(r.Violations) > 0 {
+		fmt.Fprintf(&b, " %d violations in %d flows:", len(r.Violations), len(r.Flows))
+		for i, v := range r.Violations {
+			if i == maxErrViolations {
+				fmt.Fprintf(&b, "\n\t... and %d more", len(r.Violations)-i)
+				break
+			}
+			b.WriteString("\n\t" + v.String())
+		}
+	}
+	return errors.New(b.String())
+}
+
+// String summarises the report in one line.
+func (r *Report) String() string {
+	return fmt.Sprintf("%d packets (%d dropped), %d flows: %d syn-ack, %d rst, %d icmp, %d no reply; %d ack-only segments; %d violations; %v",
+		r.Packets, r.Dropped, len(r.Flows), r.SYNACKFlows, r.RSTFlows, r.ICMPFlows, r.NoReplyFlows,
+		r.ACKOnlySegments, len(r.Violations), r.Gap)
+}
+
+// AnalyzeFile reads a pcap file (Ethernet or raw IP link type) and checks
+// every TCP handshake in it.
+func AnalyzeFile(path string) (*Report, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("pcapcheck: %w", err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("pcapcheck: %s: %w", path, err)
+	}
+	decode := decodeEthernet
+	switch lt := r.LinkType(); lt {
+	case layers.LinkTypeEthernet:
+	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6:
+		decode = decodeIP
+	default:
+		return nil, fmt.Errorf("pcapcheck: %s: link type %v not supported (want Ethernet or raw IP)", path, lt)
+	}
+	a := newAnalyzer()
+	for {
+		data, ci, err := r.ZeroCopyReadPacketData()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pcapcheck: %s: packet %d: %w", path, a.packets+1, err)
+		}
+		a.packets++
+		if s, ok := decode(data); ok {
+			a.add(s, ci.Timestamp)
+		}
+	}
+	rep := a.report()
+	rep.Path = path
+	return rep, nil
+}
+
+// flowKey names a flow by its 4-tuple as the prober sent it.
+type flowKey struct{ prober, target netip.AddrPort }
+
+// analyzer builds flows from segments in capture order.
+type analyzer struct {
+	packets uint64
+	flows   []*Flow
+	current map[flowKey]*Flow // the latest flow of each 4-tuple
+	strays  []Violation       // segments of no captured handshake
+}
+
+func newAnalyzer() *analyzer {
+	return &analyzer{current: make(map[flowKey]*Flow)}
+}
+
+// add accounts one segment captured at ts.
+func (a *analyzer) add(s segment, ts time.Time) {
+	if s.quoted {
+		f := a.current[flowKey{s.src, s.dst}]
+		if f == nil {
+			a.stray(s, fmt.Sprintf("ICMP type %d code %d from %v quotes no captured SYN", s.icmpType, s.icmpCode, s.icmpSource))
+			return
+		}
+		if f.ICMPs == 0 {
+			f.ICMPType, f.ICMPCode = s.icmpType, s.icmpCode
+		}
+		f.ICMPs++
+		return
+	}
+	if s.flags&(tcpFlagSYN|tcpFlagACK|tcpFlagRST) == tcpFlagSYN {
+		k := flowKey{s.src, s.dst}
+		f := a.current[k]
+		if f != nil && f.ISN == s.seq {
+			f.SYNs++ // retransmission
+			return
+		}
+		// A new handshake, possibly on a reused 4-tuple.
+		f = &Flow{Prober: s.src, Target: s.dst, ISN: s.seq, SYNs: 1, FirstSYN: ts}
+		a.flows = append(a.flows, f)
+		a.current[k] = f
+		return
+	}
+	if f := a.current[flowKey{s.src, s.dst}]; f != nil {
+		// From the prober.
+		if s.payload > 0 {
+			f.ProberACKs++
+		}
+		switch {
+		case s.flags&tcpFlagRST != 0:
+			f.ProberRSTs++
+			if f.FirstRST.IsZero() {
+				f.FirstRST = ts
+				if !f.lastSYNACK.IsZero() {
+					f.Gap, f.hasGap = ts.Sub(f.lastSYNACK), true
+				}
+			}
+		case s.payload == 0:
+			f.ProberACKs++ // ACK alone, FIN, or SYN+ACK (simultaneous open)
+		}
+		return
+	}
+	if f := a.current[flowKey{s.dst, s.src}]; f != nil {
+		// From the target.
+		switch {
+		case s.flags&(tcpFlagSYN|tcpFlagACK) == tcpFlagSYN|tcpFlagACK:
+			f.SYNACKs++
+			if f.FirstSYNACK.IsZero() {
+				f.FirstSYNACK = ts
+			}
+			if f.FirstRST.IsZero() {
+				f.lastSYNACK = ts
+			}
+		case s.flags&tcpFlagRST != 0:
+			f.TargetRSTs++
+		}
+		return
+	}
+	a.stray(s, fmt.Sprintf("TCP segment (flags %s) of no captured handshake", flagString(s.flags)))
+}
+
+// stray records a segment that belongs to no flow whose SYN was captured.
+func (a *analyzer) stray(s segment, what string) {
+	a.strays = append(a.strays, Violation{Prober: s.src, Target: s.dst, What: what})
+}
+
+// report applies the rules to every flow.
+func (a *analyzer) report() *Report {
+	r := &Report{Packets: a.packets, Flows: make([]Flow, 0, len(a.flows))}
+	var gaps []time.Duration
+	for _, f := range a.flows {
+		switch {
+		case f.SYNACKs > 0:
+			f.Reply = SYNACK
+			r.SYNACKFlows++
+		case f.TargetRSTs > 0:
+			f.Reply = RST
+			r.RSTFlows++
+		case f.ICMPs > 0:
+			f.Reply = ICMP
+			r.ICMPFlows++
+		default:
+			r.NoReplyFlows++
+		}
+		bad := func(format string, args ...any) {
+			r.Violations = append(r.Violations, Violation{f.Prober, f.Target, fmt.Sprintf(format, args...)})
+		}
+		if f.ProberACKs > 0 {
+			bad("prober sent %d segments with ACK alone, FIN or payload (the handshake must never complete)", f.ProberACKs)
+		}
+		if f.SYNACKs > 0 {
+			switch {
+			case f.ProberRSTs == 0:
+				bad("no RST answered the SYN-ACK")
+			case f.ProberRSTs > 1:
+				bad("prober sent %d RSTs, want exactly one", f.ProberRSTs)
+			case !f.hasGap:
+				bad("the prober's RST came before the SYN-ACK")
+			}
+		}
+		if f.hasGap {
+			gaps = append(gaps, f.Gap)
+		}
+		r.ACKOnlySegments += f.ProberACKs
+		r.Flows = append(r.Flows, *f)
+	}
+	r.Violations = append(r.Violations, a.strays...)
+	r.Gap = gapStats(gaps)
+	return r
+}
+
+// gapStats computes nearest-rank percentiles.
+func gapStats(gaps []time.Duration) GapStats {
+	if len(gaps) == 0 {
+		return GapStats{}
+	}
+	slices.Sort(gaps)
+	rank := func(p int) time.Duration {
+		i := (p*len(gaps)+99)/100 - 1
+		return gaps[max(i, 0)]
+	}
+	return GapStats{N: len(gaps), P50: rank(50), P99: rank(99), Max: gaps[len(gaps)-1]}
+}
+
+// flagString spells TCP flags like "SYN|ACK".
+func flagString(f uint8) string {
+	var parts []string
+	for _, n := range []struct {
+		bit  uint8
+		name string
+	}{{tcpFlagFIN, "FIN"}, {tcpFlagSYN, "SYN"}, {tcpFlagRST, "RST"}, {0x08, "PSH"}, {tcpFlagACK, "ACK"}, {0x20, "URG"}} {
+		if f&n.bit != 0 {
+			parts = append(parts, n.name)
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "|")
+}
