@@ -58,7 +58,7 @@ func FuzzParse(f *testing.F) {
 
 // crossCheckGopacket decodes frame with gopacket and, when gopacket decodes
 // it cleanly, compares the fields Parse returned.
-func crossCheckGopacket(t *testing.T, frame []byte, link LinkType, r *Reply) {
+func crossCheckGopacket(t testing.TB, frame []byte, link LinkType, r *Reply) {
 	first := gopacket.LayerType(layers.LayerTypeEthernet)
 	if link == LinkIP {
 		first = layers.LayerTypeIPv4

@@ -442,3 +442,21 @@ func ipEnd(p []byte) int {
 	}
 	return ipv6HeaderLen + int(binary.BigEndian.Uint16(p[ipv6PayloadLen:]))
 }
+
+// TestParseVLAN: one 802.1Q tag is skipped (documented); the same frame
+// with the tag's EtherType made unknown is not IP.
+func TestParseVLAN(t *testing.T) {
+	plain := tcpReply(t, true, target4, prober4, 443, 40005, 1, 2, FlagSYN|FlagACK, nil)
+	tagged := append(append(append([]byte(nil), plain[:12]...), 0x81, 0x00, 0x00, 0x05), plain[12:]...)
+	var r, want Reply
+	if err := Parse(plain, LinkEthernet, &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := Parse(tagged, LinkEthernet, &r); err != nil || r != want {
+		t.Fatalf("tagged frame: %v, %+v, want %+v", err, r, want)
+	}
+	tagged[16], tagged[17] = 0x88, 0xa8 // a second tag (QinQ) is not followed
+	if err := Parse(tagged, LinkEthernet, &r); err != ErrNotIP {
+		t.Fatalf("double-tagged frame: %v, want %v", err, ErrNotIP)
+	}
+}

@@ -1,0 +1,118 @@
+package synack_test
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+
+	"github.com/rawprobe/rawprobe/synack"
+)
+
+// Build the SYN of one probe: the sequence number is the cookie of its
+// addresses and ports, so the reply can be matched without state.
+func ExampleTemplate_FillPacket() {
+	prober := netip.MustParseAddr("198.18.0.1")
+	target := netip.MustParseAddr("198.18.0.2")
+	tmpl, err := synack.NewTemplate(synack.TemplateConfig{
+		Src:     prober,
+		Options: synack.TCPOptions{MSS: 1460, SACKPermitted: true, WindowScale: 7},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	key := synack.CookieKey{K0: 1, K1: 2} // use NewCookieKey in real code
+	seq := key.Cookie(prober, target, 40000, 443)
+	buf := make([]byte, tmpl.PacketLen())
+	n := tmpl.FillPacket(buf, target, 40000, 443, seq)
+	fmt.Printf("%d bytes, seq %#08x\n", n, seq)
+	fmt.Println("ip: ", hex.EncodeToString(buf[:20]))
+	fmt.Println("tcp:", hex.EncodeToString(buf[20:n]))
+	// Output:
+	// 52 bytes, seq 0xe95a3838
+	// ip:  45000034000040004006ae9cc6120001c6120002
+	// tcp: 9c4001bbe95a3838000000008002faf0286a0000020405b40101040201030307
+}
+
+// Parse a SYN-ACK as AF_PACKET delivers it on the loopback device (an
+// Ethernet header with zero MAC addresses), check it answers one of our
+// SYNs, and build the RST that tears it down.
+func ExampleParse() {
+	frame, _ := hex.DecodeString("000000000000" + "000000000000" + "0800" + // Ethernet
+		"4500002c000040004006aea4c6120002c6120001" + // IPv4 198.18.0.2 > 198.18.0.1
+		"01bb9c40000003e8e95a383960127210d6660000020405b4") // TCP 443 > 40000 SYN-ACK, MSS 1460
+	var r synack.Reply
+	if err := synack.Parse(frame, synack.LinkEthernet, &r); err != nil {
+		fmt.Println(err)
+		return
+	}
+	prober, target := r.Probe()
+	key := synack.CookieKey{K0: 1, K1: 2}
+	fmt.Println(r.Kind, "from", target, "to", prober, "ttl", r.TTL)
+	fmt.Println("ours:", key.Validate(&r))
+
+	rst := make([]byte, synack.RSTLenIPv6)
+	n, err := synack.BuildRST(rst, &r)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("rst:", hex.EncodeToString(rst[20:n]))
+
+	// A frame that is not a reply is rejected with a documented error.
+	frame[14+20+13] = 0x10 // flags: ACK only
+	fmt.Println(synack.Parse(frame, synack.LinkEthernet, &r))
+	// Output:
+	// syn-ack from 198.18.0.2:443 to 198.18.0.1:40000 ttl 64
+	// ours: true
+	// rst: 9c4001bbe95a3839000000005004000064290000
+	// synack: not a reply to a SYN
+}
+
+// The classic BPF program a listener attaches to a SOCK_DGRAM AF_PACKET
+// socket to receive replies to SYNs sent from ports 40000 to 40999.
+func ExampleFilter() {
+	prog, err := synack.Filter(synack.LinkIP, 40000, 40999)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for i, ins := range prog {
+		fmt.Printf("%02d %v\n", i, ins)
+	}
+	// Output:
+	// 00 ldb [0]
+	// 01 rsh #4
+	// 02 jeq #4,1
+	// 03 jeq #6,16,29
+	// 04 ldh [6]
+	// 05 jset #16383,27
+	// 06 ldb [9]
+	// 07 jneq #6,8
+	// 08 ldx 4*([0]&0xf)
+	// 09 ldh [x + 2]
+	// 10 jlt #40000,22
+	// 11 jgt #40999,21
+	// 12 ldb [x + 13]
+	// 13 jset #4,18
+	// 14 and #18
+	// 15 jeq #18,16,17
+	// 16 jneq #1,16
+	// 17 ldx 4*([0]&0xf)
+	// 18 ldb [x + 0]
+	// 19 jeq #3,12,13
+	// 20 ldb [6]
+	// 21 jneq #6,7
+	// 22 ldh [42]
+	// 23 jlt #40000,9
+	// 24 jgt #40999,8
+	// 25 ldb [53]
+	// 26 jset #4,5
+	// 27 and #18
+	// 28 jeq #18,3,4
+	// 29 jneq #58,3
+	// 30 ldb [40]
+	// 31 jneq #1,1
+	// 32 ret #262144
+	// 33 ret #0
+}
