@@ -1,12 +1,27 @@
-// Command rawprobe probes TCP ports without completing the handshake.
+// Command rawprobe checks TCP ports without completing the handshake:
+// SYN, then SYN-ACK (open), RST (closed), an ICMP unreachable or nothing,
+// and a SYN-ACK is answered with RST, never with the final ACK.
+//
+// Usage:
+//
+//	rawprobe [flags] TARGET...          probe targets, print one line each
+//	rawprobe serve --listen ADDR        Prometheus exporter (blackbox /probe)
+//	rawprobe demo                       probe built-in local targets
+//
+// Run "rawprobe --help" for the flags. Exit status: 0 every target open,
+// 1 any not open, 2 bad input (nothing sent), 3 runtime error.
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
+	"os/signal"
+	"syscall"
 )
 
 func main() {
-	fmt.Fprintln(os.Stderr, "rawprobe: the command is not built yet")
-	os.Exit(3)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], defaultEnv())
+	stop()
+	os.Exit(code)
 }

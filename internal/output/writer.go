@@ -74,7 +74,7 @@ func (t *textWriter) Write(r Record) error {
 	}
 	b = append(b, " attempts="...)
 	b = strconv.AppendInt(b, int64(res.Attempts), 10)
-	if res.State == rawcheck.Unreachable {
+	if res.State == rawcheck.Unreachable && res.ICMPType != 0 { // 0: the engine does not know
 		b = append(b, " icmp="...)
 		b = strconv.AppendUint(b, uint64(res.ICMPType), 10)
 		b = append(b, '/')

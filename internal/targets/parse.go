@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -55,7 +56,7 @@ type Builder struct {
 
 	blocks   []block
 	excludes []addrRange
-	names    map[netip.Addr]string
+	names    map[netip.AddrPort]string // "host:port" of targets given by name
 }
 
 // Add parses one target argument:
@@ -98,10 +99,13 @@ func (b *Builder) add(ctx context.Context, token, where string) error {
 			return fail("%v", err)
 		}
 		if b.names == nil {
-			b.names = make(map[netip.Addr]string)
+			b.names = make(map[netip.AddrPort]string)
 		}
-		if _, dup := b.names[addr]; !dup {
-			b.names[addr] = name
+		for i := range ports.Len() {
+			ap := netip.AddrPortFrom(addr, ports.At(i))
+			if _, dup := b.names[ap]; !dup {
+				b.names[ap] = name + ":" + strconv.Itoa(int(ap.Port()))
+			}
 		}
 		v := fromAddr(addr)
 		r = addrRange{is4: addr.Is4(), first: v, last: v}

@@ -5,7 +5,6 @@ import (
 	"iter"
 	"net/netip"
 	"sort"
-	"strconv"
 )
 
 // Set is an immutable, indexable set of TCP endpoints built by a Builder.
@@ -14,7 +13,7 @@ type Set struct {
 	blocks []block
 	ends   []uint64 // ends[i] is the index one past block i
 	total  uint64
-	names  map[netip.Addr]string
+	names  map[netip.AddrPort]string
 }
 
 // Build subtracts the exclusions from the targets added so far and returns
@@ -95,8 +94,8 @@ func (s *Set) At(i uint64) netip.AddrPort {
 // Name returns how the user named the endpoint: "host:port" for a target
 // given by host name, otherwise the address and port ("[v6]:port" for IPv6).
 func (s *Set) Name(ap netip.AddrPort) string {
-	if n, ok := s.names[ap.Addr()]; ok {
-		return n + ":" + strconv.Itoa(int(ap.Port()))
+	if n, ok := s.names[ap]; ok {
+		return n
 	}
 	return ap.String()
 }

@@ -96,6 +96,7 @@ func TestAdd(t *testing.T) {
 		{"", []string{"198.18.0.0/31:443"}, []string{"198.18.0.0:443", "198.18.0.1:443"}},
 		{"", []string{"[2001:db8::/127]:443"}, []string{"[2001:db8::]:443", "[2001:db8::1]:443"}},
 		{"7", []string{"db.example", "198.18.0.1:8"}, []string{"db.example:7", "198.18.0.1:8"}},
+		{"7,8", []string{"198.18.0.5:6", "db.example"}, []string{"198.18.0.5:6", "db.example:7", "db.example:8"}},
 	} {
 		s, err := build(t, tc.ports, tc.tokens...)
 		if err != nil {

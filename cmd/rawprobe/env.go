@@ -1,0 +1,39 @@
+package main
+
+import (
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/rawprobe/rawprobe/internal/engine"
+	"github.com/rawprobe/rawprobe/internal/output"
+	"github.com/rawprobe/rawprobe/internal/targets"
+)
+
+// env is everything the command takes from its surroundings, so tests can
+// run it with a fake engine, fixed clock and captured output.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	// stderrTerminal says whether the progress bar may be drawn.
+	stderrTerminal bool
+	openEngine     func(name string, cfg engine.Config) (engine.Engine, string, error)
+	resolver       targets.Resolver
+	now            func() time.Time
+	// listen opens the exporter's listener.
+	listen func(network, addr string) (net.Listener, error)
+}
+
+func defaultEnv() env {
+	return env{
+		stdin:          os.Stdin,
+		stdout:         os.Stdout,
+		stderr:         os.Stderr,
+		stderrTerminal: output.IsTerminal(os.Stderr),
+		openEngine:     engine.Open,
+		resolver:       net.DefaultResolver,
+		now:            time.Now,
+		listen:         net.Listen,
+	}
+}
