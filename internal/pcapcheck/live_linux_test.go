@@ -212,3 +212,35 @@ func TestLoadCapture(t *testing.T) {
 		t.Errorf("target accepted %d connections", l.Accepted())
 	}
 }
+
+// On lo every frame passes twice (out and in); the capture keeps one copy,
+// so a correct check there shows one SYN, one SYN-ACK and one RST.
+func TestLiveLoopbackOnce(t *testing.T) {
+	n := testnet.New(t)
+	var ln net.Listener
+	err := n.InProber(func() error {
+		var err error
+		ln, err = net.Listen("tcp4", "127.0.0.1:0")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c := pcapcheck.Start(t, "lo", n.InProber)
+	s := newRawSender(t, n)
+	src := netip.MustParseAddrPort("127.0.0.1:33002")
+	bindPort(t, n, src.Addr(), src.Port())
+	s.send(t, src, ln.Addr().(*net.TCPAddr).AddrPort(), 9000, 0, true, false)
+	r := c.Analyze()
+	t.Log(r)
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Flows) != 1 {
+		t.Fatalf("%d flows, want 1", len(r.Flows))
+	}
+	if f := r.Flows[0]; f.SYNs != 1 || f.SYNACKs != 1 || f.ProberRSTs != 1 || r.Packets != 3 {
+		t.Errorf("flow %+v in %d packets; want one SYN, SYN-ACK and RST", f, r.Packets)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -34,16 +35,20 @@ const (
 // pcapBuilder writes a synthetic Ethernet capture, one frame at a time,
 // with timestamps advancing by a step the test chooses.
 type pcapBuilder struct {
-	t    *testing.T
+	t    testing.TB
 	f    *os.File
 	w    *pcapgo.Writer
 	now  time.Time
 	path string
 }
 
-func newPcap(t *testing.T) *pcapBuilder {
+func newPcap(t testing.TB) *pcapBuilder {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "synthetic.pcap")
+	return newPcapAt(t, filepath.Join(t.TempDir(), "synthetic.pcap"))
+}
+
+func newPcapAt(t testing.TB, path string) *pcapBuilder {
+	t.Helper()
 	f, err := os.Create(path)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +136,7 @@ func (b *pcapBuilder) write(ls ...gopacket.SerializableLayer) {
 	}
 }
 
-func serialize(t *testing.T, ls ...gopacket.SerializableLayer) []byte {
+func serialize(t testing.TB, ls ...gopacket.SerializableLayer) []byte {
 	t.Helper()
 	buf := gopacket.NewSerializeBuffer()
 	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
@@ -165,3 +170,5 @@ func captureInfo(ts time.Time, captured, wire int) gopacket.CaptureInfo {
 }
 
 func netip4(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
+
+func itoa(i int) string { return strconv.Itoa(i) }
