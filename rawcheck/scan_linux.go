@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"iter"
 	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
 )
 
 // probe implements Prober.Probe for a checked target.
@@ -51,17 +54,59 @@ func (e *engine) probe(ctx context.Context, target netip.AddrPort) (Result, erro
 	}
 }
 
-// scanner is the state of one Scan: the batch of targets being prepared
-// and the results being handed to yield.
+// scanner is the state of one Scan: the batch of targets being prepared,
+// the senders and the results being handed to yield.
+//
+// The scanning goroutine does the bookkeeping (route, pending table, SYN
+// bytes) and hands full batches to one sender goroutine per CPU. On veth
+// and loopback the kernel does the target's and our own receive processing
+// inside the sending system call, so that is where the time goes, and
+// sending from several threads spreads it over the CPUs.
 type scanner struct {
 	e       *engine
 	s       *session
 	yield   func(Result)
-	batch   *sendBatch
 	targets []netip.AddrPort
 	routes  []*route
 	sports  []uint16
 	out     []Result
+
+	queue   chan *sendBatch // to the senders
+	free    chan *sendBatch // back from them
+	senders sync.WaitGroup
+	sendErr atomic.Pointer[error]
+}
+
+// startSenders starts workers sender goroutines with two batches each.
+func (sc *scanner) startSenders(workers int) {
+	sc.queue = make(chan *sendBatch, 2*workers)
+	sc.free = make(chan *sendBatch, 2*workers)
+	for range 2 * workers {
+		sc.free <- newSendBatch(cap(sc.targets))
+	}
+	for range workers {
+		sc.senders.Add(1)
+		go func() {
+			defer sc.senders.Done()
+			for b := range sc.queue {
+				if err := sc.e.sendBatch(b); err != nil {
+					sc.sendErr.CompareAndSwap(nil, &err)
+				}
+				b.reset()
+				sc.free <- b
+			}
+		}()
+	}
+}
+
+// stopSenders waits for the batches queued to be sent.
+func (sc *scanner) stopSenders() error {
+	close(sc.queue)
+	sc.senders.Wait()
+	if err := sc.sendErr.Load(); err != nil {
+		return *err
+	}
+	return nil
 }
 
 // scan implements Prober.Scan.
@@ -75,12 +120,12 @@ func (e *engine) scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 		e:       e,
 		s:       e.newSession(false),
 		yield:   yield,
-		batch:   newSendBatch(sendBatchSize),
 		targets: make([]netip.AddrPort, 0, min(sendBatchSize, e.s.window)),
 		routes:  make([]*route, 0, min(sendBatchSize, e.s.window)),
 		sports:  make([]uint16, sendBatchSize),
 	}
 	defer e.endSession(sc.s)
+	sc.startSenders(min(runtime.GOMAXPROCS(0), 4))
 	var err error
 	for t := range targets {
 		if err = sc.add(ctx, t); err != nil {
@@ -89,6 +134,9 @@ func (e *engine) scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 	}
 	if err == nil {
 		err = sc.flush(ctx)
+	}
+	if serr := sc.stopSenders(); err == nil {
+		err = serr
 	}
 	if err == nil {
 		err = sc.drain(ctx)
@@ -147,14 +195,19 @@ func (sc *scanner) flush(ctx context.Context) error {
 		sc.sports[i] = sport
 	}
 	e.mu.Unlock()
-	for i, t := range sc.targets {
-		e.fill(sc.batch, sc.routes[i], t, sc.sports[i])
+	var b *sendBatch
+	select {
+	case b = <-sc.free:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	err := e.sendBatch(sc.batch)
-	sc.batch.reset()
+	for i, t := range sc.targets {
+		e.fill(b, sc.routes[i], t, sc.sports[i])
+	}
+	sc.queue <- b
 	sc.targets, sc.routes = sc.targets[:0], sc.routes[:0]
-	if err != nil {
-		return err
+	if err := sc.sendErr.Load(); err != nil {
+		return *err
 	}
 	sc.deliver()
 	return ctx.Err()
