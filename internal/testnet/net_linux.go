@@ -23,8 +23,9 @@ import (
 const nsPrefix = "rp-"
 
 // staleAge is how old a namespace whose creator process is gone must be
-// before New removes it.
-const staleAge = 10 * time.Minute
+// before New removes it. (A test binary killed by -test.timeout runs no
+// cleanup and leaves its namespaces behind.)
+const staleAge = 2 * time.Minute
 
 // cmdTimeout bounds every ip/nft command New and Cleanup run.
 const cmdTimeout = 30 * time.Second
@@ -76,6 +77,9 @@ func New(t testing.TB, opts ...Option) *Net {
 	// Register the removal before creating anything, so a failure half-way
 	// through the set-up still removes what exists.
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("testnet: removing namespaces %s and %s (links %s, %s)", n.ProberNS, n.TargetNS, n.ProberLink, n.TargetLink)
+		}
 		if err := n.remove(); err != nil {
 			t.Errorf("testnet: removing %s/%s: %v", n.ProberNS, n.TargetNS, err)
 		}

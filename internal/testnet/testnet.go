@@ -56,7 +56,10 @@ type Net struct {
 	// there.
 	Silent4, Silent6 netip.Prefix
 	// Unreachable4 and Unreachable6 are answered by the target with ICMP
-	// host unreachable and ICMPv6 address unreachable.
+	// host unreachable and ICMPv6 address unreachable, one per SYN and
+	// without rate limit. (Linux's connect() gives up with EHOSTUNREACH
+	// on the first ICMP for IPv4 but, on this kernel, only on the ICMPv6
+	// answering its first SYN retransmission, about a second later.)
 	Unreachable4, Unreachable6 netip.Prefix
 }
 

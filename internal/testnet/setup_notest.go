@@ -1,0 +1,82 @@
+//go:build linux
+
+package testnet
+
+import (
+	"fmt"
+	"os"
+	"time"
+)
+
+// Setup builds a test network like New, for programs that are not tests
+// (`make pcaps`, `make bench`), which have no testing.TB to clean up with.
+// It checks the privileges first and returns an error naming what is
+// missing. The caller must call remove, also when it fails later; remove
+// deletes the namespaces (and with them the veth pair, routes and nft
+// rules) and may be called more than once. On error nothing is left.
+func Setup(opts ...Option) (n *Net, remove func() error, err error) {
+	if missing := missingPrivileges(); missing != "" {
+		return nil, nil, fmt.Errorf("testnet: cannot build a test network: %s", missing)
+	}
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if _, err := lossRule(o.loss); err != nil {
+		return nil, nil, err
+	}
+	id := randomHex(4)
+	base := fmt.Sprintf("%s%d-%x-%s", nsPrefix, os.Getpid(), time.Now().Unix(), id)
+	n = &Net{
+		ProberNS:     base + "-p",
+		TargetNS:     base + "-t",
+		ProberLink:   "rp" + id + "p",
+		TargetLink:   "rp" + id + "t",
+		ProberAddr4:  proberAddr4,
+		TargetAddr4:  targetAddr4,
+		ProberAddr6:  proberAddr6,
+		TargetAddr6:  targetAddr6,
+		Answering4:   answering4,
+		Answering6:   answering6,
+		Silent4:      silent4,
+		Silent6:      silent6,
+		Unreachable4: unreachable4,
+		Unreachable6: unreachable6,
+	}
+	removed := false
+	remove = func() error {
+		if removed {
+			return nil
+		}
+		removed = true
+		if err := n.remove(); err != nil {
+			return fmt.Errorf("testnet: removing %s/%s: %w", n.ProberNS, n.TargetNS, err)
+		}
+		return nil
+	}
+	if err := n.build(); err != nil {
+		remove()
+		return nil, nil, fmt.Errorf("testnet: building the test network %s/%s: %w", n.ProberNS, n.TargetNS, err)
+	}
+	if o.loss > 0 {
+		if err := n.SetLoss(o.loss); err != nil {
+			remove()
+			return nil, nil, err
+		}
+	}
+	return n, remove, nil
+}
+
+// ListenOutsideTest is Listen for programs that are not tests: it starts
+// a TCP listener in the target namespace that accepts, counts and closes
+// connections, and returns an error instead of failing a test. The caller
+// closes the Listener.
+func (n *Net) ListenOutsideTest(network, address string) (*Listener, error) {
+	ln, err := n.listen(network, address)
+	if err != nil {
+		return nil, err
+	}
+	l := &Listener{ln: ln, done: make(chan struct{})}
+	go l.serve()
+	return l, nil
+}
