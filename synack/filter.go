@@ -21,17 +21,18 @@ var ErrFilter = errors.New("synack: cannot build filter")
 //   - TCP segments with RST set, or with SYN and ACK set and RST clear, whose
 //     destination port is within [portLo, portHi];
 //   - ICMP destination unreachable (type 3) and ICMPv6 destination
-//     unreachable (type 1), whatever they quote: the quoted ports of an IPv4
-//     error sit behind two variable-length headers, which classic BPF cannot
-//     follow with one index register, so Parse and CookieKey.Validate sort
-//     them out.
+//     unreachable (type 1) quoting a TCP segment whose source port (the
+//     prober's) is within [portLo, portHi]. For IPv4 the quote is found
+//     through both header lengths, so options in either header are handled;
+//     an ICMPv6 error must quote an IPv6 header followed directly by TCP.
 //
 // It rejects everything else, including IPv4 fragments (non-zero offset or
 // more-fragments set, whose TCP header is absent or could be forged by
 // overlapping), IPv6 packets whose first next header is an extension header
-// rather than TCP or ICMPv6, and 802.1Q-tagged frames. IPv4 options are
-// handled: the TCP and ICMP headers are found through the header length.
-// Accepted packets are kept whole (FilterSnapLen); rejected ones return 0.
+// rather than TCP or ICMPv6, and 802.1Q-tagged frames (the kernel normally
+// strips the tag before filters run). A load beyond the end of a short packet
+// makes the kernel reject it. Accepted packets are kept whole
+// (FilterSnapLen); rejected ones return 0.
 func Filter(link LinkType, portLo, portHi uint16) ([]bpf.Instruction, error) {
 	if portLo > portHi {
 		return nil, fmt.Errorf("%w: port range %d-%d has its low end above its high end", ErrFilter, portLo, portHi)
@@ -53,6 +54,7 @@ func Filter(link LinkType, portLo, portHi uint16) ([]bpf.Instruction, error) {
 		return nil, fmt.Errorf("%w: unknown link type %d", ErrFilter, link)
 	}
 	lo, hi := uint32(portLo), uint32(portHi)
+	const quote6 = ipv6HeaderLen + icmpHeaderLen // offset of the packet an ICMPv6 error quotes
 
 	p.label("ipv4")
 	p.op(bpf.LoadAbsolute{Off: l3 + ipv4FlagsFrag, Size: 2})          // A = IPv4 flags and fragment offset
@@ -68,10 +70,20 @@ func Filter(link LinkType, portLo, portHi uint16) ([]bpf.Instruction, error) {
 	p.op(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: FlagSYN | FlagACK}) // A = SYN and ACK bits
 	p.jump(bpf.JumpEqual, FlagSYN|FlagACK, "accept", "reject")        // both set? accept, else reject
 	p.label("icmp4")
-	p.jump(bpf.JumpEqual, protoICMP, "", "reject")                   // ICMP? else reject (UDP, ...)
-	p.op(bpf.LoadMemShift{Off: l3})                                  // X = IPv4 header length (4*IHL)
-	p.op(bpf.LoadIndirect{Off: l3 + icmpType, Size: 1})              // A = ICMP type
-	p.jump(bpf.JumpEqual, icmpv4DestUnreachable, "accept", "reject") // destination unreachable? accept
+	p.jump(bpf.JumpEqual, protoICMP, "", "reject")                            // ICMP? else reject (UDP, ...)
+	p.op(bpf.LoadMemShift{Off: l3})                                           // X = IPv4 header length (4*IHL)
+	p.op(bpf.LoadIndirect{Off: l3 + icmpType, Size: 1})                       // A = ICMP type
+	p.jump(bpf.JumpEqual, icmpv4DestUnreachable, "", "reject")                // destination unreachable? else reject
+	p.op(bpf.LoadIndirect{Off: l3 + icmpHeaderLen + ipv4Protocol, Size: 1})   // A = quoted IPv4 protocol
+	p.jump(bpf.JumpEqual, protoTCP, "", "reject")                             // quoting TCP? else reject
+	p.op(bpf.LoadIndirect{Off: l3 + icmpHeaderLen + ipv4VersionIHL, Size: 1}) // A = quoted version and IHL
+	p.op(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x0f})                      // A = quoted IHL
+	p.op(bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2})                   // A = quoted header length
+	p.op(bpf.ALUOpX{Op: bpf.ALUOpAdd})                                        // A = both header lengths
+	p.op(bpf.TAX{})                                                           // X = A
+	p.op(bpf.LoadIndirect{Off: l3 + icmpHeaderLen + tcpSrcPort, Size: 2})     // A = quoted TCP source port (ours)
+	p.jump(bpf.JumpLessThan, lo, "reject", "")                                // below the range? reject
+	p.jump(bpf.JumpGreaterThan, hi, "reject", "accept")                       // above the range? reject, else accept
 
 	p.label("ipv6")
 	p.op(bpf.LoadAbsolute{Off: l3 + ipv6NextHeader, Size: 1})             // A = IPv6 next header
@@ -84,9 +96,14 @@ func Filter(link LinkType, portLo, portHi uint16) ([]bpf.Instruction, error) {
 	p.op(bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: FlagSYN | FlagACK})     // A = SYN and ACK bits
 	p.jump(bpf.JumpEqual, FlagSYN|FlagACK, "accept", "reject")            // both set? accept, else reject
 	p.label("icmp6")
-	p.jump(bpf.JumpEqual, protoICMPv6, "", "reject")                    // ICMPv6? else reject (extension headers, UDP, ...)
-	p.op(bpf.LoadAbsolute{Off: l3 + ipv6HeaderLen + icmpType, Size: 1}) // A = ICMPv6 type
-	p.jump(bpf.JumpEqual, icmpv6DestUnreachable, "accept", "reject")    // destination unreachable? accept
+	p.jump(bpf.JumpEqual, protoICMPv6, "", "reject")                               // ICMPv6? else reject (extension headers, UDP, ...)
+	p.op(bpf.LoadAbsolute{Off: l3 + ipv6HeaderLen + icmpType, Size: 1})            // A = ICMPv6 type
+	p.jump(bpf.JumpEqual, icmpv6DestUnreachable, "", "reject")                     // destination unreachable? else reject
+	p.op(bpf.LoadAbsolute{Off: l3 + quote6 + ipv6NextHeader, Size: 1})             // A = quoted IPv6 next header
+	p.jump(bpf.JumpEqual, protoTCP, "", "reject")                                  // quoting TCP directly? else reject
+	p.op(bpf.LoadAbsolute{Off: l3 + quote6 + ipv6HeaderLen + tcpSrcPort, Size: 2}) // A = quoted TCP source port (ours)
+	p.jump(bpf.JumpLessThan, lo, "reject", "")                                     // below the range? reject
+	p.jump(bpf.JumpGreaterThan, hi, "reject", "accept")                            // above the range? reject, else accept
 
 	p.label("accept")
 	p.op(bpf.RetConstant{Val: FilterSnapLen}) // keep the whole packet

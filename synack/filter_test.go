@@ -54,9 +54,18 @@ func filterTable(t *testing.T) []filterCase {
 		syn := make([]byte, tmpl.PacketLen())
 		tmpl.FillPacket(syn, fm.target, 40005, 443, 7)
 		add(v+" unreachable", unreachable(t, true, fm.router, syn, 1), true)
-		// The quoted ports are not range-checked (documented).
-		tmpl.FillPacket(syn, fm.target, 1, 443, 7)
-		add(v+" unreachable quoting another port", unreachable(t, true, fm.router, syn, 3), true)
+		add(v+" unreachable quoting 8 bytes of TCP", unreachable(t, true, fm.router, syn[:len(syn)-tmpl.SegmentLen()+8], 3), true)
+		add(v+" unreachable quoting 1 byte of TCP", unreachable(t, true, fm.router, syn[:len(syn)-tmpl.SegmentLen()+1], 3), false)
+		tmpl.FillPacket(syn, fm.target, 40010, 443, 7)
+		add(v+" unreachable quoting the high end", unreachable(t, true, fm.router, syn, 3), true)
+		tmpl.FillPacket(syn, fm.target, 40011, 40005, 7)
+		add(v+" unreachable quoting a port above", unreachable(t, true, fm.router, syn, 3), false)
+		tmpl.FillPacket(syn, fm.target, 39999, 40005, 7)
+		add(v+" unreachable quoting a port below", unreachable(t, true, fm.router, syn, 3), false)
+		qip := ipLayer(fm.prober, fm.target, layers.IPProtocolUDP, 64)
+		qudp := &layers.UDP{SrcPort: 40005, DstPort: 53}
+		_ = qudp.SetNetworkLayerForChecksum(qip)
+		add(v+" unreachable quoting UDP", unreachable(t, true, fm.router, serialize(t, qip.(gopacket.SerializableLayer), qudp), 3), false)
 
 		ipProto := layers.IPProtocolICMPv4
 		var icmp gopacket.SerializableLayer = &layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeEchoReply, 0)}
@@ -94,6 +103,24 @@ func filterTable(t *testing.T) []filterCase {
 	quoted.FillPacket(syn, target4, 40005, 443, 7)
 	add("v4 options unreachable", serialize(t, ethLayer(router4), ip,
 		&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeDestinationUnreachable, 3)}, gopacket.Payload(syn)), true)
+	// Options in both the outer and the quoted IPv4 header.
+	for _, c := range []struct {
+		sport  uint16
+		accept bool
+	}{{40000, true}, {40011, false}} {
+		q := ipLayer(prober4, target4, layers.IPProtocolTCP, 64).(*layers.IPv4)
+		q.Options = []layers.IPv4Option{{OptionType: 7, OptionLength: 11, OptionData: append([]byte{4}, make([]byte, 8)...)}, {OptionType: 0, OptionLength: 1}}
+		qtcp := &layers.TCP{SrcPort: layers.TCPPort(c.sport), DstPort: 443, SYN: true}
+		_ = qtcp.SetNetworkLayerForChecksum(q)
+		quote := serialize(t, q, qtcp)
+		if quote[0]&0xf <= 5 {
+			t.Fatalf("quoted header has IHL %d", quote[0]&0xf)
+		}
+		outer := ipLayer(router4, prober4, layers.IPProtocolICMPv4, 64).(*layers.IPv4)
+		outer.Options = []layers.IPv4Option{{OptionType: 1, OptionLength: 1}, {OptionType: 1, OptionLength: 1}, {OptionType: 1, OptionLength: 1}, {OptionType: 0, OptionLength: 1}}
+		add(fmt.Sprintf("v4 options unreachable quoting options, port %d", c.sport), serialize(t, ethLayer(router4), outer,
+			&layers.ICMPv4{TypeCode: layers.CreateICMPv4TypeCode(layers.ICMPv4TypeDestinationUnreachable, 1)}, gopacket.Payload(quote)), c.accept)
+	}
 	ip = ipLayer(router4, prober4, layers.IPProtocolICMPv4, 64).(*layers.IPv4)
 	ip.Options = []layers.IPv4Option{{OptionType: 1, OptionLength: 1}, {OptionType: 1, OptionLength: 1}, {OptionType: 1, OptionLength: 1}, {OptionType: 0, OptionLength: 1}}
 	add("v4 options time exceeded", serialize(t, ethLayer(router4), ip,
@@ -143,7 +170,7 @@ func TestFilterVM(t *testing.T) {
 		if _, err := bpf.Assemble(prog); err != nil {
 			t.Fatalf("%v: bpf.Assemble: %v", link, err)
 		}
-		accepted := 0
+		accepted, checked := 0, 0
 		for _, c := range table {
 			frame := c.frame
 			if link == LinkIP {
@@ -152,6 +179,7 @@ func TestFilterVM(t *testing.T) {
 				}
 				frame = frame[ethHeaderLen:]
 			}
+			checked++
 			n, err := vm.Run(frame)
 			if err != nil {
 				t.Fatalf("%v %s: vm.Run: %v", link, c.name, err)
@@ -166,7 +194,7 @@ func TestFilterVM(t *testing.T) {
 				}
 			}
 		}
-		t.Logf("%v: %d packets, %d accepted", link, len(table), accepted)
+		t.Logf("%v: %d packets, %d accepted", link, checked, accepted)
 	}
 }
 
@@ -185,8 +213,17 @@ func TestFilterAgreesWithParse(t *testing.T) {
 		if n != 0 && err != nil {
 			t.Errorf("%s: filter accepts, Parse says %v", c.name, err)
 		}
-		if n != 0 && err == nil && r.Kind != KindUnreachable && (r.DstPort < 40000 || r.DstPort > 40010) {
-			t.Errorf("%s: filter accepted port %d", c.name, r.DstPort)
+		port := r.DstPort
+		if r.Kind == KindUnreachable {
+			port = r.OrigSrcPort
+		}
+		inRange := port >= 40000 && port <= 40010
+		if n != 0 && err == nil && !inRange {
+			t.Errorf("%s: filter accepted port %d", c.name, port)
+		}
+		vlan := c.frame[12] == 0x81 && c.frame[13] == 0
+		if n == 0 && err == nil && inRange && !vlan {
+			t.Errorf("%s: Parse decodes %v for port %d, filter rejects it", c.name, r.Kind, port)
 		}
 	}
 }
