@@ -25,6 +25,7 @@ func inProberNS(t *testing.T, n *testnet.Net) {
 }
 
 func TestRunInProber(t *testing.T) {
+	t.Parallel()
 	if n, ok := testnet.Child(); ok {
 		inProberNS(t, n)
 		if got := os.Getenv("TESTNET_CHILD_MARK"); got != "42" {
@@ -63,6 +64,7 @@ func TestRunInProber(t *testing.T) {
 // A subtest runs alone in the child; its parent's New returns the parent's
 // Net there.
 func TestRunInProberSubtest(t *testing.T) {
+	t.Parallel()
 	n := testnet.New(t)
 	_, child := testnet.Child()
 	var l *testnet.Listener
@@ -140,6 +142,7 @@ func runHelper(t *testing.T, name, mode string) (string, bool) {
 }
 
 func TestRunInProberFailsWithChild(t *testing.T) {
+	t.Parallel()
 	if _, ok := testnet.Child(); ok {
 		return
 	}
@@ -156,6 +159,7 @@ func TestRunInProberFailsWithChild(t *testing.T) {
 }
 
 func TestCleanupAfterPanic(t *testing.T) {
+	t.Parallel()
 	if _, ok := testnet.Child(); ok {
 		return
 	}

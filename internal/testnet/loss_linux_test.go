@@ -87,6 +87,7 @@ func sendSYNs(t *testing.T, n *testnet.Net, count int) uint64 {
 }
 
 func TestLoss(t *testing.T) {
+	t.Parallel()
 	const count = 2000
 	n := testnet.New(t, testnet.WithLoss(0.5))
 	// Binomial(2000, 0.5): mean 1000, sd 22; ±150 is a 6.7 sd margin.

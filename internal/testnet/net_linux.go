@@ -50,9 +50,18 @@ func New(t testing.TB, opts ...Option) *Net {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	loss, err := lossRule(o.loss)
+	n, err := newNet(t, o)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return n
+}
+
+// newNet does New's work and returns its errors; unlike New it may be
+// called from any goroutine.
+func newNet(t testing.TB, o options) (*Net, error) {
+	if _, err := lossRule(o.loss); err != nil {
+		return nil, err
 	}
 	removeStaleOnce.Do(func() { removeStale(t) })
 
@@ -85,14 +94,14 @@ func New(t testing.TB, opts ...Option) *Net {
 		}
 	})
 	if err := n.build(); err != nil {
-		t.Fatalf("testnet: building the test network %s/%s: %v", n.ProberNS, n.TargetNS, err)
+		return nil, fmt.Errorf("testnet: building the test network %s/%s: %w", n.ProberNS, n.TargetNS, err)
 	}
-	if loss > 0 {
+	if o.loss > 0 {
 		if err := n.SetLoss(o.loss); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
-	return n
+	return n, nil
 }
 
 // build creates the namespaces and everything in them.

@@ -28,6 +28,7 @@ func dialIn(n *testnet.Net, addr netip.AddrPort, timeout time.Duration) error {
 }
 
 func TestNetBehaviour(t *testing.T) {
+	t.Parallel()
 	if _, ok := testnet.Child(); ok {
 		return
 	}
@@ -110,6 +111,7 @@ func TestNetBehaviour(t *testing.T) {
 // The host namespace must not see the test network's links, and the
 // network must be gone after the test's cleanup.
 func TestNetIsolatedAndRemoved(t *testing.T) {
+	t.Parallel()
 	if _, ok := testnet.Child(); ok {
 		return
 	}
@@ -145,6 +147,7 @@ func TestNetIsolatedAndRemoved(t *testing.T) {
 }
 
 func TestListenErrors(t *testing.T) {
+	t.Parallel()
 	if _, ok := testnet.Child(); ok {
 		return
 	}
