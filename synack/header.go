@@ -22,21 +22,19 @@ const (
 
 // IPv4 header layout (RFC 791).
 const (
-	ipv4VersionIHL   = 0
-	ipv4TotalLen     = 2
-	ipv4ID           = 4
-	ipv4FlagsFrag    = 6
-	ipv4TTL          = 8
-	ipv4Protocol     = 9
-	ipv4Checksum     = 10
-	ipv4Src          = 12
-	ipv4Dst          = 16
-	ipv4MinLen       = 20
-	ipv4FlagDF       = 0x4000
-	ipv4FlagMF       = 0x2000
-	ipv4FragOffMask  = 0x1fff
-	ipv4DefaultTOS   = 0
-	ipv4MaxHeaderLen = 60
+	ipv4VersionIHL  = 0
+	ipv4TotalLen    = 2
+	ipv4ID          = 4
+	ipv4FlagsFrag   = 6
+	ipv4TTL         = 8
+	ipv4Protocol    = 9
+	ipv4Checksum    = 10
+	ipv4Src         = 12
+	ipv4Dst         = 16
+	ipv4MinLen      = 20
+	ipv4FlagDF      = 0x4000
+	ipv4FlagMF      = 0x2000
+	ipv4FragOffMask = 0x1fff
 )
 
 // IPv6 header layout (RFC 8200).
@@ -66,9 +64,7 @@ const (
 	tcpFlags      = 13
 	tcpWindow     = 14
 	tcpChecksum   = 16
-	tcpUrgent     = 18
 	tcpMinLen     = 20
-	tcpMaxLen     = 60
 )
 
 // ICMP and ICMPv6 header layout (RFC 792, RFC 4443): type, code, checksum,

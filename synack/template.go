@@ -216,7 +216,8 @@ func (t *Template) FillPacket(buf []byte, dst netip.Addr, srcPort, dstPort uint1
 
 // FillSegment writes the TCP segment alone of the SYN FillPacket would
 // build, checksummed over the pseudo-header, into buf and returns its length,
-// for a raw socket where the kernel writes the IP header. It returns 0 and
+// for a raw socket where the kernel writes the IP header; that socket must
+// send from the template's Src, or the checksum is wrong. It returns 0 and
 // writes nothing under the same conditions as FillPacket.
 func (t *Template) FillSegment(buf []byte, dst netip.Addr, srcPort, dstPort uint16, seq uint32) int {
 	n := len(t.pkt) - t.ipLen
