@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"iter"
@@ -366,5 +365,3 @@ func TestOutputFile(t *testing.T) {
 		t.Errorf("exit %d, stdout %q, file %q", c.code, c.stdout, data)
 	}
 }
-
-var _ = errors.New

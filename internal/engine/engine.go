@@ -73,8 +73,8 @@ func (c Config) timeout() time.Duration {
 }
 
 // Open returns the engine called name. With name Auto it returns the raw
-// engine when it can be opened and otherwise the connect engine, along
-// with a one-line note saying why the connect engine was chosen.
+// engine when it can be opened (Linux with CAP_NET_RAW) and otherwise the
+// connect engine, along with a one-line note saying why.
 // Without CAP_NET_RAW, Open(Raw, ...) fails with an error for which
 // errors.Is(err, os.ErrPermission) holds.
 func Open(name string, cfg Config) (e Engine, note string, err error) {
@@ -90,10 +90,11 @@ func Open(name string, cfg Config) (e Engine, note string, err error) {
 		if err == nil {
 			return e, "", nil
 		}
-		if !errors.Is(err, os.ErrPermission) && !errors.Is(err, errors.ErrUnsupported) {
-			return nil, "", err
+		why := "the raw engine is not available"
+		if errors.Is(err, os.ErrPermission) {
+			why = "the process lacks CAP_NET_RAW"
 		}
-		note = fmt.Sprintf("rawprobe: using the connect engine: the raw engine is not available (%v)", err)
+		note = fmt.Sprintf("rawprobe: using the connect engine because %s (%v)", why, err)
 		e, err = openConnect(cfg)
 		return e, note, err
 	}
