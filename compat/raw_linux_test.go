@@ -1,0 +1,181 @@
+package compat
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rawprobe/rawprobe/internal/pcapcheck"
+	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/rawcheck"
+)
+
+// startRawChecker runs the CheckingLoop of a raw Checker through enter (nil:
+// in this namespace), waits until it is ready and stops it in t.Cleanup.
+func startRawChecker(t *testing.T, cfg rawcheck.Config, enter func(func() error) error) *Checker {
+	t.Helper()
+	c := NewRawChecker(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		loop := func() error { return c.CheckingLoop(ctx) }
+		if enter == nil {
+			done <- loop()
+		} else {
+			done <- enter(loop)
+		}
+	}()
+	select {
+	case <-c.WaitReady():
+	case err := <-done:
+		cancel()
+		t.Fatalf("CheckingLoop: %v", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("raw Checker not ready after 10s")
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("CheckingLoop: %v", err)
+		}
+	})
+	return c
+}
+
+func rawWantErrno(errno syscall.Errno) func(error) bool {
+	return func(err error) bool {
+		var ce *ErrConnect
+		return errors.As(err, &ce) && ce.Errno == errno
+	}
+}
+
+func rawWantNil(err error) bool     { return err == nil }
+func rawWantTimeout(err error) bool { return err == ErrTimeout }
+
+// TestRawCheckerLoopback checks an open and a closed port on 127.0.0.1 and
+// ::1 through the raw engine, and the not-running errors around the loop.
+func TestRawCheckerLoopback(t *testing.T) {
+	testnet.RequirePrivileges(t)
+	c := NewRawChecker(rawcheck.Config{SourcePorts: [2]uint16{61600, 61631}})
+	if err := c.CheckAddr("127.0.0.1:1", time.Second); err != ErrCheckerNotRunning {
+		t.Errorf("before CheckingLoop: %v, want ErrCheckerNotRunning", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.CheckingLoop(ctx) }()
+	<-c.WaitReady()
+	if err := c.CheckingLoop(ctx); !errors.Is(err, ErrCheckerAlreadyStarted) {
+		t.Errorf("second CheckingLoop: %v, want ErrCheckerAlreadyStarted", err)
+	}
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		open := l.Addr().(*net.TCPAddr).AddrPort()
+		cl, _ := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		closed := cl.Addr().(*net.TCPAddr).AddrPort()
+		cl.Close()
+		if err := c.CheckAddr(open.String(), 2*time.Second); err != nil {
+			t.Errorf("open %v: %v, want nil", open, err)
+		}
+		if err := c.CheckAddr(closed.String(), 2*time.Second); !rawWantErrno(syscall.ECONNREFUSED)(err) || !errors.Is(err, syscall.ECONNREFUSED) {
+			t.Errorf("closed %v: %v, want *ErrConnect ECONNREFUSED", closed, err)
+		}
+	}
+	if err := c.CheckAddr("127.0.0.1:0", time.Second); err == nil {
+		t.Error("port 0 accepted")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("CheckingLoop: %v", err)
+	}
+	if err := c.CheckAddr("127.0.0.1:1", time.Second); err != ErrCheckerNotRunning {
+		t.Errorf("after the loop: %v, want ErrCheckerNotRunning", err)
+	}
+}
+
+// TestRawCheckerInTestnet checks every kind of target across the test
+// network through the raw engine, IPv4 and IPv6, with the capture proving
+// one RST per SYN-ACK and no ACK, and the target accepting nothing.
+func TestRawCheckerInTestnet(t *testing.T) {
+	n := testnet.New(t)
+	l := n.Listen(t, "tcp", ":80")
+	c := startRawChecker(t, rawcheck.Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 200 * time.Millisecond, Retries: -1}, n.InProber)
+	capture := pcapcheck.Start(t, n.ProberLink, n.InProber)
+	first := func(p netip.Prefix) netip.Addr { return p.Addr().Next() }
+	at := func(a netip.Addr, port uint16) string { return netip.AddrPortFrom(a, port).String() }
+	for _, tc := range []struct {
+		name, addr string
+		want       func(error) bool
+		timeout    time.Duration
+	}{
+		{"open v4", at(first(n.Answering4), 80), rawWantNil, 2 * time.Second},
+		{"closed v4", at(first(n.Answering4), 81), rawWantErrno(syscall.ECONNREFUSED), 2 * time.Second},
+		{"silent v4", at(first(n.Silent4), 80), rawWantTimeout, 300 * time.Millisecond},
+		{"unreachable v4", at(first(n.Unreachable4), 80), rawWantErrno(syscall.EHOSTUNREACH), 2 * time.Second},
+		{"open v6", at(first(n.Answering6), 80), rawWantNil, 2 * time.Second},
+		{"closed v6", at(first(n.Answering6), 81), rawWantErrno(syscall.ECONNREFUSED), 2 * time.Second},
+		{"silent v6", at(first(n.Silent6), 80), rawWantTimeout, 300 * time.Millisecond},
+		{"unreachable v6", at(first(n.Unreachable6), 80), rawWantErrno(syscall.EHOSTUNREACH), 2 * time.Second},
+	} {
+		if err := c.CheckAddr(tc.addr, tc.timeout); !tc.want(err) {
+			t.Errorf("%s (%s): %v", tc.name, tc.addr, err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	rep := capture.Analyze()
+	if err := rep.Err(); err != nil {
+		t.Error(err)
+	}
+	if rep.SYNACKFlows != 2 || rep.ACKOnlySegments != 0 {
+		t.Errorf("capture: %v; want 2 SYN-ACK flows, no ACK", rep)
+	}
+	if a := l.Accepted(); a != 0 {
+		t.Errorf("the target accepted %d connections, want 0", a)
+	}
+}
+
+// TestRawCheckerNoCapNetRaw: without CAP_NET_RAW, CheckingLoop fails at
+// once with the engine's permission error (run by setpriv in a child, as
+// rawcheck's own test does).
+func TestRawCheckerNoCapNetRaw(t *testing.T) {
+	const env = "COMPAT_TEST_RAW_NO_CAP"
+	if os.Getenv(env) == "1" {
+		err := NewRawChecker(rawcheck.Config{SourcePorts: [2]uint16{61640, 61641}}).CheckingLoop(context.Background())
+		if !errors.Is(err, os.ErrPermission) {
+			t.Fatalf("CheckingLoop without CAP_NET_RAW: %v, want os.ErrPermission", err)
+		}
+		t.Logf("CheckingLoop without CAP_NET_RAW: %v", err)
+		return
+	}
+	testnet.RequirePrivileges(t)
+	rawCapChild(t, env)
+}
+
+// rawCapChild re-runs the current test without CAP_NET_RAW, with env=1,
+// and fails t if the child fails.
+func rawCapChild(t *testing.T, env string) {
+	t.Helper()
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skipf("setpriv (util-linux) is needed to drop CAP_NET_RAW: %v", err)
+	}
+	cmd := exec.Command(setpriv, "--bounding-set=-net_raw", "--inh-caps=-net_raw", "--",
+		os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), env+"=1")
+	out, err := cmd.CombinedOutput()
+	t.Logf("child without CAP_NET_RAW:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "PASS") {
+		t.Fatalf("child: %v", err)
+	}
+}
