@@ -2,11 +2,7 @@
 
 package testnet
 
-import (
-	"fmt"
-	"os"
-	"time"
-)
+import "fmt"
 
 // Setup builds a test network like New, for programs that are not tests
 // (`make pcaps`, `make bench`), which have no testing.TB to clean up with.
@@ -25,24 +21,7 @@ func Setup(opts ...Option) (n *Net, remove func() error, err error) {
 	if _, err := lossRule(o.loss); err != nil {
 		return nil, nil, err
 	}
-	id := randomHex(4)
-	base := fmt.Sprintf("%s%d-%x-%s", nsPrefix, os.Getpid(), time.Now().Unix(), id)
-	n = &Net{
-		ProberNS:     base + "-p",
-		TargetNS:     base + "-t",
-		ProberLink:   "rp" + id + "p",
-		TargetLink:   "rp" + id + "t",
-		ProberAddr4:  proberAddr4,
-		TargetAddr4:  targetAddr4,
-		ProberAddr6:  proberAddr6,
-		TargetAddr6:  targetAddr6,
-		Answering4:   answering4,
-		Answering6:   answering6,
-		Silent4:      silent4,
-		Silent6:      silent6,
-		Unreachable4: unreachable4,
-		Unreachable6: unreachable6,
-	}
+	n = newNames()
 	removed := false
 	remove = func() error {
 		if removed {
@@ -72,11 +51,10 @@ func Setup(opts ...Option) (n *Net, remove func() error, err error) {
 // connections, and returns an error instead of failing a test. The caller
 // closes the Listener.
 func (n *Net) ListenOutsideTest(network, address string) (*Listener, error) {
-	ln, err := n.listen(network, address)
+	l, err := n.listen(network, address)
 	if err != nil {
 		return nil, err
 	}
-	l := &Listener{ln: ln, done: make(chan struct{})}
 	go l.serve()
 	return l, nil
 }

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/rawprobe/rawprobe/internal/golden/record"
+	"github.com/rawprobe/rawprobe/internal/testnet"
+)
+
+// run records the scenarios called names (all when empty) into dir.
+func run(dir string, names []string) (err error) {
+	defs := record.Defs()
+	for _, name := range names {
+		if !slices.ContainsFunc(defs, func(d record.Def) bool { return d.Name == name }) {
+			return fmt.Errorf("no scenario called %q", name)
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	n, remove, err := testnet.Setup()
+	if err != nil {
+		return err
+	}
+	// Remove the network on every way out, an interrupt included.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		remove()
+		os.Exit(1)
+	}()
+	defer func() { err = errors.Join(err, remove()) }()
+	l, err := n.ListenOutsideTest("tcp", fmt.Sprintf(":%d", record.OpenPort))
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if err := record.WaitReady(n, 10*time.Second); err != nil {
+		return err
+	}
+	var failed []error
+	for _, d := range defs {
+		if len(names) > 0 && !slices.Contains(names, d.Name) {
+			continue
+		}
+		s, err := record.Record(n, l, d, dir)
+		if err != nil {
+			failed = append(failed, err)
+			fmt.Fprintln(os.Stderr, "FAIL", err)
+			continue
+		}
+		fmt.Printf("%-18s %-40s %s\n", s.Name, s.Prober.String()+" -> "+s.Target.String(), s.Flags)
+	}
+	return errors.Join(failed...)
+}

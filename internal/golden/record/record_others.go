@@ -1,0 +1,16 @@
+//go:build !linux
+
+package record
+
+import (
+	"errors"
+	"runtime"
+
+	"github.com/rawprobe/rawprobe/internal/golden"
+	"github.com/rawprobe/rawprobe/internal/testnet"
+)
+
+// Record fails: recording needs Linux network namespaces.
+func Record(n *testnet.Net, l *testnet.Listener, d Def, dir string) (golden.Scenario, error) {
+	return golden.Scenario{}, errors.New("record: not implemented on " + runtime.GOOS)
+}

@@ -1,0 +1,338 @@
+package golden
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/gopacket/layers"
+	"github.com/google/gopacket/pcapgo"
+
+	"github.com/rawprobe/rawprobe/synack"
+)
+
+// Frame is one captured Ethernet frame.
+type Frame struct {
+	// Time is when it was captured.
+	Time time.Time
+	// Data is the frame, from the Ethernet header on.
+	Data []byte
+}
+
+// ReadFrames reads every frame of an Ethernet pcap file.
+func ReadFrames(path string) ([]Frame, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("golden: %w", err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("golden: %s: %w", path, err)
+	}
+	if lt := r.LinkType(); lt != layers.LinkTypeEthernet {
+		return nil, fmt.Errorf("golden: %s: link type %v, want Ethernet", path, lt)
+	}
+	var out []Frame
+	for {
+		data, ci, err := r.ReadPacketData()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("golden: %s: frame %d: %w", path, len(out)+1, err)
+		}
+		out = append(out, Frame{Time: ci.Timestamp, Data: data})
+	}
+}
+
+// segment is a TCP segment, or an ICMP destination unreachable quoting the
+// start of one (icmp true; src and dst are then the quoted segment's).
+type segment struct {
+	src, dst           netip.AddrPort
+	seq, ack           uint32
+	flags              uint8
+	icmp               bool
+	icmpV6             bool
+	icmpType, icmpCode uint8
+}
+
+// decode reads the segment of an Ethernet frame; ok is false for anything
+// else (ARP, neighbour discovery, other ICMP).
+func decode(frame []byte) (s segment, ok bool) {
+	if len(frame) < 14 {
+		return s, false
+	}
+	ip := frame[14:]
+	switch binary.BigEndian.Uint16(frame[12:]) {
+	case 0x0800:
+		src, dst, proto, payload, ok := ipv4(ip)
+		if !ok {
+			return s, false
+		}
+		switch proto {
+		case 6:
+			return tcp(payload, src, dst)
+		case 1:
+			if len(payload) < 8 || payload[0] != 3 {
+				return s, false
+			}
+			qsrc, qdst, qproto, qpayload, ok := ipv4(payload[8:])
+			if !ok || qproto != 6 {
+				return s, false
+			}
+			return quoted(qpayload, qsrc, qdst, payload[0], payload[1], false)
+		}
+	case 0x86dd:
+		src, dst, next, payload, ok := ipv6(ip)
+		if !ok {
+			return s, false
+		}
+		switch next {
+		case 6:
+			return tcp(payload, src, dst)
+		case 58:
+			if len(payload) < 8 || payload[0] != 1 {
+				return s, false
+			}
+			qsrc, qdst, qnext, qpayload, ok := ipv6(payload[8:])
+			if !ok || qnext != 6 {
+				return s, false
+			}
+			return quoted(qpayload, qsrc, qdst, payload[0], payload[1], true)
+		}
+	}
+	return s, false
+}
+
+// ipv4 returns the addresses, protocol and payload of an IPv4 packet (the
+// payload cut to the captured bytes, as in a quote).
+func ipv4(b []byte) (src, dst netip.Addr, proto uint8, payload []byte, ok bool) {
+	if len(b) < 20 || b[0]>>4 != 4 {
+		return
+	}
+	hl := int(b[0]&0x0f) * 4
+	if hl < 20 || len(b) < hl {
+		return
+	}
+	end := min(len(b), max(int(binary.BigEndian.Uint16(b[2:])), hl))
+	return netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20])), b[9], b[hl:end], true
+}
+
+// ipv6 does the same for an IPv6 packet without extension headers.
+func ipv6(b []byte) (src, dst netip.Addr, next uint8, payload []byte, ok bool) {
+	if len(b) < 40 || b[0]>>4 != 6 {
+		return
+	}
+	end := min(len(b), 40+int(binary.BigEndian.Uint16(b[4:])))
+	return netip.AddrFrom16([16]byte(b[8:24])), netip.AddrFrom16([16]byte(b[24:40])), b[6], b[40:end], true
+}
+
+func tcp(b []byte, src, dst netip.Addr) (s segment, ok bool) {
+	if len(b) < 20 {
+		return s, false
+	}
+	s.src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(b[0:]))
+	s.dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(b[2:]))
+	s.seq, s.ack, s.flags = binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint32(b[8:]), b[13]
+	return s, true
+}
+
+func quoted(b []byte, src, dst netip.Addr, typ, code uint8, v6 bool) (s segment, ok bool) {
+	if len(b) < 8 {
+		return s, false
+	}
+	s.src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(b[0:]))
+	s.dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(b[2:]))
+	s.seq = binary.BigEndian.Uint32(b[4:])
+	s.icmp, s.icmpV6, s.icmpType, s.icmpCode = true, v6, typ, code
+	return s, true
+}
+
+// flagLetters spells TCP flags in a fixed order.
+var flagLetters = []struct {
+	bit    uint8
+	letter byte
+}{{0x02, 'S'}, {0x01, 'F'}, {0x04, 'R'}, {0x08, 'P'}, {0x10, 'A'}, {0x20, 'U'}}
+
+// token spells one segment of a flow: ">" from the prober, "<" from the
+// target, then its flags ("S", "SA", "R", "RA", "FA", "PA", "A"), or
+// "<ICMPv4:3/1" / "<ICMPv6:1/3" for an ICMP error quoting the prober's SYN.
+func (s segment) token(fromProber bool) string {
+	if s.icmp {
+		v := "v4"
+		if s.icmpV6 {
+			v = "v6"
+		}
+		return fmt.Sprintf("<ICMP%s:%d/%d", v, s.icmpType, s.icmpCode)
+	}
+	var b strings.Builder
+	if fromProber {
+		b.WriteByte('>')
+	} else {
+		b.WriteByte('<')
+	}
+	for _, f := range flagLetters {
+		if s.flags&f.bit != 0 {
+			b.WriteByte(f.letter)
+		}
+	}
+	return b.String()
+}
+
+// FlagSequence returns the flags of every segment of the flow between
+// prober and target, in capture order, separated by spaces: e.g.
+// ">S <SA >R" for an open port probed without completing the handshake.
+// ICMP errors quoting the prober's segments count as the target's.
+func FlagSequence(frames []Frame, prober, target netip.AddrPort) string {
+	var tokens []string
+	for _, f := range frames {
+		s, ok := decode(f.Data)
+		if !ok {
+			continue
+		}
+		switch {
+		case s.src == prober && s.dst == target:
+			tokens = append(tokens, s.token(!s.icmp))
+		case s.src == target && s.dst == prober:
+			tokens = append(tokens, s.token(false))
+		}
+	}
+	return strings.Join(tokens, " ")
+}
+
+// FirstSYN returns the prober address and port of the first SYN to target
+// in frames, for flows whose source port the kernel chose.
+func FirstSYN(frames []Frame, target netip.AddrPort) (netip.AddrPort, bool) {
+	for _, f := range frames {
+		if s, ok := decode(f.Data); ok && !s.icmp && s.dst == target && s.flags&(0x02|0x10) == 0x02 {
+			return s.src, true
+		}
+	}
+	return netip.AddrPort{}, false
+}
+
+// Outcome is what a replay found in a capture for a scenario's flow.
+type Outcome struct {
+	// State is the result the first valid reply gives ("open", "closed",
+	// "unreachable"), or "timeout" when no valid reply came.
+	State string
+	// Reply is the kind of the first reply of the flow, valid or not
+	// ("syn-ack", "rst", "icmp" or "none").
+	Reply string
+	// SYNs counts the prober's SYNs; ISN is the first one's sequence
+	// number.
+	SYNs int
+	ISN  uint32
+	// Valid and Invalid count the replies that do and do not answer the
+	// SYN (cookie, or ack = ISN+1 without a key).
+	Valid, Invalid int
+	// ICMPType and ICMPCode are those of the first valid ICMP error.
+	ICMPType, ICMPCode uint8
+}
+
+// Replay feeds every frame of the scenario's capture in dir to
+// synack.Parse and decides, like a prober would, what the scenario's flow
+// found. Replies are validated with the scenario's cookie key, or, for
+// kernel-made SYNs, against the captured SYN's sequence number. For a raw
+// scenario it also checks that the captured SYN's sequence number is the
+// key's cookie, so a wrong key in the .txt is an error, not a timeout.
+func Replay(s Scenario, dir string) (Outcome, error) {
+	frames, err := ReadFrames(s.PcapPath(dir))
+	if err != nil {
+		return Outcome{}, err
+	}
+	return ReplayFrames(s, frames)
+}
+
+// ReplayFrames is Replay on frames already read.
+func ReplayFrames(s Scenario, frames []Frame) (Outcome, error) {
+	o := Outcome{State: "timeout", Reply: "none"}
+	var r synack.Reply
+	for i, f := range frames {
+		err := synack.Parse(f.Data, synack.LinkEthernet, &r)
+		if err != nil {
+			if seg, ok := decode(f.Data); ok && !seg.icmp && seg.src == s.Prober && seg.dst == s.Target && seg.flags&(0x02|0x10) == 0x02 {
+				if o.SYNs == 0 {
+					o.ISN = seg.seq
+				} else if seg.seq != o.ISN {
+					return o, fmt.Errorf("golden: %s: frame %d: SYN with seq %d after one with %d", s.Name, i+1, seg.seq, o.ISN)
+				}
+				o.SYNs++
+			}
+			continue
+		}
+		prober, target := r.Probe()
+		if prober != s.Prober || target != s.Target {
+			continue // the prober's own RST, or another flow
+		}
+		if o.SYNs == 0 {
+			return o, fmt.Errorf("golden: %s: frame %d: %v reply before any SYN", s.Name, i+1, r.Kind)
+		}
+		if o.Reply == "none" {
+			o.Reply = replyName(r.Kind)
+		}
+		var valid bool
+		if s.HasKey {
+			valid = s.Key.Validate(&r)
+		} else if r.Kind == synack.KindUnreachable {
+			valid = r.OrigSeq == o.ISN
+		} else {
+			valid = r.Flags&synack.FlagACK != 0 && r.Ack == o.ISN+1
+		}
+		if !valid {
+			o.Invalid++
+			continue
+		}
+		o.Valid++
+		if o.Valid > 1 {
+			continue
+		}
+		switch r.Kind {
+		case synack.KindSYNACK:
+			o.State = "open"
+		case synack.KindRST:
+			o.State = "closed"
+		case synack.KindUnreachable:
+			o.State = "unreachable"
+			o.ICMPType, o.ICMPCode = r.ICMPType, r.ICMPCode
+		}
+	}
+	if o.SYNs == 0 {
+		return o, fmt.Errorf("golden: %s: no SYN from %v to %v in the capture", s.Name, s.Prober, s.Target)
+	}
+	if s.HasKey {
+		if c := s.Key.Cookie(s.Prober.Addr(), s.Target.Addr(), s.Prober.Port(), s.Target.Port()); c != o.ISN {
+			return o, fmt.Errorf("golden: %s: the SYN's seq %#x is not the cookie %#x of the recorded key", s.Name, o.ISN, c)
+		}
+	}
+	return o, nil
+}
+
+func replyName(k synack.Kind) string {
+	switch k {
+	case synack.KindSYNACK:
+		return "syn-ack"
+	case synack.KindRST:
+		return "rst"
+	case synack.KindUnreachable:
+		return "icmp"
+	}
+	return "none"
+}
+
+// FlagsMatch reports whether a flag sequence got matches the golden one
+// want: equal for match "exact", starting with all of want's segments for
+// "prefix".
+func FlagsMatch(got, want, match string) bool {
+	if match != "prefix" {
+		return got == want
+	}
+	g, w := strings.Fields(got), strings.Fields(want)
+	return len(g) >= len(w) && slices.Equal(g[:len(w)], w)
+}
