@@ -2,8 +2,9 @@ package testnet
 
 import (
 	"net"
+	"os"
 	"sync"
-	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -11,24 +12,34 @@ import (
 // It accepts connections in a goroutine, counts them and closes them at
 // once: a prober that never completes the handshake leaves Accepted at 0.
 type Listener struct {
-	ln       net.Listener
-	accepted atomic.Int64
-	done     chan struct{}
+	f    *os.File        // the listening socket
+	rc   syscall.RawConn // f's, for accept and getsockopt
+	addr net.Addr
+
+	mu       sync.Mutex // held across each accept and its count
+	accepted int64
+	done     chan struct{} // closed when the accepting goroutine ends
 	close    sync.Once
 }
 
-// Accepted returns how many connections the target application has
-// accepted so far.
-func (l *Listener) Accepted() int64 { return l.accepted.Load() }
+// Accepted returns how many connections completed the handshake with the
+// listener: those the target application accepted plus those still
+// waiting in the kernel's accept queue. So a check that completed a
+// handshake is counted as soon as the target's kernel has it, with no
+// race against the accepting goroutine.
+func (l *Listener) Accepted() int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.accepted + l.queued()
+}
 
 // WaitAccepted waits up to timeout for Accepted to reach at least n and
-// returns the count then. A completed handshake waits in the kernel's
-// accept queue until the accepting goroutine takes it, so a test that
-// expects accepted connections (a negative control) should wait for them.
+// returns the count then. A negative control that completes handshakes
+// should wait for them: the final ACK may still be on its way.
 func (l *Listener) WaitAccepted(n int64, timeout time.Duration) int64 {
 	deadline := time.Now().Add(timeout)
 	for {
-		got := l.accepted.Load()
+		got := l.Accepted()
 		if got >= n || time.Now().After(deadline) {
 			return got
 		}
@@ -37,31 +48,16 @@ func (l *Listener) WaitAccepted(n int64, timeout time.Duration) int64 {
 }
 
 // Addr returns the address the listener is bound to.
-func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
+func (l *Listener) Addr() net.Addr { return l.addr }
 
 // Close stops the listener and waits for its accepting goroutine to end.
-// It is called in t.Cleanup; calling it earlier is allowed.
+// It is called in t.Cleanup; calling it earlier is allowed. Accepted
+// keeps returning the count reached.
 func (l *Listener) Close() error {
 	var err error
 	l.close.Do(func() {
-		err = l.ln.Close()
+		err = l.f.Close()
 		<-l.done
 	})
 	return err
-}
-
-// serve accepts connections until the listener is closed.
-func (l *Listener) serve() {
-	defer close(l.done)
-	for {
-		c, err := l.ln.Accept()
-		if err != nil {
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
-				continue
-			}
-			return
-		}
-		l.accepted.Add(1)
-		c.Close()
-	}
 }

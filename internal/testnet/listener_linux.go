@@ -27,11 +27,10 @@ func (n *Net) Listen(t testing.TB, network, address string) *Listener {
 	if _, ok := Child(); ok {
 		t.Fatal("testnet: Listen called in a RunInProber child process; listen in the parent, before RunInProber")
 	}
-	ln, err := n.listen(network, address)
+	l, err := n.listen(network, address)
 	if err != nil {
 		t.Fatalf("testnet: %v", err)
 	}
-	l := &Listener{ln: ln, done: make(chan struct{})}
 	go l.serve()
 	t.Cleanup(func() { l.Close() })
 	return l
@@ -40,7 +39,7 @@ func (n *Net) Listen(t testing.TB, network, address string) *Listener {
 // listen creates the listening socket in the target namespace, with a
 // backlog larger than the one Go's net package would use (it reads
 // somaxconn from the host namespace).
-func (n *Net) listen(network, address string) (net.Listener, error) {
+func (n *Net) listen(network, address string) (*Listener, error) {
 	switch network {
 	case "tcp", "tcp4", "tcp6":
 	default:
@@ -76,46 +75,119 @@ func (n *Net) listen(network, address string) (net.Listener, error) {
 		}
 		sa = s
 	}
-	var ln net.Listener
+	var l *Listener
 	err = n.InTarget(func() error {
-		fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 		if err != nil {
 			return os.NewSyscallError("socket", err)
 		}
+		// A non-blocking descriptor: os.NewFile puts it in the poller.
 		f := os.NewFile(uintptr(fd), "testnet-listener")
-		defer f.Close() // FileListener keeps a duplicate
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-			return os.NewSyscallError("setsockopt", err)
+		if err := listenOn(fd, family, v6only, sa); err != nil {
+			f.Close()
+			return err
 		}
-		if family == unix.AF_INET6 {
-			v := 0
-			if v6only {
-				v = 1
-			}
-			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v); err != nil {
-				return os.NewSyscallError("setsockopt", err)
-			}
-			// Addresses of an AnyIP prefix are not interface
-			// addresses; IPv6 binds them only with freebind.
-			if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_FREEBIND, 1); err != nil {
-				return os.NewSyscallError("setsockopt", err)
-			}
-		} else if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_FREEBIND, 1); err != nil {
-			return os.NewSyscallError("setsockopt", err)
+		bound, err := unix.Getsockname(fd)
+		if err != nil {
+			f.Close()
+			return os.NewSyscallError("getsockname", err)
 		}
-		if err := unix.Bind(fd, sa); err != nil {
-			return os.NewSyscallError("bind", err)
+		rc, err := f.SyscallConn()
+		if err != nil {
+			f.Close()
+			return err
 		}
-		if err := unix.Listen(fd, listenBacklog); err != nil {
-			return os.NewSyscallError("listen", err)
-		}
-		ln, err = net.FileListener(f)
-		return err
+		l = &Listener{f: f, rc: rc, addr: tcpAddr(bound), done: make(chan struct{})}
+		return nil
 	})
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: network, Addr: a, Err: err}
 	}
-	return ln, nil
+	return l, nil
+}
+
+// listenOn sets the options, binds and listens.
+func listenOn(fd, family int, v6only bool, sa unix.Sockaddr) error {
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	if family == unix.AF_INET6 {
+		v := 0
+		if v6only {
+			v = 1
+		}
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, v); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
+		// Addresses of an AnyIP prefix are not interface addresses;
+		// IPv6 binds them only with freebind.
+		if err := unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_FREEBIND, 1); err != nil {
+			return os.NewSyscallError("setsockopt", err)
+		}
+	} else if err := unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_FREEBIND, 1); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		return os.NewSyscallError("bind", err)
+	}
+	return os.NewSyscallError("listen", unix.Listen(fd, listenBacklog))
+}
+
+// tcpAddr converts a bound socket address.
+func tcpAddr(sa unix.Sockaddr) *net.TCPAddr {
+	switch sa := sa.(type) {
+	case *unix.SockaddrInet4:
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), sa.Addr[:]...)), Port: sa.Port}
+	case *unix.SockaddrInet6:
+		return &net.TCPAddr{IP: net.IP(append([]byte(nil), sa.Addr[:]...)), Port: sa.Port}
+	}
+	return &net.TCPAddr{}
+}
+
+// serve accepts and closes connections until the listener is closed.
+// Each accept and its count happen under l.mu, so Accepted (which adds
+// the accept queue's length) never sees a connection in neither place.
+func (l *Listener) serve() {
+	defer close(l.done)
+	for {
+		var stop bool
+		err := l.rc.Read(func(fd uintptr) bool {
+			for {
+				l.mu.Lock()
+				nfd, _, err := unix.Accept4(int(fd), unix.SOCK_CLOEXEC)
+				if err == nil {
+					l.accepted++
+				}
+				l.mu.Unlock()
+				switch err {
+				case nil:
+					unix.Close(nfd)
+				case unix.EINTR, unix.ECONNABORTED:
+				case unix.EAGAIN:
+					return false // wait for the next connection
+				default:
+					stop = true
+					return true
+				}
+			}
+		})
+		if err != nil || stop {
+			return
+		}
+	}
+}
+
+// queued returns the length of the kernel's accept queue (TCP_INFO's
+// unacked field of a listening socket), or 0 once the listener is closed.
+// l.mu is held.
+func (l *Listener) queued() int64 {
+	var q int64
+	l.rc.Control(func(fd uintptr) {
+		if info, err := unix.GetsockoptTCPInfo(int(fd), unix.SOL_TCP, unix.TCP_INFO); err == nil {
+			q = int64(info.Unacked)
+		}
+	})
+	return q
 }
 
 // parseListenAddr parses host:port where host is empty or an IP literal;

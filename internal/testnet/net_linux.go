@@ -65,24 +65,7 @@ func newNet(t testing.TB, o options) (*Net, error) {
 	}
 	removeStaleOnce.Do(func() { removeStale(t) })
 
-	id := randomHex(4)
-	base := fmt.Sprintf("%s%d-%x-%s", nsPrefix, os.Getpid(), time.Now().Unix(), id)
-	n := &Net{
-		ProberNS:     base + "-p",
-		TargetNS:     base + "-t",
-		ProberLink:   "rp" + id + "p",
-		TargetLink:   "rp" + id + "t",
-		ProberAddr4:  proberAddr4,
-		TargetAddr4:  targetAddr4,
-		ProberAddr6:  proberAddr6,
-		TargetAddr6:  targetAddr6,
-		Answering4:   answering4,
-		Answering6:   answering6,
-		Silent4:      silent4,
-		Silent6:      silent6,
-		Unreachable4: unreachable4,
-		Unreachable6: unreachable6,
-	}
+	n := newNames()
 	// Register the removal before creating anything, so a failure half-way
 	// through the set-up still removes what exists.
 	t.Cleanup(func() {
@@ -102,6 +85,29 @@ func newNet(t testing.TB, o options) (*Net, error) {
 		}
 	}
 	return n, nil
+}
+
+// newNames returns a Net with fresh, unique namespace and link names and
+// the fixed addresses and prefixes; nothing exists yet.
+func newNames() *Net {
+	id := randomHex(4)
+	base := fmt.Sprintf("%s%d-%x-%s", nsPrefix, os.Getpid(), time.Now().Unix(), id)
+	return &Net{
+		ProberNS:     base + "-p",
+		TargetNS:     base + "-t",
+		ProberLink:   "rp" + id + "p",
+		TargetLink:   "rp" + id + "t",
+		ProberAddr4:  proberAddr4,
+		TargetAddr4:  targetAddr4,
+		ProberAddr6:  proberAddr6,
+		TargetAddr6:  targetAddr6,
+		Answering4:   answering4,
+		Answering6:   answering6,
+		Silent4:      silent4,
+		Silent6:      silent6,
+		Unreachable4: unreachable4,
+		Unreachable6: unreachable6,
+	}
 }
 
 // build creates the namespaces and everything in them.
