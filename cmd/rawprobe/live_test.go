@@ -107,3 +107,22 @@ func TestLiveConnectEngine(t *testing.T) {
 }
 
 func itoa(p uint16) string { return strconv.Itoa(int(p)) }
+
+// TestDemo runs "rawprobe demo" as make demo does and checks its output:
+// the namespace demo with packet sequences when privileged, the loopback
+// demo otherwise; the verdict must be PASS.
+func TestDemo(t *testing.T) {
+	code, stdout, stderr := runChild(t, nil, "demo")
+	if code != 0 || !strings.Contains(stdout, "verdict: PASS") {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout, "private network namespaces") && !strings.Contains(stdout, "SYN → SYN-ACK → RST") {
+		t.Errorf("namespace demo without the open port's packet sequence:\n%s", stdout)
+	}
+	if os.Getenv("RAWPROBE_REQUIRE_PRIV") == "1" && !strings.Contains(stdout, "raw engine in private network namespaces") {
+		t.Errorf("RAWPROBE_REQUIRE_PRIV=1 but the demo did not use namespaces:\n%s", stdout)
+	}
+	if code, _, stderr := runChild(t, nil, "demo", "extra"); code != 2 || !strings.Contains(stderr, "extra") {
+		t.Errorf("demo extra: exit %d %q", code, stderr)
+	}
+}
