@@ -42,5 +42,9 @@ func ParseEndpoint(token string) (Endpoint, error) {
 	if r.first != r.last {
 		return fail("want a single address, not a prefix or range")
 	}
-	return Endpoint{Addr: r.first.addr(r.is4), Port: port}, nil
+	a := r.first.addr(r.is4)
+	if why := notProbeable(a); why != "" {
+		return fail("%s", why)
+	}
+	return Endpoint{Addr: a, Port: port}, nil
 }

@@ -110,6 +110,11 @@ func (b *Builder) add(ctx context.Context, token, where string) error {
 		v := fromAddr(addr)
 		r = addrRange{is4: addr.Is4(), first: v, last: v}
 	}
+	if r.first == r.last {
+		if why := notProbeable(r.first.addr(r.is4)); why != "" {
+			return fail("%s", why)
+		}
+	}
 	n, ok := span(r.first, r.last)
 	if !ok {
 		return fail("more than 2^64-1 addresses")
@@ -322,4 +327,27 @@ func validHostName(s string) bool {
 		}
 	}
 	return true
+}
+
+// neverProbed are the addresses that are no destination for a SYN. Build
+// leaves them out of prefixes and ranges; a single one is an error.
+var neverProbed = []addrRange{
+	{is4: true, first: fromAddr(netip.MustParseAddr("0.0.0.0")), last: fromAddr(netip.MustParseAddr("0.0.0.0"))},
+	{is4: true, first: fromAddr(netip.MustParseAddr("224.0.0.0")), last: fromAddr(netip.MustParseAddr("239.255.255.255"))},
+	{is4: true, first: fromAddr(netip.MustParseAddr("255.255.255.255")), last: fromAddr(netip.MustParseAddr("255.255.255.255"))},
+	{is4: false, first: fromAddr(netip.IPv6Unspecified()), last: fromAddr(netip.IPv6Unspecified())},
+	{is4: false, first: fromAddr(netip.MustParseAddr("ff00::")), last: u128{^uint64(0), ^uint64(0)}},
+}
+
+// notProbeable says why a is no destination, or "".
+func notProbeable(a netip.Addr) string {
+	switch {
+	case a.IsUnspecified():
+		return a.String() + " is the unspecified address"
+	case a.IsMulticast():
+		return a.String() + " is a multicast address"
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return a.String() + " is the broadcast address"
+	}
+	return ""
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"iter"
 	"net/netip"
+	"slices"
 	"sort"
 )
 
@@ -17,12 +18,13 @@ type Set struct {
 }
 
 // Build subtracts the exclusions from the targets added so far and returns
-// the resulting set. A set that is empty or holds 2^64 or more endpoints is
+// the resulting set. Unspecified, multicast and broadcast addresses are
+// always left out of prefixes and ranges. A set that is empty or holds 2^64 or more endpoints is
 // an error.
 func (b *Builder) Build() (*Set, error) {
 	s := &Set{names: b.names}
 	for _, blk := range b.blocks {
-		for _, r := range subtract(blk.addrRange, b.excludes) {
+		for _, r := range subtract(blk.addrRange, slices.Concat(neverProbed, b.excludes)) {
 			n, _ := span(r.first, r.last)
 			nb := block{addrRange: r, addrs: n, ports: blk.ports}
 			size, over := mul64(n, uint64(blk.ports.Len()))

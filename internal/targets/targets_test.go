@@ -130,6 +130,11 @@ func TestBadTargets(t *testing.T) {
 		{"", "missing.example:80", "cannot resolve"},
 		{"", "none.example:80", "no addresses"},
 		{"80", "2001:db8::/64", "2^64"},
+		{"", "0.0.0.0:80", "unspecified"},
+		{"", "[::]:80", "unspecified"},
+		{"", "224.0.0.1:80", "multicast"},
+		{"", "[ff02::1]:80", "multicast"},
+		{"", "255.255.255.255:80", "broadcast"},
 	} {
 		_, err := build(t, tc.ports, tc.token)
 		var te *Error
@@ -217,12 +222,12 @@ func TestTooMany(t *testing.T) {
 	b = &Builder{Ports: p}
 	b.Add(context.Background(), "0.0.0.0/0")
 	s, err := b.Build()
-	if err != nil || s.Len() != 1<<32*65535 {
-		t.Errorf("whole IPv4 space: %v, %v", s, err)
+	// Less 0.0.0.0, 224.0.0.0/4 and 255.255.255.255.
+	if err != nil || s.Len() != (1<<32-1-1<<28-1)*65535 {
+		t.Fatalf("whole IPv4 space: %v, %v", s, err)
 	}
-	last := s.At(s.Len() - 1)
-	if last.String() != "255.255.255.255:65535" {
-		t.Errorf("last = %v", last)
+	if first, last := s.At(0), s.At(s.Len()-1); first.String() != "0.0.0.1:1" || last.String() != "255.255.255.254:65535" {
+		t.Errorf("first %v, last %v", first, last)
 	}
 }
 
@@ -401,9 +406,20 @@ func TestParseEndpoint(t *testing.T) {
 			t.Errorf("ParseEndpoint(%q) = %+v, %v", tc.in, got, err)
 		}
 	}
-	for _, bad := range []string{"300.1.1.1:80", "host:99999", "198.18.0.0/24:80", "198.18.0.1", "nonsense::", "", "a b:1", "198.18.0.1-198.18.0.2:80"} {
+	for _, bad := range []string{"300.1.1.1:80", "host:99999", "198.18.0.0/24:80", "198.18.0.1", "nonsense::", "", "a b:1", "198.18.0.1-198.18.0.2:80", "0.0.0.0:80", "[ff02::1]:80"} {
 		if _, err := ParseEndpoint(bad); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", bad)) {
 			t.Errorf("ParseEndpoint(%q): err = %v", bad, err)
 		}
+	}
+}
+
+func TestNeverProbed(t *testing.T) {
+	s, err := build(t, "80", "223.255.255.254-224.0.0.1", "ff00::-ff00::1", "::-::1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"223.255.255.254:80", "223.255.255.255:80", "[::1]:80"}
+	if got := all(s); !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }
