@@ -59,14 +59,20 @@ func TestStaleEventIgnored(t *testing.T) {
 	t.Logf("slot 0: generation %d fd %d, then generation %d fd %d", oldGen, oldFd, oldGen+1, sl.fd)
 
 	// A stale error event for the first use must change nothing.
-	s.complete(0, oldGen, unix.EPOLLERR|unix.EPOLLHUP)
+	if _, _, ok := s.complete(0, oldGen, unix.EPOLLERR|unix.EPOLLHUP); ok {
+		t.Fatal("complete accepted an event of the previous generation")
+	}
 	select {
 	case err := <-result:
 		t.Fatalf("stale event delivered a result to the new check: %v", err)
 	case <-time.After(100 * time.Millisecond):
 	}
 	// Control: the same event with the current generation completes it.
-	s.complete(0, oldGen+1, unix.EPOLLOUT)
+	sl2, res, ok := s.complete(0, oldGen+1, unix.EPOLLOUT)
+	if !ok || sl2 != sl {
+		t.Fatal("complete refused the event of the current generation")
+	}
+	s.deliver(sl2, res)
 	select {
 	case err := <-result:
 		if err != nil {

@@ -3,6 +3,8 @@ package compat
 import (
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
 // A slot carries one check from its registration with the epoll instance
@@ -22,6 +24,17 @@ type slot struct {
 	result   int32        // errno, or one of the result* values; written before done is signalled
 	index    uint32       // position in the shard's table
 	done     chan struct{}
+	help     *helpSpace // scratch space of the check using the slot (see shard.help)
+}
+
+// helpBatch is how many ready events a check goroutine handles at most
+// when it helps the loop.
+const helpBatch = 16
+
+// helpSpace is the scratch space shard.help needs.
+type helpSpace struct {
+	events [helpBatch]unix.EpollEvent
+	closed [helpBatch]closedSlot
 }
 
 // Slot phases.
@@ -93,6 +106,7 @@ func (t *slotTable) acquire() *slot {
 		for i := range c {
 			c[i].index = n + uint32(i)
 			c[i].done = make(chan struct{}, 1)
+			c[i].help = new(helpSpace)
 		}
 		t.chunks[n>>chunkBits].Store(c)
 	}

@@ -106,4 +106,3 @@ func isUnreachable(err error) bool {
 	var ce *ErrConnect
 	return errors.As(err, &ce) && (ce.Errno == syscall.EHOSTUNREACH || ce.Errno == syscall.ENETUNREACH)
 }
-

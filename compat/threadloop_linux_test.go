@@ -1,0 +1,63 @@
+package compat
+
+import (
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// runThreadLoop is the reference the issue quotes: threads OS threads each
+// doing socket, connect, poll, close in a loop (no epoll, no Go
+// scheduling). It measures what the kernel allows on this machine.
+func runThreadLoop(b *testing.B, threads int, target netip.AddrPort) {
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	start := time.Now()
+	for range threads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			for next.Add(1) <= int64(b.N) {
+				fd, err := openCheckSocket(unix.AF_INET, true)
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				if e := connectTo(fd, target, 0); e != unix.EINPROGRESS {
+					unix.Close(fd)
+					failed.Store(error(e))
+					return
+				}
+				pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLOUT}}
+				for {
+					if _, err := unix.Poll(pfd, 5000); err != unix.EINTR {
+						break
+					}
+				}
+				e := socketError(fd)
+				unix.Close(fd)
+				if e != 0 {
+					failed.Store(error(e))
+					b.Logf("check %d: %v", next.Load(), e)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err := failed.Load(); err != nil {
+		b.Fatalf("thread loop: %v", err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "checks/s")
+}
