@@ -86,6 +86,8 @@ func BenchmarkScan(b *testing.B) {
 	b.ReportMetric(float64(b.N*len(seen))/elapsed.Seconds(), "probes/s")
 	b.ReportMetric(float64(st.Retransmitted)/float64(b.N), "retries/op")
 	b.ReportMetric(float64(st.RingDrops)/float64(b.N), "ringdrops/op")
+	b.ReportMetric(float64(st.Late)/float64(b.N), "late/op")
+	b.ReportMetric(float64(st.SendErrors)/float64(b.N), "senderrs/op")
 	b.ReportMetric(p.e.table.bytesPerProbe(), "B/pending")
 	b.ReportMetric(maxRSS()/(1<<20), "peakRSS-MiB")
 }

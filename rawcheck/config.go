@@ -34,8 +34,9 @@ type Config struct {
 	// Interface, if set, forces every probe out of that interface; by
 	// default the route to each target decides.
 	Interface string
-	// Rate limits the packets sent per second (SYNs, retries and own RSTs),
-	// with a token bucket taken in batches; 0 means unlimited.
+	// Rate limits the SYNs sent per second, retries included, with a token
+	// bucket taken in batches; 0 means unlimited. Own RSTs (OwnRST) answer
+	// SYN-ACKs at once and are not limited.
 	Rate int
 	// Timeout is the time one attempt waits for a reply; 0 means
 	// DefaultTimeout.
@@ -59,8 +60,9 @@ type Config struct {
 
 // PacketTap receives a copy of every packet the engine sends and receives,
 // for example to write a pcap file. Packet is called synchronously from the
-// engine's send and receive paths, so it must be quick; frame is only valid
-// during the call.
+// engine's send and receive goroutines, possibly several at once, so it must
+// be safe for concurrent use and quick; frame is only valid during the call.
+// Frames sent and received start at the IP header (synack.LinkIP).
 type PacketTap interface {
 	// Packet is called once per packet: ts is when it was sent or
 	// received, link says where the frame starts and sent whether the

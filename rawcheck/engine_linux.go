@@ -43,7 +43,7 @@ type engine struct {
 	count      counters
 
 	routesMu  sync.Mutex // guards the fields below and the router's build
-	routes    []*route   // by id
+	routes    atomic.Pointer[[]*route] // by id; copied on append, read without lock
 	routeBy   map[routeKey]*route
 	templates map[netip.Addr]*synack.Template
 	listeners map[int]*listener
@@ -183,8 +183,13 @@ func (e *engine) buildRoute(src netip.Addr, ifindex int) (*route, error) {
 			lst.run(newReceiver(e))
 		}()
 	}
-	r := &route{id: uint32(len(e.routes)), src: src, ifindex: ifindex, tmpl: tmpl, lst: lst}
-	e.routes = append(e.routes, r)
+	var routes []*route
+	if old := e.routes.Load(); old != nil {
+		routes = *old
+	}
+	r := &route{id: uint32(len(routes)), src: src, ifindex: ifindex, tmpl: tmpl, lst: lst}
+	routes = append(routes[:len(routes):len(routes)], r)
+	e.routes.Store(&routes)
 	e.routeBy[k] = r
 	return r, nil
 }

@@ -23,10 +23,12 @@ func (e *engine) expireLoop() {
 	timeout := int64(e.s.timeout)
 	for {
 		wait := time.Duration(-1)
-		e.routesMu.Lock()
-		routes := e.routes
-		e.routesMu.Unlock()
 		e.mu.Lock()
+		// Every route a pending probe names was stored before its insert.
+		var routes []*route
+		if rs := e.routes.Load(); rs != nil {
+			routes = *rs
+		}
 		now := e.now()
 		for i := e.table.oldest(); i != 0; i = e.table.oldest() {
 			p := e.table.at(i)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rawprobe/rawprobe/internal/pcapcheck"
 	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/synack"
 )
 
 // closedPort returns a loopback port with nothing listening on it.
@@ -66,7 +68,8 @@ func TestLoopback(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			open, accepted := acceptCounter(t, tc.network, tc.addr)
 			closed := netip.AddrPortFrom(open.Addr(), closedPort(t, tc.network, tc.addr))
-			p, err := New(Config{SourcePorts: tc.ports, Timeout: 500 * time.Millisecond, OwnRST: tc.ownRST})
+			tap := &countingTap{}
+			p, err := New(Config{SourcePorts: tc.ports, Timeout: 500 * time.Millisecond, OwnRST: tc.ownRST, Tap: tap})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,6 +100,10 @@ func TestLoopback(t *testing.T) {
 			if st.Open != 1 || st.Closed != 1 || st.Invalid != 0 {
 				t.Errorf("stats %+v: want 1 open, 1 closed, 0 invalid", st)
 			}
+			wantSent := 2 + int(st.RSTSent)
+			if s, r := tap.counts(); s != wantSent || r != 2 {
+				t.Errorf("tap saw %d sent and %d received packets, want %d and 2", s, r, wantSent)
+			}
 			rep := c.Analyze()
 			if rep.Dropped != 0 {
 				t.Fatalf("the capture dropped %d packets", rep.Dropped)
@@ -118,4 +125,29 @@ func TestLoopback(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countingTap counts the IP packets a PacketTap is shown.
+type countingTap struct {
+	mu             sync.Mutex
+	sent, received int
+}
+
+func (c *countingTap) Packet(_ time.Time, frame []byte, link synack.LinkType, sent bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if link != synack.LinkIP || len(frame) == 0 || (frame[0]>>4 != 4 && frame[0]>>4 != 6) {
+		return
+	}
+	if sent {
+		c.sent++
+	} else {
+		c.received++
+	}
+}
+
+func (c *countingTap) counts() (sent, received int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sent, c.received
 }

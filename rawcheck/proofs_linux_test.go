@@ -103,8 +103,14 @@ func TestForgedReplies(t *testing.T) {
 				}
 			}
 		}
+		// The control's SYN-ACK comes twice: one result, one late reply.
 		good := p.e.key.Cookie(n.ProberAddr4, control.Addr(), sport, control.Port()) + 1
-		return send(forgedReply(control, prober, synack.FlagSYN|synack.FlagACK, 1, good), prober.Addr())
+		for range 2 {
+			if err := send(forgedReply(control, prober, synack.FlagSYN|synack.FlagACK, 1, good), prober.Addr()); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -121,8 +127,11 @@ func TestForgedReplies(t *testing.T) {
 		t.Errorf("control %v with the right cookie: %+v, want open", control, r)
 	}
 	st := p.Stats()
-	if st.Invalid != uint64(forged) || st.Open != 1 || st.Timeouts != uint64(len(targets)) {
-		t.Errorf("stats %+v: want %d invalid, 1 open, %d timeouts", st, forged, len(targets))
+	if st.Invalid != uint64(forged) || st.Open != 1 || st.Late != 1 || st.Timeouts != uint64(len(targets)) {
+		t.Errorf("stats %+v: want %d invalid, 1 open, 1 late, %d timeouts", st, forged, len(targets))
+	}
+	if len(results) != len(targets)+1 {
+		t.Errorf("%d results, want %d", len(results), len(targets)+1)
 	}
 }
 

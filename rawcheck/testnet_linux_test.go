@@ -2,6 +2,7 @@ package rawcheck
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -213,5 +214,52 @@ func TestScanStates(t *testing.T) {
 	}
 	if rep.SYNACKFlows != 100 || rep.RSTFlows != 100 || rep.ICMPFlows != 100 || rep.NoReplyFlows != 100 {
 		t.Errorf("capture: %v; want 100 flows of each reply", rep)
+	}
+}
+
+// TestProbeConcurrent runs 2,000 Probes at once, half to open and half to
+// closed ports, plus 16 concurrent Probes of one same target (each on its
+// own source port): every caller must get its own target's right result.
+func TestProbeConcurrent(t *testing.T) {
+	n := testnet.New(t)
+	n.Listen(t, "tcp", ":80")
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: time.Second, Retries: 2})
+	type job struct {
+		target netip.AddrPort
+		want   State
+	}
+	var jobs []job
+	for i := range 1000 {
+		a := nth(n.Answering4, i+1)
+		jobs = append(jobs, job{netip.AddrPortFrom(a, 80), Open}, job{netip.AddrPortFrom(a, 81), Closed})
+	}
+	same := netip.AddrPortFrom(nth(n.Answering4, 5000), 80)
+	for range 16 {
+		jobs = append(jobs, job{same, Open})
+	}
+	errs := make(chan error, len(jobs))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, j := range jobs {
+		go func() {
+			r, err := p.Probe(ctx, j.target)
+			switch {
+			case err != nil:
+				errs <- err
+			case r.Target != j.target || r.State != j.want:
+				errs <- fmt.Errorf("Probe(%v) = %+v, want %v", j.target, r, j.want)
+			default:
+				errs <- nil
+			}
+		}()
+	}
+	for range jobs {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	st := p.Stats()
+	if st.Open != 1016 || st.Closed != 1000 {
+		t.Errorf("stats %+v: want 1016 open, 1000 closed", st)
 	}
 }
