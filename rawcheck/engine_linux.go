@@ -42,7 +42,7 @@ type engine struct {
 	bucket     *tokenBucket
 	count      counters
 
-	routesMu  sync.Mutex // guards the fields below and the router's build
+	routesMu  sync.Mutex               // guards the fields below and the router's build
 	routes    atomic.Pointer[[]*route] // by id; copied on append, read without lock
 	routeBy   map[routeKey]*route
 	templates map[netip.Addr]*synack.Template
