@@ -344,4 +344,3 @@ func captureSYNOptions(t *testing.T, fd int, sport uint16) []byte {
 	t.Fatalf("no SYN from port %d captured", sport)
 	return nil
 }
-
