@@ -59,6 +59,9 @@ func (f *fakeEngine) Probe(_ context.Context, t netip.AddrPort) (rawcheck.Result
 }
 func (f *fakeEngine) Scan(ctx context.Context, ts iter.Seq[netip.AddrPort], yield func(rawcheck.Result)) error {
 	for t := range ts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		r, err := f.Probe(ctx, t)
 		if err != nil {
 			return err
@@ -363,5 +366,16 @@ func TestOutputFile(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	if c.code != 0 || c.stdout != "" || !strings.Contains(string(data), "198.18.0.1:80,198.18.0.1,80,open") {
 		t.Errorf("exit %d, stdout %q, file %q", c.code, c.stdout, data)
+	}
+}
+
+func TestInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	e := env{stdin: strings.NewReader(""), stdout: &stdout, stderr: &stderr, now: time.Now,
+		openEngine: func(string, engine.Config) (engine.Engine, string, error) { return &fakeEngine{}, "", nil }}
+	if code := run(ctx, []string{"198.18.0.1:80"}, e); code != 3 || !strings.Contains(stderr.String(), "interrupted after 0 of 1 targets") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
 	}
 }

@@ -167,6 +167,8 @@ func runScan(ctx context.Context, args []string, e env) int {
 	}
 	fmt.Fprintln(e.stderr, tally.Summary(eng.Stats().Invalid, elapsed))
 	switch {
+	case scanErr != nil && ctx.Err() != nil:
+		return runtimeError(e, fmt.Errorf("interrupted after %d of %d targets", tally.Probed, set.ShardLen(shard)))
 	case scanErr != nil:
 		return runtimeError(e, scanErr)
 	case writeErr != nil:

@@ -46,6 +46,9 @@ func (f *fakeProber) Probe(ctx context.Context, t netip.AddrPort) (rawcheck.Resu
 		res.State, res.Attempts, res.TTL = rawcheck.Timeout, 3, 0
 	case 4:
 		res.State, res.RTT, res.ICMPType, res.ICMPCode = rawcheck.Unreachable, time.Millisecond, 3, 1
+	case 7: // an engine slower than the scrape budget
+		<-ctx.Done()
+		return res, ctx.Err()
 	default:
 		return res, fmt.Errorf("engine failure")
 	}
@@ -148,8 +151,10 @@ func TestProbe(t *testing.T) {
 		{"v6.example:80", "", 0, 6, 0.0005, 2},
 		{"198.18.0.9:80", "", 0, 4, 0, -1},      // engine error
 		{"nowhere.example:80", "", 0, 0, 0, -1}, // resolution failure: 200, success 0
+		{"198.18.0.7:80", "", 0, 4, 0, 0},       // budget ran out: timeout, not error
 	} {
-		code, body, m := scrape(t, srv, probePath(tc.target, tc.module), nil)
+		// 0.7s scrape timeout: a 0.2s budget, for the slow engine's case.
+		code, body, m := scrape(t, srv, probePath(tc.target, tc.module), map[string]string{"X-Prometheus-Scrape-Timeout-Seconds": "0.7"})
 		if code != 200 {
 			t.Errorf("%s: HTTP %d %s", tc.target, code, body)
 			continue

@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/netip"
@@ -105,6 +106,11 @@ func (e *Exporter) probe(ctx context.Context, p Prober, module, target string, e
 		m.ipProtocol.Set(6)
 	}
 	res, err := p.Probe(ctx, netip.AddrPortFrom(addr, ep.Port))
+	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
+		// The scrape's time budget ran out before the engine's own
+		// timeout: the target did not answer in time.
+		res, err = rawcheck.Result{Target: netip.AddrPortFrom(addr, ep.Port), State: rawcheck.Timeout}, nil
+	}
 	if err != nil {
 		e.cfg.Logger.Warn("probe failed", "module", module, "target", target, "err", err)
 		m.state.Set(-1)
