@@ -181,6 +181,7 @@ type ProbeError struct {
 	Err    error
 }
 
+// Error names the target and the cause.
 func (e *ProbeError) Error() string { return "probing " + e.Target.String() + ": " + e.Err.Error() }
 
 // Unwrap returns the cause.

@@ -261,3 +261,15 @@ func TestNewRejectsUnknownDefault(t *testing.T) {
 		t.Errorf("New: %v", err)
 	}
 }
+
+func BenchmarkProbe(b *testing.B) {
+	e, _ := New(Config{Modules: map[string]Prober{"syn": &fakeProber{}}, DefaultModule: "syn",
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	req := httptest.NewRequest("GET", "/probe?target=198.18.0.1:80", nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			e.ServeHTTP(httptest.NewRecorder(), req)
+		}
+	})
+}

@@ -232,3 +232,16 @@ func TestPcapTap(t *testing.T) {
 		t.Errorf("read back %d packets, want 3", n)
 	}
 }
+
+func BenchmarkWriter(b *testing.B) {
+	for _, format := range Formats {
+		b.Run(format, func(b *testing.B) {
+			w, _ := NewWriter(format, io.Discard)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				w.Write(sample[i%len(sample)])
+			}
+			w.Flush()
+		})
+	}
+}

@@ -24,6 +24,7 @@ type Error struct {
 	Reason string
 }
 
+// Error formats the error as `[FILE:LINE: ]invalid target "TOKEN": REASON`.
 func (e *Error) Error() string {
 	s := fmt.Sprintf("invalid target %q: %s", e.Token, e.Reason)
 	if e.Where != "" {
