@@ -1,0 +1,64 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/rawprobe/rawprobe/internal/pcapcheck"
+	"github.com/rawprobe/rawprobe/internal/testnet"
+)
+
+// TestScanNamespace runs the command with the raw engine in the prober
+// namespace of a test network: 256 open ports, 256 closed, 32 silent and
+// 32 unreachable targets. The counts must be exact, and the capture on the
+// prober's veth must show every SYN-ACK answered by exactly one RST and no
+// ACK; the target application accepts nothing.
+func TestScanNamespace(t *testing.T) {
+	args := []string{"--engine", "raw", "--format", "csv", "--timeout", "300ms", "--retries", "1", "--seed", "11",
+		"-p", "80,81", "198.18.7.0/24", "198.19.0.0/28", "203.0.113.0/28"}
+	if _, ok := testnet.Child(); ok {
+		var stdout, stderr bytes.Buffer
+		e := defaultEnv()
+		e.stdout, e.stderr, e.stderrTerminal = &stdout, &stderr, false
+		code := run(context.Background(), args, e)
+		if code != 1 {
+			t.Fatalf("exit %d\n%s", code, stderr.String())
+		}
+		if want := "probed 576, open 256, closed 256, timeout 32, unreachable 32, invalid replies 0"; !strings.Contains(stderr.String(), want) {
+			t.Errorf("summary %q, want %q", stderr.String(), want)
+		}
+		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+		if len(lines) != 577 {
+			t.Errorf("%d CSV lines, want a header and 576 rows", len(lines))
+		}
+		for _, want := range []string{"198.18.7.9:80,198.18.7.9,80,open,", "198.18.7.9:81,198.18.7.9,81,closed,", "198.19.0.3:80,198.19.0.3,80,timeout,", "203.0.113.5:81,203.0.113.5,81,unreachable,"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+		return
+	}
+	n := testnet.New(t)
+	l := n.Listen(t, "tcp", ":80")
+	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
+	n.RunInProber(t)
+	rep := c.Analyze()
+	if err := rep.Err(); err != nil {
+		t.Error(err)
+	}
+	if rep.SYNACKFlows != 256 || rep.ACKOnlySegments != 0 {
+		t.Errorf("capture: %d SYN-ACK flows, %d ACK-only segments; want 256 and 0\n%v", rep.SYNACKFlows, rep.ACKOnlySegments, rep)
+	}
+	for _, f := range rep.Flows {
+		if f.Reply == pcapcheck.SYNACK && f.ProberRSTs != 1 {
+			t.Errorf("%v: %d RSTs after the SYN-ACK, want 1", f.Target, f.ProberRSTs)
+		}
+	}
+	if a := l.Accepted(); a != 0 {
+		t.Errorf("the target application accepted %d connections", a)
+	}
+	t.Log(fmt.Sprint(rep.Gap))
+}
