@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,13 @@ const nsPrefix = "rp-"
 // before New removes it. (A test binary killed by -test.timeout runs no
 // cleanup and leaves its namespaces behind.)
 const staleAge = 2 * time.Minute
+
+// The veth ends' MAC addresses (locally administered). Every Net uses the
+// same two: each pair is alone in its namespaces.
+const (
+	proberMAC = "02:72:70:00:00:01"
+	targetMAC = "02:72:70:00:00:02"
+)
 
 // cmdTimeout bounds every ip/nft command New and Cleanup run.
 const cmdTimeout = 30 * time.Second
@@ -130,11 +138,17 @@ func (n *Net) build() error {
 	prober := []string{
 		// The veth is born in the prober namespace and its peer goes
 		// straight into the target: the host namespace never sees it.
-		fmt.Sprintf("link add %s type veth peer name %s netns %s", n.ProberLink, n.TargetLink, n.TargetNS),
+		fmt.Sprintf("link add %s address %s type veth peer name %s address %s netns %s",
+			n.ProberLink, proberMAC, n.TargetLink, targetMAC, n.TargetNS),
 		"link set lo up",
 		fmt.Sprintf("link set %s up", n.ProberLink),
 		fmt.Sprintf("addr add %s/%d dev %s", n.ProberAddr4, linkPrefix4, n.ProberLink),
 		fmt.Sprintf("addr add %s/%d dev %s nodad", n.ProberAddr6, linkPrefix6, n.ProberLink),
+		// Permanent neighbours: no ARP or neighbour discovery to wait
+		// for, lose under load, or overflow the queue of packets waiting
+		// for it when a test floods SYNs.
+		fmt.Sprintf("neigh replace %s lladdr %s dev %s nud permanent", n.TargetAddr4, targetMAC, n.ProberLink),
+		fmt.Sprintf("neigh replace %s lladdr %s dev %s nud permanent", n.TargetAddr6, targetMAC, n.ProberLink),
 	}
 	for _, p := range []string{n.Answering4.String(), n.Silent4.String(), n.Unreachable4.String()} {
 		prober = append(prober, fmt.Sprintf("route add %s via %s dev %s", p, gw4, n.ProberLink))
@@ -150,6 +164,8 @@ func (n *Net) build() error {
 		fmt.Sprintf("link set %s up", n.TargetLink),
 		fmt.Sprintf("addr add %s/%d dev %s", n.TargetAddr4, linkPrefix4, n.TargetLink),
 		fmt.Sprintf("addr add %s/%d dev %s nodad", n.TargetAddr6, linkPrefix6, n.TargetLink),
+		fmt.Sprintf("neigh replace %s lladdr %s dev %s nud permanent", n.ProberAddr4, proberMAC, n.TargetLink),
+		fmt.Sprintf("neigh replace %s lladdr %s dev %s nud permanent", n.ProberAddr6, proberMAC, n.TargetLink),
 	}
 	// All three prefixes are local in the target; nft decides what the
 	// silent and unreachable ones get.
@@ -175,7 +191,49 @@ func (n *Net) build() error {
 	if err := n.nft(rules); err != nil {
 		return err
 	}
-	return n.InTarget(func() error { return writeSysctls(targetSysctls) })
+	if err := n.InTarget(func() error { return writeSysctls(targetSysctls) }); err != nil {
+		return err
+	}
+	return n.waitRunning()
+}
+
+// linkTimeout bounds the wait for the veth pair to come up.
+const linkTimeout = 10 * time.Second
+
+// waitRunning waits until both ends of the veth are operationally up.
+// Until the kernel's link watcher (which runs at most about once a second
+// and serves every namespace) has processed the carrier change, a new
+// link's queueing discipline is noop: it drops every frame, and a raw
+// socket's sendto still succeeds. A one-shot raw SYN would vanish.
+func (n *Net) waitRunning() error {
+	deadline := time.Now().Add(linkTimeout)
+	for _, side := range []struct {
+		in   func(func() error) error
+		link string
+	}{{n.InProber, n.ProberLink}, {n.InTarget, n.TargetLink}} {
+		for {
+			var running bool
+			err := side.in(func() error {
+				ifi, err := net.InterfaceByName(side.link)
+				if err != nil {
+					return err
+				}
+				running = ifi.Flags&net.FlagRunning != 0
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if running {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("link %s not running after %v", side.link, linkTimeout)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	return nil
 }
 
 // sysctl is a /proc/sys path and the value to write there.

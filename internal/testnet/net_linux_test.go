@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,6 +135,34 @@ func TestNetIsolatedAndRemoved(t *testing.T) {
 		})
 		if err != nil {
 			t.Errorf("link %s not in the prober namespace: %v", n.ProberLink, err)
+		}
+		// Links running and neighbours permanent: a raw packet sent right
+		// after New leaves at once, without ARP or neighbour discovery.
+		for _, c := range []struct {
+			cmd  func(context.Context, string, ...string) *exec.Cmd
+			link string
+			peer []netip.Addr
+		}{
+			{n.ProberCmd, n.ProberLink, []netip.Addr{n.TargetAddr4, n.TargetAddr6}},
+			{n.TargetCmd, n.TargetLink, []netip.Addr{n.ProberAddr4, n.ProberAddr6}},
+		} {
+			out, err := c.cmd(t.Context(), "ip", "neigh", "show", "dev", c.link).CombinedOutput()
+			if err != nil {
+				t.Fatalf("ip neigh: %v: %s", err, out)
+			}
+			for _, a := range c.peer {
+				found := false
+				for _, line := range strings.Split(string(out), "\n") {
+					found = found || strings.HasPrefix(line, a.String()+" lladdr ") && strings.HasSuffix(strings.TrimSpace(line), "PERMANENT")
+				}
+				if !found {
+					t.Errorf("no permanent neighbour %v on %s:\n%s", a, c.link, out)
+				}
+			}
+			out, err = c.cmd(t.Context(), "ip", "link", "show", "dev", c.link).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "state UP") {
+				t.Errorf("link %s not up after New: %v: %s", c.link, err, out)
+			}
 		}
 	})
 	if n == nil {
