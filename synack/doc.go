@@ -3,4 +3,27 @@
 // SYN-ACK, RST and ICMP unreachable replies, RST crafting and the classic BPF
 // programs that select those replies. It makes no system calls and builds on
 // every GOOS.
+//
+// A probe goes like this: a Template, built once per source address and
+// option set, is filled per probe with the destination, the ports and a
+// sequence number from CookieKey.Cookie; a listener with a Filter program
+// attached reads replies; Parse decodes each into a Reply; CookieKey.Validate
+// decides whether it answers one of our SYNs, and Reply.Probe says which;
+// BuildRST answers a SYN-ACK when the engine sends its own RST.
+//
+// Decisions worth knowing:
+//
+//   - Cookies are SipHash-2-4 over the two addresses (4 bytes each when both
+//     are IPv4, otherwise 16) and the two ports; a SYN-ACK or RST validates
+//     by ack == cookie+1, an ICMP error by its quoted seq == cookie.
+//   - Parse accepts Ethernet frames (with at most one 802.1Q tag) and bare IP
+//     packets, IPv4 options included. It rejects IPv4 fragments and IPv6
+//     packets with extension headers, and checks no checksum (AF_PACKET sees
+//     offloaded checksums unfilled on loopback and veth devices).
+//   - Filter applies Parse's rules where classic BPF can (TCP flags, IPv4
+//     fragments, IPv6 extension headers, ICMP type, quoted protocol) and also
+//     drops replies to other processes: the TCP destination port, or the TCP
+//     source port quoted by an ICMP error, must be in the prober's range.
+//   - BuildRST sends RST only with seq = the SYN-ACK's ack (RFC 9293), as
+//     Linux answers a SYN-ACK it has no connection for.
 package synack
