@@ -69,8 +69,9 @@ func sendSYNs(t *testing.T, n *testnet.Net, count int) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Wait until the counter stops moving (the veth delivers at once).
-	got := ^uint64(0)
+	// Wait until the counter reaches count or stops moving for 150 ms.
+	var last uint64
+	stable := 0
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
 		after, err := n.TargetCounters()
@@ -78,12 +79,20 @@ func sendSYNs(t *testing.T, n *testnet.Net, count int) uint64 {
 			t.Fatal(err)
 		}
 		d := after["Tcp.InSegs"] - before["Tcp.InSegs"]
-		if d == got || d == uint64(count) {
+		if d == uint64(count) {
 			return d
 		}
-		got = d
+		if d == last {
+			stable++
+		} else {
+			stable = 0
+		}
+		if stable == 3 {
+			return d
+		}
+		last = d
 	}
-	return got
+	return last
 }
 
 func TestLoss(t *testing.T) {

@@ -39,6 +39,19 @@ func inNamespace(name string, fn func() error) (err error) {
 		runtime.UnlockOSThread()
 		return fmt.Errorf("testnet: entering namespace %s: %w", name, os.NewSyscallError("setns", err))
 	}
+	// Make sure: code run here sends test traffic, which must never
+	// leave from the host's namespace.
+	cur, err := netns.Get()
+	same := err == nil && cur.Equal(ns)
+	if err == nil {
+		cur.Close()
+	}
+	if !same {
+		if netns.Set(orig) == nil {
+			runtime.UnlockOSThread()
+		}
+		return fmt.Errorf("testnet: thread is not in namespace %s after setns (%v)", name, err)
+	}
 	defer func() {
 		if rerr := netns.Set(orig); rerr != nil {
 			// Leave the thread locked: it ends with its goroutine
