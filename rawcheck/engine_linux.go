@@ -363,8 +363,19 @@ func (e *engine) sendBatch(b *sendBatch) error {
 	return nil
 }
 
-// stats returns the counters.
-func (e *engine) stats() Stats { return e.count.snapshot() }
+// stats returns the counters, with the rings' latest drop counts.
+func (e *engine) stats() Stats {
+	e.routesMu.Lock()
+	select {
+	case <-e.closed:
+	default:
+		for _, l := range e.listeners {
+			l.countDrops()
+		}
+	}
+	e.routesMu.Unlock()
+	return e.count.snapshot()
+}
 
 // close stops everything; see Prober.Close.
 func (e *engine) close() error {

@@ -13,12 +13,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Receive ring geometry: 64 blocks of 256 KiB (16 MiB per interface, about
-// 100,000 replies: 0.4 s of a full-rate scan if the reader is held up). A block
-// is handed to the engine when full or after ringBlockTimeout ms.
+// Receive ring geometry: 1024 blocks of 16 KiB (16 MiB per interface). A
+// block is handed to the engine when full (about 100 replies) or after
+// ringBlockTimeout ms, and a block retired by the timeout is used up however
+// little it holds: small blocks keep a slow trickle from using up the ring,
+// so that it absorbs about 100,000 replies, or a reader held up for a
+// second at 100,000 replies per second.
 const (
-	ringBlockSize    = 256 << 10
-	ringBlocks       = 64
+	ringBlockSize    = 16 << 10
+	ringBlocks       = 1024
 	ringFrameSize    = 2048 // only used by the kernel to check the request
 	ringBlockTimeout = 1    // ms
 )
@@ -177,7 +180,9 @@ func (l *listener) run(sink frameSink) {
 		sink.flush()
 		atomic.StoreUint32((*uint32)(unsafe.Pointer(&l.ring[base+blockStatusOff])), unix.TP_STATUS_KERNEL)
 		l.block = (l.block + 1) % ringBlocks
-		l.countDrops()
+		if l.block%64 == 0 {
+			l.countDrops()
+		}
 	}
 }
 
@@ -192,6 +197,7 @@ func (l *listener) countDrops() {
 
 // close stops run (it must have been started) and releases the ring.
 func (l *listener) close() error {
+	l.countDrops()
 	err := l.f.Close()
 	<-l.done
 	unix.Munmap(l.ring)
