@@ -193,6 +193,10 @@ func TestLoadCapture(t *testing.T) {
 	l := n.Listen(t, "tcp", ":80")
 	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
 	s := newRawSender(t, n)
+	backlogBefore, err := testnet.BacklogDrops()
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	for i := range flows {
 		src := netip.AddrPortFrom(n.ProberAddr4, uint16(10000+i))
@@ -201,7 +205,11 @@ func TestLoadCapture(t *testing.T) {
 	}
 	sent := time.Since(start)
 	r := c.Analyze()
-	t.Logf("%d SYNs sent in %v; %v", flows, sent, r)
+	backlogAfter, err := testnet.BacklogDrops()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d SYNs sent in %v; %v; host input backlog drops during the test: %d", flows, sent, r, backlogAfter-backlogBefore)
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}

@@ -70,3 +70,22 @@ func parseSNMP6(m map[string]uint64, text []byte) error {
 	}
 	return s.Err()
 }
+
+// parseSoftnetDrops sums the second column (packets dropped because the
+// CPU's input backlog was full) of a /proc/net/softnet_stat text.
+func parseSoftnetDrops(text []byte) (uint64, error) {
+	var sum uint64
+	s := bufio.NewScanner(bytes.NewReader(text))
+	for s.Scan() {
+		f := strings.Fields(s.Text())
+		if len(f) < 2 {
+			return 0, fmt.Errorf("softnet_stat: short line %q", s.Text())
+		}
+		v, err := strconv.ParseUint(f[1], 16, 64)
+		if err != nil {
+			return 0, fmt.Errorf("softnet_stat: bad drop count %q", f[1])
+		}
+		sum += v
+	}
+	return sum, s.Err()
+}

@@ -37,3 +37,19 @@ func (n *Net) TargetCounters() (map[string]uint64, error) {
 	}
 	return m, nil
 }
+
+// BacklogDrops returns how many received packets the kernel has dropped,
+// on all CPUs, because a CPU's input backlog was full (the second column
+// of /proc/net/softnet_stat). A veth delivers through that backlog, whose
+// size (net.core.netdev_max_backlog) is one host-wide setting no test may
+// change: a flood from any test on the machine can overflow it. A load
+// test that sees unexplained timeouts can compare this before and after
+// to tell such drops from its own bugs. The count is host-wide and is only
+// read.
+func BacklogDrops() (uint64, error) {
+	b, err := os.ReadFile("/proc/net/softnet_stat")
+	if err != nil {
+		return 0, fmt.Errorf("testnet: %w", err)
+	}
+	return parseSoftnetDrops(b)
+}

@@ -81,3 +81,15 @@ func TestRunPattern(t *testing.T) {
 		}
 	}
 }
+
+func TestParseSoftnetDrops(t *testing.T) {
+	text := "016d5dc2 00000000 00000000 00000000\n01a0270a 0000000a 00000001 00000000\n"
+	if got, err := parseSoftnetDrops([]byte(text)); err != nil || got != 10 {
+		t.Errorf("parseSoftnetDrops = %d, %v; want 10", got, err)
+	}
+	for _, bad := range []string{"016d5dc2\n", "016d5dc2 zz\n"} {
+		if _, err := parseSoftnetDrops([]byte(bad)); err == nil {
+			t.Errorf("parseSoftnetDrops(%q) accepted", bad)
+		}
+	}
+}

@@ -50,3 +50,6 @@ func (n *Net) Listen(t testing.TB, network, address string) *Listener {
 
 // TargetCounters returns an error: not implemented outside Linux.
 func (n *Net) TargetCounters() (map[string]uint64, error) { return nil, errNotImplemented }
+
+// BacklogDrops returns an error: not implemented outside Linux.
+func BacklogDrops() (uint64, error) { return 0, errNotImplemented }
