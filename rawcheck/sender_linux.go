@@ -111,7 +111,7 @@ type sendBatch struct {
 	failed []int
 	errs   []syscall.Errno
 
-	order  [2][]int // packet index of each msgs entry
+	order [2][]int // packet index of each msgs entry
 }
 
 // newSendBatch returns a batch of up to size packets.
