@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,12 +184,19 @@ func TestLiveTwoRSTsAreFlagged(t *testing.T) {
 }
 
 // The capture keeps up with a burst of half-open checks: nothing dropped,
-// every flow correct. (About 150,000 frames.)
+// every flow correct. 50,000 flows (150,000 frames) by default; set
+// RAWPROBE_PCAPCHECK_FLOWS for another count.
 func TestLoadCapture(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test: runs in make test's second pass without -race")
 	}
-	const flows = 50000
+	flows := 50000
+	if v := os.Getenv("RAWPROBE_PCAPCHECK_FLOWS"); v != "" {
+		var err error
+		if flows, err = strconv.Atoi(v); err != nil || flows < 1 || flows > 1000000 {
+			t.Fatalf("RAWPROBE_PCAPCHECK_FLOWS=%q: want a count from 1 to 1000000", v)
+		}
+	}
 	n := testnet.New(t)
 	l := n.Listen(t, "tcp", ":80")
 	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
@@ -198,9 +206,12 @@ func TestLoadCapture(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
+	dst := netip.AddrPortFrom(n.Answering4.Addr().Next(), 80)
 	for i := range flows {
-		src := netip.AddrPortFrom(n.ProberAddr4, uint16(10000+i))
-		dst := netip.AddrPortFrom(n.Answering4.Addr().Next(), 80)
+		if i > 0 && i%50000 == 0 {
+			dst = netip.AddrPortFrom(dst.Addr().Next(), 80) // new 4-tuples
+		}
+		src := netip.AddrPortFrom(n.ProberAddr4, uint16(10000+i%50000))
 		s.send(t, src, dst, uint32(i)*7919, 0, true, false)
 	}
 	sent := time.Since(start)
@@ -213,7 +224,7 @@ func TestLoadCapture(t *testing.T) {
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if r.SYNACKFlows != flows || r.Gap.N != flows {
+	if r.SYNACKFlows != flows || r.Gap.N != flows || len(r.Flows) != flows {
 		t.Errorf("%d syn-ack flows, %d gaps; want %d", r.SYNACKFlows, r.Gap.N, flows)
 	}
 	if l.Accepted() != 0 {
