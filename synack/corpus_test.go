@@ -85,6 +85,7 @@ func TestFuzzCorpus(t *testing.T) {
 	want := map[string]string{}
 	for _, s := range parseSeeds(t) {
 		want[filepath.Join("FuzzParse", s.name)] = corpusFile(s.frame, s.link)
+		want[filepath.Join("FuzzFilter", s.name)] = corpusFile(s.frame, s.link)
 	}
 	for _, s := range updateSeeds {
 		want[filepath.Join("FuzzUpdateChecksum", s.name)] = corpusFile(s.data, s.off, s.new)

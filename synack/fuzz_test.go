@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
+	"golang.org/x/net/bpf"
 )
 
 // Seed corpora live in testdata/fuzz/<target>/ (written by
@@ -181,6 +182,51 @@ func FuzzFillPacket(f *testing.F) {
 		var r Reply
 		if err := Parse(pkt, LinkIP, &r); err != nil || r.Src != s.Unmap() || r.Dst != d.Unmap() || r.SrcPort != sport || r.DstPort != dport || r.Seq != seq {
 			t.Fatalf("filled SYN parses as %+v, %v", r, err)
+		}
+	})
+}
+
+// FuzzFilter: whatever Parse decodes as a reply for a port in the range,
+// the Filter program (run in x/net/bpf's VM) accepts, for both link types;
+// and the VM never fails on any input.
+func FuzzFilter(f *testing.F) {
+	for _, s := range parseSeeds(f) {
+		f.Add(s.frame, s.link)
+	}
+	vms := map[LinkType]*bpf.VM{}
+	for _, link := range []LinkType{LinkEthernet, LinkIP} {
+		prog, err := Filter(link, 40000, 40010)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if vms[link], err = bpf.NewVM(prog); err != nil {
+			f.Fatal(err)
+		}
+	}
+	f.Fuzz(func(t *testing.T, frame []byte, link uint8) {
+		l := LinkType(link)
+		vm := vms[l]
+		if vm == nil {
+			return
+		}
+		n, err := vm.Run(frame)
+		if err != nil {
+			t.Fatalf("VM: %v", err)
+		}
+		var r Reply
+		if Parse(frame, l, &r) != nil {
+			return
+		}
+		port := r.DstPort
+		if r.Kind == KindUnreachable {
+			port = r.OrigSrcPort
+		}
+		vlan := l == LinkEthernet && frame[12] == 0x81 && frame[13] == 0
+		if port >= 40000 && port <= 40010 && !vlan && n == 0 {
+			t.Fatalf("Parse decodes %+v, the filter rejects it", r)
+		}
+		if n != 0 && (port < 40000 || port > 40010) {
+			t.Fatalf("filter accepts port %d: %+v", port, r)
 		}
 	})
 }
