@@ -57,9 +57,11 @@ type Net struct {
 	Silent4, Silent6 netip.Prefix
 	// Unreachable4 and Unreachable6 are answered by the target with ICMP
 	// host unreachable and ICMPv6 address unreachable, one per SYN and
-	// without rate limit. (Linux's connect() gives up with EHOSTUNREACH
-	// on the first ICMP for IPv4 but, on this kernel, only on the ICMPv6
-	// answering its first SYN retransmission, about a second later.)
+	// without rate limit. (Observed on this kernel: connect() fails with
+	// EHOSTUNREACH on the first ICMP for IPv4, but for IPv6 only on the
+	// error answering its first SYN retransmission, about a second later;
+	// likely the first error arrives, over this zero-delay link, while
+	// connect still holds the socket, which makes it a soft error.)
 	Unreachable4, Unreachable6 netip.Prefix
 }
 
