@@ -156,6 +156,10 @@ func runScan(ctx context.Context, args []string, e env) int {
 		}
 	})
 	elapsed := e.now().Sub(start)
+	stats := eng.Stats()
+	// Close before flushing the pcap: the engine may still send (own RSTs)
+	// and tap packets until it has stopped.
+	eng.Close()
 	bar.Finish()
 	if err := w.Flush(); writeErr == nil {
 		writeErr = err
@@ -165,7 +169,7 @@ func runScan(ctx context.Context, args []string, e env) int {
 			writeErr = fmt.Errorf("writing %s: %v", f.pcapFile, err)
 		}
 	}
-	fmt.Fprintln(e.stderr, tally.Summary(eng.Stats().Invalid, elapsed))
+	fmt.Fprintln(e.stderr, tally.Summary(stats.Invalid, elapsed))
 	switch {
 	case scanErr != nil && ctx.Err() != nil:
 		return runtimeError(e, fmt.Errorf("interrupted after %d of %d targets", tally.Probed, set.ShardLen(shard)))
