@@ -34,15 +34,12 @@ func NewCookieKey() (CookieKey, error) {
 // through a byte buffer, which halves its cost; tests check it against
 // github.com/dchest/siphash over the message bytes.
 func (k CookieKey) Cookie(src, dst netip.Addr, srcPort, dstPort uint16) uint32 {
-	if src.Is4In6() {
-		src = src.Unmap()
-	}
-	if dst.Is4In6() {
-		dst = dst.Unmap()
-	}
 	// The ports as the last bytes of the message, little-endian words as
 	// SipHash reads them.
 	ports := uint64(bits.ReverseBytes16(srcPort)) | uint64(bits.ReverseBytes16(dstPort))<<16
+	if !src.Is4() || !dst.Is4() {
+		src, dst = src.Unmap(), dst.Unmap()
+	}
 	if src.Is4() && dst.Is4() {
 		s, d := src.As4(), dst.As4()
 		m := uint64(binary.LittleEndian.Uint32(s[:])) | uint64(binary.LittleEndian.Uint32(d[:]))<<32
