@@ -263,3 +263,33 @@ func TestProbeConcurrent(t *testing.T) {
 		t.Errorf("stats %+v: want 1016 open, 1000 closed", st)
 	}
 }
+
+// TestScanRate checks the token bucket: 2,000 SYNs at 4,000 per second,
+// with a burst of one 256-SYN batch, cannot all leave in less than
+// (2,000-256)/4,000 s. (Only a lower bound is checked: the limiter must
+// hold back; how fast an unlimited scan goes is for the benchmarks.)
+func TestScanRate(t *testing.T) {
+	n := testnet.New(t)
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Rate: 4000})
+	var targets []netip.AddrPort
+	for i := range 2000 {
+		targets = append(targets, netip.AddrPortFrom(nth(n.Answering4, i+1), 81))
+	}
+	start := time.Now()
+	results := 0
+	if err := p.Scan(context.Background(), slices.Values(targets), func(r Result) {
+		if r.State == Closed {
+			results++
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	t.Logf("2,000 SYNs at Rate 4,000/s took %v", took)
+	if results != len(targets) {
+		t.Errorf("%d closed results, want %d", results, len(targets))
+	}
+	if min := time.Duration(float64(2000-256) / 4000 * float64(time.Second)); took < min {
+		t.Errorf("2,000 SYNs at 4,000/s took %v, less than the %v the rate allows", took, min)
+	}
+}
