@@ -2,4 +2,43 @@
 // sent on a raw socket, replies are read by a BPF-filtered AF_PACKET listener
 // and matched to pending probes, with retries, timeouts and RTT measurement.
 // The handshake is never completed: a SYN-ACK is answered with RST only.
+//
+// # How it works (Linux)
+//
+// Sending: each SYN is a synack.Template filled with the target and a
+// cookie as its sequence number, sent whole (IP header included) on an
+// IPPROTO_RAW socket per family, 256 per sendmmsg. Scan hands full batches
+// to one sender goroutine per CPU: on veth and loopback the kernel handles
+// the target's side and our own replies inside the sending system call.
+//
+// Routing: the source address and interface come from the kernel's route to
+// the first target under each prefix of the main and local routing tables
+// (netlink), cached per prefix, so a scan of a /16 costs one lookup.
+//
+// Listening: one AF_PACKET socket per interface in use, SOCK_DGRAM (frames
+// start at the IP header), created with protocol 0 so that it queues
+// nothing until the BPF filter from synack.Filter, PACKET_IGNORE_OUTGOING
+// and a TPACKET_V3 ring are in place and it is bound. The ring is read a
+// block at a time, with no system call and no allocation per packet.
+//
+// Matching: a reply must carry our cookie (synack.CookieKey.Validate), or it
+// is counted as invalid and dropped. Valid replies are matched in batches,
+// under one lock, in a pending table keyed by (target, source port): open
+// addressing with 48-byte entries plus a 4-byte index slot at load at most
+// 1/2 (56 bytes per probe in flight). Its send-ordered list is the engine's
+// one timer: every attempt has the same timeout, so the probes due are
+// always at its head.
+//
+// Source ports and the RST: the engine reserves every port of its range
+// with an ordinary TCP socket bound to the wildcard address of both
+// families, so no local connection can take them. By default these sockets
+// do not listen: a SYN-ACK finds no socket and the kernel answers it with
+// RST. With Config.OwnRST they listen behind a socket filter that drops
+// everything; the kernel runs a listener's filter before any TCP
+// processing, so it drops the SYN-ACK silently, and the engine's RST is the
+// only one that leaves.
+//
+// Namespaces: every socket is created in the network namespace of the
+// thread that called New, including listeners opened later for interfaces
+// first used then.
 package rawcheck
