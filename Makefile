@@ -17,18 +17,21 @@ build:
 	$(GO) build $(PKGS)
 	$(GO) build -o bin/rawprobe ./cmd/rawprobe
 
-# deps installs the tools the privileged tests call (nft) when missing.
+# deps installs the tools the privileged tests call (nft, ip) when missing.
 deps:
-	@if ! command -v nft >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing nftables (nft is needed by the test network)"; \
-	    (apt-get install -y -q nftables >/dev/null 2>&1 || \
-	     (apt-get update -q >/dev/null && apt-get install -y -q nftables >/dev/null)) || \
-	     { echo "could not install nftables"; exit 1; }; \
-	  else \
-	    echo "nft not found: install nftables (apt-get install nftables) to run the privileged tests"; \
+	@for pair in nft:nftables ip:iproute2; do \
+	  cmd=$${pair%%:*}; pkg=$${pair#*:}; \
+	  if ! command -v $$cmd >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "installing $$pkg ($$cmd is needed by the test network)"; \
+	      (apt-get install -y -q $$pkg >/dev/null 2>&1 || \
+	       (apt-get update -q >/dev/null && apt-get install -y -q $$pkg >/dev/null)) || \
+	       { echo "could not install $$pkg"; exit 1; }; \
+	    else \
+	      echo "$$cmd not found: install $$pkg (apt-get install $$pkg) to run the privileged tests"; \
+	    fi; \
 	  fi; \
-	fi
+	done
 
 vet:
 	$(GO) vet $(PKGS)
