@@ -28,6 +28,17 @@ func benchNet(b *testing.B) *testnet.Net {
 	return n
 }
 
+// targetDrops returns the target's counters of SYNs its listeners could not
+// queue (SYN backlog or accept queue full) and of SYN cookies sent, which
+// would mean the target, not the prober, limits the benchmark.
+func targetDrops(b *testing.B, n *testnet.Net) (drops, cookies uint64) {
+	c, err := n.TargetCounters()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c["TcpExt.ListenDrops"] + c["TcpExt.ListenOverflows"], c["TcpExt.SyncookiesSent"]
+}
+
 // maxRSS returns the process's peak resident set size in bytes.
 func maxRSS() float64 {
 	var ru unix.Rusage
@@ -50,6 +61,7 @@ func BenchmarkScan(b *testing.B) {
 	}
 	defer p.Close()
 	seen := make([]uint8, 65536*len(benchPorts))
+	drops0, cookies0 := targetDrops(b, n)
 	b.ResetTimer()
 	var elapsed time.Duration
 	for range b.N {
@@ -82,6 +94,9 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 	b.StopTimer()
+	drops1, cookies1 := targetDrops(b, n)
+	b.ReportMetric(float64(drops1-drops0)/float64(b.N), "target-listendrops/op")
+	b.ReportMetric(float64(cookies1-cookies0)/float64(b.N), "target-syncookies/op")
 	st := p.Stats()
 	b.ReportMetric(float64(b.N*len(seen))/elapsed.Seconds(), "probes/s")
 	b.ReportMetric(float64(st.Retransmitted)/float64(b.N), "retries/op")
