@@ -24,8 +24,7 @@ func run(ctx context.Context, args []string, e env) int {
 		case "demo":
 			return runDemo(ctx, args[1:], e)
 		case "help":
-			fmt.Fprint(e.stdout, scanUsage)
-			return 0
+			return runScan(ctx, []string{"--help"}, e)
 		}
 	}
 	return runScan(ctx, rewriteNmapFlags(args), e)
