@@ -76,3 +76,13 @@ func TestTokenBucket(t *testing.T) {
 		t.Errorf("after refill waits %v, want 0", d)
 	}
 }
+
+func TestScanNilArguments(t *testing.T) {
+	p := &Prober{}
+	if err := p.Scan(context.Background(), nil, func(Result) {}); err == nil || !strings.Contains(err.Error(), "nil targets") {
+		t.Errorf("Scan(nil targets) = %v", err)
+	}
+	if err := p.Scan(context.Background(), func(func(netip.AddrPort) bool) {}, nil); err == nil || !strings.Contains(err.Error(), "nil yield") {
+		t.Errorf("Scan(nil yield) = %v", err)
+	}
+}

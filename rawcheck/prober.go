@@ -2,6 +2,7 @@ package rawcheck
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"net/netip"
@@ -51,6 +52,12 @@ func (p *Prober) Probe(ctx context.Context, target netip.AddrPort) (Result, erro
 // error naming it; when ctx ends it returns ctx's error promptly. In both
 // cases the probes still in flight are dropped without a Result.
 func (p *Prober) Scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yield func(Result)) error {
+	switch {
+	case targets == nil:
+		return errors.New("rawcheck: Scan: nil targets")
+	case yield == nil:
+		return errors.New("rawcheck: Scan: nil yield")
+	}
 	return p.e.scan(ctx, targets, yield)
 }
 

@@ -267,6 +267,15 @@ func TestCloseReleasesAndCancel(t *testing.T) {
 	if took > time.Second {
 		t.Errorf("Scan took %v to return after cancel, want well under a second", took)
 	}
+	// A yield that panics leaves nothing running behind it.
+	panicked := func() (v any) {
+		defer func() { v = recover() }()
+		p.Scan(context.Background(), slices.Values([]netip.AddrPort{netip.AddrPortFrom(nth(n.Answering4, 2), 80)}), func(Result) { panic("yield") })
+		return nil
+	}()
+	if panicked != "yield" {
+		t.Errorf("Scan with a panicking yield: recovered %v", panicked)
+	}
 	// A Probe blocked on a silent target ends with ErrClosed on Close.
 	probeErr := make(chan error, 1)
 	go func() {

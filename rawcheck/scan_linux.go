@@ -126,6 +126,12 @@ func (e *engine) scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 	}
 	defer e.endSession(sc.s)
 	sc.startSenders(min(runtime.GOMAXPROCS(0), 4))
+	stopped := false
+	defer func() { // also if yield or the iterator panics
+		if !stopped {
+			sc.stopSenders()
+		}
+	}()
 	var err error
 	for t := range targets {
 		if err = sc.add(ctx, t); err != nil {
@@ -135,6 +141,7 @@ func (e *engine) scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 	if err == nil {
 		err = sc.flush(ctx)
 	}
+	stopped = true
 	if serr := sc.stopSenders(); err == nil {
 		err = serr
 	}
