@@ -90,10 +90,10 @@ type engineFlags struct {
 	window      int
 }
 
-func (f *engineFlags) register(fs *pflag.FlagSet, timeout time.Duration) {
+func (f *engineFlags) register(fs *pflag.FlagSet, timeout time.Duration, timeoutHelp string) {
 	fs.StringVar(&f.engine, "engine", "", "engine: raw (needs CAP_NET_RAW) or connect; default raw when permitted, else connect")
 	fs.IntVar(&f.rate, "rate", 10000, "SYNs per second, retries included (0 = unlimited)")
-	fs.DurationVar(&f.timeout, "timeout", timeout, "time one attempt waits for a reply")
+	fs.DurationVar(&f.timeout, "timeout", timeout, timeoutHelp)
 	fs.IntVar(&f.retries, "retries", 2, "extra attempts for a target that did not answer")
 	fs.StringVar(&f.sourcePorts, "source-ports", "61000-61999", "raw engine: source port range LOW-HIGH it owns")
 	fs.StringVar(&f.iface, "interface", "", "raw engine: send every probe out of this interface")

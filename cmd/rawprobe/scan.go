@@ -70,7 +70,7 @@ func runScan(ctx context.Context, args []string, e env) int {
 	fs.StringVarP(&f.outFile, "output", "o", "", "write results to FILE instead of stdout")
 	fs.BoolVar(&f.openOnly, "open", false, "write only open targets")
 	fs.StringVar(&f.pcapFile, "pcap", "", "raw engine: write every packet sent and received to FILE (pcap)")
-	f.register(fs, time.Second)
+	f.register(fs, time.Second, "time one attempt waits for a reply")
 	if code, done := parseFlags(fs, args, scanUsage, e); done {
 		return code
 	}

@@ -32,7 +32,7 @@ func runServe(ctx context.Context, args []string, e env) int {
 	var listen string
 	fs := pflag.NewFlagSet("rawprobe serve", pflag.ContinueOnError)
 	fs.StringVar(&listen, "listen", ":9116", "address to serve HTTP on")
-	f.register(fs, 5*time.Second)
+	f.register(fs, 5*time.Second, "longest time one probe may take, retries included (the scrape timeout can shorten it)")
 	if code, done := parseFlags(fs, args, serveUsage, e); done {
 		return code
 	}
