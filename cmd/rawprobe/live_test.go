@@ -116,7 +116,7 @@ func TestDemo(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "verdict: PASS") {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
-	if strings.Contains(stdout, "private network namespaces") && !strings.Contains(stdout, "SYN → SYN-ACK → RST") {
+	if strings.Contains(stdout, "raw engine in private network namespaces") && !strings.Contains(stdout, "SYN → SYN-ACK → RST") {
 		t.Errorf("namespace demo without the open port's packet sequence:\n%s", stdout)
 	}
 	if os.Getenv("RAWPROBE_REQUIRE_PRIV") == "1" && !strings.Contains(stdout, "raw engine in private network namespaces") {
