@@ -101,7 +101,6 @@ func (s *rawSocket) sendmmsg(msgs []unix.Mmsghdr) (int, syscall.Errno, error) {
 type sendBatch struct {
 	bufs [][maxPacket]byte
 	lens []int
-	v6   []bool
 	sa4  []unix.RawSockaddrInet4
 	sa6  []unix.RawSockaddrInet6
 	iov  []unix.Iovec
@@ -110,8 +109,7 @@ type sendBatch struct {
 	// failed lists the packets (indexes) the kernel refused, and errs why.
 	failed []int
 	errs   []syscall.Errno
-
-	order [2][]int // packet index of each msgs entry
+	order  [2][]int // packet index of each msgs entry
 }
 
 // newSendBatch returns a batch of up to size packets.
@@ -119,7 +117,6 @@ func newSendBatch(size int) *sendBatch {
 	b := &sendBatch{
 		bufs: make([][maxPacket]byte, size),
 		lens: make([]int, size),
-		v6:   make([]bool, size),
 		sa4:  make([]unix.RawSockaddrInet4, size),
 		sa6:  make([]unix.RawSockaddrInet6, size),
 		iov:  make([]unix.Iovec, size),
@@ -160,7 +157,6 @@ func (b *sendBatch) add(n int, dst netip.Addr) {
 		h.Namelen = unix.SizeofSockaddrInet6
 		f = 1
 	}
-	b.v6[i] = f == 1
 	b.msgs[f] = append(b.msgs[f], unix.Mmsghdr{Hdr: h})
 	b.order[f] = append(b.order[f], i)
 	b.n++

@@ -62,7 +62,10 @@ func stateCases(n *testnet.Net, six bool) []stateCase {
 // checkResult compares r with what tc expects.
 func checkResult(t testing.TB, tc stateCase, r Result) {
 	t.Helper()
-	if r.Target != tc.target || r.State != tc.state.State || r.Attempts != tc.attempts ||
+	// An answered probe normally takes one attempt; on a loaded machine a
+	// reply may come after the 300 ms timeout, and then the retry is fine.
+	attemptsOK := r.Attempts == tc.attempts || (tc.state.State != Timeout && r.Attempts == 2)
+	if r.Target != tc.target || r.State != tc.state.State || !attemptsOK ||
 		r.ICMPType != tc.state.ICMPType || r.ICMPCode != tc.state.ICMPCode {
 		t.Errorf("%s: got %+v, want %v %v after %d attempts (ICMP %d/%d)", tc.name, r, tc.target, tc.state.State, tc.attempts, tc.state.ICMPType, tc.state.ICMPCode)
 	}
@@ -136,8 +139,8 @@ func testProbeStates(t *testing.T, mutate func(*settings), wantViolation bool) {
 	}
 	st := p.Stats()
 	t.Logf("stats %+v", st)
-	if st.Open != 2 || st.Closed != 2 || st.Timeouts != 2 || st.Unreachable != 2 || st.Retransmitted != 2 || st.Invalid != 0 {
-		t.Errorf("stats %+v: want 2 of each state, 2 retransmitted, 0 invalid", st)
+	if st.Open != 2 || st.Closed != 2 || st.Timeouts != 2 || st.Unreachable != 2 || st.Retransmitted < 2 || st.Invalid != 0 {
+		t.Errorf("stats %+v: want 2 of each state, 2 retransmitted (more only if replies were late), 0 invalid", st)
 	}
 	time.Sleep(50 * time.Millisecond)
 	if a := l.Accepted(); a != 0 {
