@@ -62,8 +62,18 @@ crossbuild:
 	GOOS=darwin GOARCH=arm64 $(GO) build $(PKGS)
 	GOOS=windows GOARCH=amd64 $(GO) build $(PKGS)
 
+# bench: the packages' Go benchmarks, then (as root) the side-by-side
+# comparison with nmap, masscan and hping3 in a private test network, which
+# rewrites BENCHMARKS.md. BENCHCMPFLAGS passes flags to it, e.g.
+# BENCHCMPFLAGS='-targets 65000 -runs 5'.
+BENCHCMPFLAGS ?=
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $(PKGS)
+	@if [ "$$(id -u)" = 0 ]; then \
+	  $(GO) run ./internal/cmd/benchcmp -out BENCHMARKS.md $(BENCHCMPFLAGS); \
+	else \
+	  echo "benchcmp (BENCHMARKS.md) needs root: network namespaces, raw sockets, apt-get; skipped"; \
+	fi
 
 lint:
 	@out=$$(gofmt -l . | grep -v '^vendor/'); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
