@@ -24,7 +24,9 @@ import (
 const sendBatchSize = 256
 
 // synOptions are the TCP options of our SYNs: what Linux sends, less the
-// timestamps.
+// timestamps. IPv4 SYNs carry a counter as identification: with a zero one
+// the kernel would pick one per packet itself (ip_select_ident), a hash and
+// an atomic shared by all sending CPUs.
 var synOptions = synack.TCPOptions{MSS: 1460, SACKPermitted: true, WindowScale: 7}
 
 // engine is the Linux implementation behind Prober.
@@ -161,7 +163,7 @@ func (e *engine) buildRoute(src netip.Addr, ifindex int) (*route, error) {
 			opts.MSS = 1440
 		}
 		var err error
-		if tmpl, err = synack.NewTemplate(synack.TemplateConfig{Src: src, Options: opts}); err != nil {
+		if tmpl, err = synack.NewTemplate(synack.TemplateConfig{Src: src, Options: opts, IPID: synack.IPIDCounter}); err != nil {
 			return nil, err
 		}
 		e.templates[src] = tmpl
