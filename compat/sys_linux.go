@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -55,26 +56,56 @@ func openCheckSocket(family int, zeroLinger bool) (int, error) {
 // batch of sockets sat open: the kernel's 200 ms delayed-ACK timer then
 // completed thousands of handshakes.
 
+// rawSockaddr has room for a sockaddr_in or a sockaddr_in6.
+type rawSockaddr struct {
+	unix.RawSockaddrInet6
+}
+
+// fill stores target (and, for IPv6, the zone's interface index scope) in
+// sa and returns its length.
+func (sa *rawSockaddr) fill(target netip.AddrPort, scope uint32) uintptr {
+	if target.Addr().Is4() {
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		*sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: target.Addr().As4()}
+		putPort(&sa4.Port, target.Port())
+		return unsafe.Sizeof(*sa4)
+	}
+	sa.RawSockaddrInet6 = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: target.Addr().As16(), Scope_id: scope}
+	putPort(&sa.Port, target.Port())
+	return unsafe.Sizeof(sa.RawSockaddrInet6)
+}
+
 // connectTo starts a non-blocking connect of fd to target and returns the
 // errno (unix.EINPROGRESS when the SYN is on its way, 0 if connected at
 // once). It does not allocate: the sockaddr lives on the stack.
 func connectTo(fd int, target netip.AddrPort, scope uint32) unix.Errno {
-	var e unix.Errno
-	if target.Addr().Is4() {
-		var sa unix.RawSockaddrInet4
-		sa.Family = unix.AF_INET
-		putPort(&sa.Port, target.Port())
-		sa.Addr = target.Addr().As4()
-		_, _, e = unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
-	} else {
-		var sa unix.RawSockaddrInet6
-		sa.Family = unix.AF_INET6
-		putPort(&sa.Port, target.Port())
-		sa.Addr = target.Addr().As16()
-		sa.Scope_id = scope
-		_, _, e = unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
-	}
+	var sa rawSockaddr
+	n := sa.fill(target, scope)
+	_, _, e := unix.RawSyscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), n)
 	return e
+}
+
+// connectAndAdd starts the non-blocking connect of fd to the sockaddr sa
+// (salen bytes) and, if the SYN is on its way, registers fd with epfd for
+// ev. It returns connect's errno (EINPROGRESS normally) and epoll_ctl's.
+//
+// It is go:nosplit, and calls only raw syscalls: a nosplit function has
+// no asynchronous preemption points, so the Go scheduler cannot park the
+// goroutine between the SYN leaving and the socket's registration. Under
+// load it did: a check goroutine whose own help completed its check never
+// parked, ran past the scheduler's 10 ms slice, was preempted right there
+// and queued for a second while its SYN-ACK waited and the kernel's
+// delayed ACK completed the handshake.
+//
+//go:nosplit
+func connectAndAdd(fd, epfd int, sa unsafe.Pointer, salen uintptr, ev *unix.EpollEvent) (connErr, addErr syscall.Errno) {
+	_, _, connErr = syscall.RawSyscall6(unix.SYS_CONNECT, uintptr(fd), uintptr(sa), salen, 0, 0, 0)
+	if connErr != unix.EINPROGRESS && connErr != unix.EINTR {
+		return connErr, 0
+	}
+	_, _, addErr = syscall.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), unix.EPOLL_CTL_ADD, uintptr(fd),
+		uintptr(unsafe.Pointer(ev)), 0, 0)
+	return connErr, addErr
 }
 
 // putPort stores port in network byte order.
@@ -98,13 +129,6 @@ func socketError(fd int) unix.Errno {
 // closeFd closes fd; with SO_LINGER {1, 0} that sends RST at once.
 func closeFd(fd int) {
 	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
-}
-
-// epollAdd registers fd with epfd for ev.
-func epollAdd(epfd, fd int, ev *unix.EpollEvent) unix.Errno {
-	_, _, e := unix.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), unix.EPOLL_CTL_ADD, uintptr(fd),
-		uintptr(unsafe.Pointer(ev)), 0, 0)
-	return e
 }
 
 // zoneIndex returns the interface index an IPv6 zone names ("eth0" or
@@ -136,4 +160,18 @@ func epollWaitNow(epfd int, events []unix.EpollEvent) int {
 		return 0
 	}
 	return int(n)
+}
+
+// epollWaitHoldingP is epoll_wait made as a raw syscall: the calling
+// goroutine keeps its P while the thread sleeps in the kernel, so it runs
+// again the moment events arrive instead of queueing for a P behind every
+// runnable goroutine. timeout must be short (ms): a garbage collection
+// stop-the-world waits for it.
+func epollWaitHoldingP(epfd int, events []unix.EpollEvent, timeout int) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])),
+		uintptr(len(events)), uintptr(timeout), 0, 0)
+	if e != 0 {
+		return -1, e
+	}
+	return int(n), nil
 }

@@ -1,0 +1,34 @@
+package compat
+
+import (
+	"testing"
+
+	"github.com/rawprobe/rawprobe/internal/pcapcheck"
+	"github.com/rawprobe/rawprobe/internal/testnet"
+)
+
+// benchCapture is the pcap proof around a benchmark run: every frame on
+// the prober's link, analysed per flow by pcapcheck.
+type benchCapture struct {
+	c *pcapcheck.Capture
+}
+
+func startBenchCapture(b testing.TB, n *testnet.Net) *benchCapture {
+	return &benchCapture{pcapcheck.Start(b, n.ProberLink, n.InProber)}
+}
+
+// report stops the capture, reports the prober's ACK-only segments and the
+// SYN-ACK->RST gap, and with strict (the engine) fails b on any violation.
+func (bc *benchCapture) report(b *testing.B, strict bool, metric func(float64, string)) {
+	rep := bc.c.Analyze()
+	metric(float64(rep.ACKOnlySegments), "ack-segments")
+	metric(float64(rep.Gap.P50.Microseconds()), "gap-p50-µs")
+	metric(float64(rep.Gap.P99.Microseconds()), "gap-p99-µs")
+	b.Logf("pcap: %d frames (%d dropped), %d SYN-ACK flows, %d ACK-only segments; %v",
+		rep.Packets, rep.Dropped, rep.SYNACKFlows, rep.ACKOnlySegments, rep.Gap)
+	if strict {
+		if err := rep.Err(); err != nil {
+			b.Errorf("pcap proof: %v", err)
+		}
+	}
+}
