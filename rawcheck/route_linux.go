@@ -32,6 +32,10 @@ type tablePrefix struct {
 	leaf   bool // no other prefix of the table lies inside it
 }
 
+// routeCacheTTL is how long the routing tables and the routes resolved from
+// them are trusted.
+var routeCacheTTL = 10 * time.Second // a variable for tests
+
 // router finds the route to a target: the longest matching prefix of the
 // main and local routing tables says which cache entry applies, and the
 // first target under each prefix is resolved by the kernel (RTM_GETROUTE),
@@ -43,6 +47,7 @@ type router struct {
 	oif   string
 	build func(src netip.Addr, ifindex int) (*route, error)
 
+	ttl      time.Duration // routeCacheTTL when made
 	mu       sync.Mutex
 	table    []tablePrefix // longest first, local before main
 	loadedAt time.Time
@@ -58,7 +63,7 @@ type routeOrErr struct {
 
 // newRouter returns a router using netlink handle h (which it closes).
 func newRouter(h *netlink.Handle, oif string, build func(netip.Addr, int) (*route, error)) (*router, error) {
-	r := &router{h: h, oif: oif, build: build, cache: make(map[netip.Prefix]routeOrErr)}
+	r := &router{h: h, oif: oif, build: build, ttl: routeCacheTTL, cache: make(map[netip.Prefix]routeOrErr)}
 	if err := r.load(); err != nil {
 		return nil, err
 	}
@@ -123,6 +128,15 @@ func (r *router) load() error {
 func (r *router) lookup(dst netip.Addr) (*route, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if time.Since(r.loadedAt) > r.ttl {
+		// Routes and addresses change (DHCP, links going up and down): a
+		// long-lived engine resolves again from time to time.
+		if err := r.load(); err != nil {
+			return nil, err
+		}
+		clear(r.cache)
+		r.lastPfx = netip.Prefix{}
+	}
 	if r.lastPfx.IsValid() && r.lastPfx.Contains(dst) {
 		return r.lastRt.rt, r.lastRt.err
 	}

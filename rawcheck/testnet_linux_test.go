@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -294,5 +295,31 @@ func TestScanRate(t *testing.T) {
 	}
 	if min := time.Duration(float64(2000-256) / 4000 * float64(time.Second)); took < min {
 		t.Errorf("2,000 SYNs at 4,000/s took %v, less than the %v the rate allows", took, min)
+	}
+}
+
+// TestRouteRefresh checks that a long-lived engine sees routing changes:
+// after the route to the silent prefix is deleted, a Probe there fails with
+// a no-route error once the route cache has expired; before, the same Probe
+// went out (the control).
+func TestRouteRefresh(t *testing.T) {
+	defer func(ttl time.Duration) { routeCacheTTL = ttl }(routeCacheTTL)
+	routeCacheTTL = 200 * time.Millisecond
+	n := testnet.New(t)
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 100 * time.Millisecond, Retries: -1})
+	target := netip.AddrPortFrom(nth(n.Silent4, 3), 80)
+	if r, err := p.Probe(context.Background(), target); err != nil || r.State != Timeout {
+		t.Fatalf("before the change: %+v, %v; want a timeout", r, err)
+	}
+	if out, err := n.ProberCmd(context.Background(), "ip", "route", "del", n.Silent4.String()).CombinedOutput(); err != nil {
+		t.Fatalf("ip route del: %v: %s", err, out)
+	}
+	time.Sleep(300 * time.Millisecond)
+	r, err := p.Probe(context.Background(), target)
+	if err == nil || !strings.Contains(err.Error(), "no route") {
+		t.Errorf("after deleting the route: %+v, %v; want a no-route error", r, err)
+	}
+	if st := p.Stats(); st.Sent != 1 {
+		t.Errorf("%d SYNs sent, want 1 (none without a route)", st.Sent)
 	}
 }
