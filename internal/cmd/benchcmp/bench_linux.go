@@ -24,7 +24,7 @@ import (
 
 // settle is how long a run waits after its system ends before reading
 // the counters, so that the last replies and RSTs are counted.
-const settle = 300 * time.Millisecond
+const settle = time.Second
 
 // bench builds the network, measures every system and writes the report.
 func bench(c config) (err error) {
