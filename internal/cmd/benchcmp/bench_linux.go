@@ -226,22 +226,6 @@ func (b *bencher) measure(s string) sample {
 	return smp
 }
 
-// countUnique counts the distinct first submatches of re in the lines of
-// path.
-func countUnique(path string, re *regexp.Regexp) (int, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	seen := make(map[string]bool)
-	for _, line := range strings.Split(string(b), "\n") {
-		if m := re.FindStringSubmatch(line); m != nil {
-			seen[m[1]] = true
-		}
-	}
-	return len(seen), nil
-}
-
 // lastLine returns the end of a tool's last line of output (progress
 // reports end in carriage returns), at most 200 bytes.
 func lastLine(s string) string {

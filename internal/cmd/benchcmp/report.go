@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"net/netip"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -182,4 +184,20 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
+}
+
+// countUnique counts the distinct first submatches of re in the lines of
+// path.
+func countUnique(path string, re *regexp.Regexp) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	seen := make(map[string]bool)
+	for _, line := range strings.Split(string(b), "\n") {
+		if m := re.FindStringSubmatch(line); m != nil {
+			seen[m[1]] = true
+		}
+	}
+	return len(seen), nil
 }
