@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -292,7 +293,7 @@ func (s *shard) loop() {
 	// Otherwise the thread, now unlike the others, ends with this
 	// goroutine (a goroutine that exits locked takes its thread along).
 	events := make([]unix.EpollEvent, eventBatch)
-	closed := make([]closedSlot, 0, eventBatch)
+	closed := make([]closedSlot, eventBatch)
 	var nextScan, lastActive int64
 	for !s.stopping.Load() {
 		now := monoNow()
@@ -300,30 +301,31 @@ func (s *shard) loop() {
 		if pending {
 			lastActive = now
 		}
-		var n int
-		var err error
+		timeout := 0
 		switch {
 		case now-lastActive < int64(activeLinger) && runtime.GOMAXPROCS(0) >= 2:
-			n, err = epollWaitHoldingP(s.epfd, events, min(msUntil(nextScan), int(scanEvery/time.Millisecond)))
+			// Active: wait inside collect, keeping the P.
+			timeout = min(msUntil(nextScan), int(scanEvery/time.Millisecond))
 		case pending:
-			n, err = unix.EpollWait(s.epfd, events, msUntil(nextScan))
+			s.waitReady(msUntil(nextScan))
 		default:
 			wait := -1
 			s.sleeping.Store(true)
 			if s.pending.Load() > 0 || s.stopping.Load() {
 				wait = 0
 			}
-			n, err = unix.EpollWait(s.epfd, events, wait)
+			s.waitReady(wait)
 			s.sleeping.Store(false)
 		}
-		if err != nil {
-			if err != unix.EINTR {
-				// Only a programming error (EBADF, EINVAL) can get here.
-				panic(os.NewSyscallError("epoll_wait", err))
-			}
-			n = 0
+		n, evfd, err := s.collect(events, closed, timeout)
+		if err != 0 && err != unix.EINTR {
+			// Only a programming error (EBADF, EINVAL) can get here.
+			panic(os.NewSyscallError("epoll_wait", err))
 		}
-		if s.handle(events[:n], closed) {
+		for _, c := range closed[:n] {
+			s.deliver(c.sl, c.result)
+		}
+		if evfd {
 			var buf [8]byte
 			unix.Read(s.evfd, buf[:])
 		}
@@ -334,42 +336,54 @@ func (s *shard) loop() {
 	s.shutdown()
 }
 
-// handle completes the checks events are for: it closes every answered
-// socket first, then wakes their checks, so the RSTs leave without
-// waiting for the scheduler. closed is scratch space with room for
-// len(events). It reports whether the eventfd was among the events (and
-// leaves it to the caller).
-func (s *shard) handle(events []unix.EpollEvent, closed []closedSlot) (evfd bool) {
-	closed = closed[:0]
-	for i := range events {
+// collect waits up to timeout ms (0: not at all) for events on the
+// shard's epoll instance, up to len(events), and for each check answered
+// takes its slot and closes its socket. It stores those slots with their
+// results in closed (room for len(events)), for deliver, and reports
+// whether the eventfd was among the events (its reading is left to the
+// loop).
+//
+// collect is go:nosplit and calls only nosplit code: between epoll_wait
+// handing it events and the closes there is no point where the Go
+// scheduler can preempt the goroutine. Measured before: a goroutine
+// preempted (after its 10 ms slice) while holding a batch of events it had
+// taken from epoll left those sockets open, invisible to everyone else,
+// until it was scheduled again, seconds later under load.
+//
+//go:nosplit
+func (s *shard) collect(events []unix.EpollEvent, closed []closedSlot, timeout int) (nclosed int, evfd bool, errno syscall.Errno) {
+	n, _, e := syscall.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(s.epfd), uintptr(unsafe.Pointer(&events[0])),
+		uintptr(len(events)), uintptr(timeout), 0, 0)
+	if e != 0 {
+		return 0, false, e
+	}
+	for i := 0; i < int(n); i++ {
 		ev := &events[i]
-		index, gen := eventData(ev)
+		index, gen := uint32(ev.Fd), uint32(ev.Pad) // see setEventData
 		if index == evfdMarker {
 			evfd = true
 			continue
 		}
 		if sl, result, ok := s.complete(index, gen, ev.Events); ok {
-			closed = append(closed, closedSlot{sl, result})
+			closed[nclosed] = closedSlot{sl, result}
+			nclosed++
 		}
 	}
-	for _, c := range closed {
-		s.deliver(c.sl, c.result)
-	}
-	return evfd
+	return nclosed, evfd, 0
 }
 
-// help is called by a check goroutine after it registered its socket: it
-// takes the events already waiting, without blocking, and handles them as
-// the loop would. So answered sockets are closed by whichever of the
-// process's goroutines runs first, and their RSTs do not wait for the
-// loop goroutine to get a thread and a P: with thousands of runnable
-// check goroutines that wait was measured above 200 ms (under the race
-// detector), long enough for the kernel's delayed ACK to complete
-// handshakes. The eventfd is left to the loop.
+// help is called by a check goroutine after it registered its socket, and
+// after its result came: it takes the events already waiting, without
+// blocking, and handles them as the loop would. So answered sockets are
+// closed by whichever of the process's goroutines runs first, and their
+// RSTs do not wait for the loop goroutine: with thousands of runnable
+// check goroutines the loop waited for a P for up to seconds, long enough
+// for the kernel's delayed ACK to complete handshakes. The eventfd is left
+// to the loop.
 func (s *shard) help(sl *slot) {
-	n := epollWaitNow(s.epfd, sl.help.events[:])
-	if n > 0 {
-		s.handle(sl.help.events[:n], sl.help.closed[:0])
+	n, _, _ := s.collect(sl.help.events[:], sl.help.closed[:], 0)
+	for _, c := range sl.help.closed[:n] {
+		s.deliver(c.sl, c.result)
 	}
 }
 
@@ -382,6 +396,9 @@ type closedSlot struct {
 
 // complete ends the check an event was for, unless the event is stale: it
 // reads the outcome and closes the socket. ok is false for a stale event.
+// It is go:nosplit for collect.
+//
+//go:nosplit
 func (s *shard) complete(index, gen, events uint32) (sl *slot, result int32, ok bool) {
 	sl = s.slots.get(index)
 	if sl == nil || !(sl.take(gen, phaseArmed) || sl.take(gen, phaseRegistering)) {
@@ -416,6 +433,13 @@ func (s *shard) expire(now int64) int64 {
 		}
 	})
 	return next
+}
+
+// waitReady blocks, giving up the P, until the epoll instance has events
+// or timeout ms pass (-1: no limit). It takes no events: collect does.
+func (s *shard) waitReady(timeout int) {
+	fds := [1]unix.PollFd{{Fd: int32(s.epfd), Events: unix.POLLIN}}
+	unix.Poll(fds[:], timeout)
 }
 
 // shutdown stops registrations, ends every check still waiting with

@@ -55,6 +55,8 @@ func packState(gen, phase uint32) uint64 { return uint64(gen)<<32 | uint64(phase
 
 // take moves the slot from phase from to phaseDone if it is still at
 // generation gen, and reports whether it did (the caller then owns the fd).
+//
+//go:nosplit
 func (s *slot) take(gen, from uint32) bool {
 	return s.state.CompareAndSwap(packState(gen, from), packState(gen, phaseDone))
 }
@@ -79,6 +81,8 @@ type slotTable struct {
 }
 
 // get returns the slot at index i, or nil if there is none.
+//
+//go:nosplit
 func (t *slotTable) get(i uint32) *slot {
 	if i >= t.count.Load() {
 		return nil

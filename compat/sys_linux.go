@@ -115,10 +115,12 @@ func putPort(p *uint16, port uint16) {
 }
 
 // socketError reads and clears SO_ERROR.
+//
+//go:nosplit
 func socketError(fd int) unix.Errno {
 	var v int32
 	l := uint32(unsafe.Sizeof(v))
-	_, _, e := unix.RawSyscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_ERROR,
+	_, _, e := syscall.RawSyscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_ERROR,
 		uintptr(unsafe.Pointer(&v)), uintptr(unsafe.Pointer(&l)), 0)
 	if e != 0 {
 		return e
@@ -127,8 +129,10 @@ func socketError(fd int) unix.Errno {
 }
 
 // closeFd closes fd; with SO_LINGER {1, 0} that sends RST at once.
+//
+//go:nosplit
 func closeFd(fd int) {
-	unix.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
+	syscall.RawSyscall(unix.SYS_CLOSE, uintptr(fd), 0, 0)
 }
 
 // zoneIndex returns the interface index an IPv6 zone names ("eth0" or
@@ -150,28 +154,4 @@ func zoneIndex(zone string) (uint32, error) {
 // opError wraps a local syscall failure the way the net package does.
 func opError(op string, target netip.AddrPort, err error) error {
 	return &net.OpError{Op: op, Net: "tcp", Addr: net.TCPAddrFromAddrPort(target), Err: err}
-}
-
-// epollWaitNow returns the events ready on epfd without waiting.
-func epollWaitNow(epfd int, events []unix.EpollEvent) int {
-	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])),
-		uintptr(len(events)), 0, 0, 0)
-	if e != 0 {
-		return 0
-	}
-	return int(n)
-}
-
-// epollWaitHoldingP is epoll_wait made as a raw syscall: the calling
-// goroutine keeps its P while the thread sleeps in the kernel, so it runs
-// again the moment events arrive instead of queueing for a P behind every
-// runnable goroutine. timeout must be short (ms): a garbage collection
-// stop-the-world waits for it.
-func epollWaitHoldingP(epfd int, events []unix.EpollEvent, timeout int) (int, error) {
-	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd), uintptr(unsafe.Pointer(&events[0])),
-		uintptr(len(events)), uintptr(timeout), 0, 0)
-	if e != 0 {
-		return -1, e
-	}
-	return int(n), nil
 }
