@@ -115,6 +115,11 @@ func newEngine(s settings) (_ *engine, err error) {
 	if e.filter, err = synack.Filter(synack.LinkIP, s.portLow, s.portHigh); err != nil {
 		return nil, err
 	}
+	if s.iface != "" {
+		if _, ierr := net.InterfaceByName(s.iface); ierr != nil {
+			return nil, fmt.Errorf("rawcheck: bad Config.Interface %q: %w", s.iface, ierr)
+		}
+	}
 	if e.ns, err = netns.Get(); err != nil {
 		return nil, fmt.Errorf("rawcheck: finding the network namespace: %w", err)
 	}

@@ -323,3 +323,22 @@ func TestRouteRefresh(t *testing.T) {
 		t.Errorf("%d SYNs sent, want 1 (none without a route)", st.Sent)
 	}
 }
+
+// TestInterface forces probes out of the prober's veth by name; an unknown
+// interface is refused by New.
+func TestInterface(t *testing.T) {
+	n := testnet.New(t)
+	n.Listen(t, "tcp", ":80")
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Interface: n.ProberLink})
+	target := netip.AddrPortFrom(nth(n.Answering4, 9), 80)
+	if r, err := p.Probe(context.Background(), target); err != nil || r.State != Open {
+		t.Errorf("Probe via %s: %+v, %v; want open", n.ProberLink, r, err)
+	}
+	err := n.InProber(func() error {
+		_, err := New(Config{SourcePorts: [2]uint16{61100, 61101}, Interface: "no-such-if0"})
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "Config.Interface") {
+		t.Errorf("New with an unknown interface: %v, want an error naming Config.Interface", err)
+	}
+}
