@@ -342,3 +342,31 @@ func TestInterface(t *testing.T) {
 		t.Errorf("New with an unknown interface: %v, want an error naming Config.Interface", err)
 	}
 }
+
+// TestScanBadTargets: a bad target or one without a route stops Scan with
+// an error naming it, and nothing is sent for it.
+func TestScanBadTargets(t *testing.T) {
+	n := testnet.New(t)
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}})
+	for _, tc := range []struct {
+		target netip.AddrPort
+		want   string
+	}{
+		{netip.AddrPortFrom(nth(n.Answering4, 1), 0), "bad target"},
+		{netip.MustParseAddrPort("224.0.0.9:80"), "multicast"},
+		{netip.MustParseAddrPort("192.0.2.1:80"), "no route to 192.0.2.1"}, // the prober has no default route
+	} {
+		results := 0
+		err := p.Scan(context.Background(), slices.Values([]netip.AddrPort{tc.target}), func(Result) { results++ })
+		if err == nil || !strings.Contains(err.Error(), tc.want) || results != 0 {
+			t.Errorf("Scan(%v) = %v with %d results; want an error containing %q", tc.target, err, results, tc.want)
+		}
+	}
+	if st := p.Stats(); st.Sent != 0 {
+		t.Errorf("%d SYNs sent for bad targets, want 0", st.Sent)
+	}
+	// Control: a good target in the same engine is probed.
+	if r, err := p.Probe(context.Background(), netip.AddrPortFrom(nth(n.Answering4, 1), 81)); err != nil || r.State != Closed {
+		t.Errorf("control Probe: %+v, %v; want closed", r, err)
+	}
+}
