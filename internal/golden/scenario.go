@@ -59,8 +59,9 @@ type Scenario struct {
 	// PcapCheck is "pass" when pcapcheck finds no violation, else "fail".
 	PcapCheck string
 	// Flags is the golden flag sequence of the flow (see FlagSequence);
-	// Match is "exact" when a live run must reproduce it exactly or
-	// "prefix" when only its start is deterministic.
+	// Match is "exact" when the flow's sequence must equal it, or "prefix"
+	// when only the start of the flow is deterministic and Flags is that
+	// start.
 	Flags string
 	Match string
 }

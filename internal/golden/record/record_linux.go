@@ -88,6 +88,10 @@ func Record(n *testnet.Net, l *testnet.Listener, d Def, dir string) (golden.Scen
 	if err := verify(d, s, frames, path, int(want)); err != nil {
 		return s, fmt.Errorf("record %s: %w (capture kept at %s)", d.Name, err, path)
 	}
+	if s.Match == "prefix" {
+		// Only the start is deterministic: that is the golden sequence.
+		s.Flags = d.Expected.Flags
+	}
 	if err := os.WriteFile(filepath.Join(dir, d.Name+".txt"), s.Marshal(), 0o644); err != nil {
 		return s, err
 	}
@@ -173,16 +177,41 @@ func probeRaw(n *testnet.Net, s golden.Scenario, d Def) error {
 	time.Sleep(50 * time.Millisecond)
 	// The forged SYN-ACK comes from the target's address and port but
 	// acknowledges seq+1+4096, not the cookie+1.
-	forged := synACK(s.Target, s.Prober, rand.Uint32(), seq+1+4096)
+	return ForgeSYNACK(n, s.Target, s.Prober, seq+1+4096)
+}
+
+// ForgeSYNACK sends, from the target namespace, a SYN-ACK from `from` to
+// `to` acknowledging ack, with a random sequence number: a reply no SYN
+// asked for unless ack happens to be its ISN+1.
+func ForgeSYNACK(n *testnet.Net, from, to netip.AddrPort, ack uint32) error {
+	forged := synACK(from, to, rand.Uint32(), ack)
 	return n.InTarget(func() error {
-		fd, err := rawTCPSocket(s.Prober.Addr(), s.Target.Addr())
+		fd, err := rawTCPSocket(to.Addr(), from.Addr())
 		if err != nil {
 			return err
 		}
 		defer unix.Close(fd)
-		return sendTo(fd, forged, s.Prober.Addr())
+		return sendTo(fd, forged, to.Addr())
 	})
 }
+
+// Capture is a running capture of the prober's veth started by
+// StartCapture.
+type Capture struct{ c *capture }
+
+// StartCapture captures the prober's veth of n into the pcap file path
+// (TCP and ICMP-unreachable frames only) until Stop.
+func StartCapture(n *testnet.Net, path string) (*Capture, error) {
+	c, err := startCapture(n.ProberLink, n.InProber, path)
+	if err != nil {
+		return nil, err
+	}
+	return &Capture{c}, nil
+}
+
+// Stop waits 300 ms for late packets, then ends the capture and closes
+// the file.
+func (c *Capture) Stop() error { return c.c.stop(drain) }
 
 // rawTCPSocket opens a raw IPPROTO_TCP socket for sending to dst (the
 // kernel writes the IP header), bound to src when it is valid.
