@@ -1,8 +1,13 @@
 package compat
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +21,18 @@ import (
 // alone); the target's TCP must complete no handshake (Tcp.PassiveOpens
 // unchanged) and its application accept nothing. It logs the SYN-ACK->RST
 // gap p50/p99.
+//
+// One kernel race is tolerated, and only when the capture shows it: the
+// kernel may give a new connect the source port a check has just closed
+// (seen 0.5 us after our RST), and the target, still tearing down the
+// previous connection of that 4-tuple, answers the new SYN with SYN-ACK
+// and RST. That check reports ECONNREFUSED and its flow has a target RST
+// and no prober RST (none is due: the target reset it). Each refusal must
+// be matched by such a flow, and such flows must carry no prober ACK.
+// envRefusedFile names the file where TestLoadPcap50k's child writes how
+// many checks were refused.
+const envRefusedFile = "RAWPROBE_COMPAT_REFUSED_FILE"
+
 func TestLoadPcap50k(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test: runs in make test's second pass without -race")
@@ -24,7 +41,7 @@ func TestLoadPcap50k(t *testing.T) {
 	if n, ok := testnet.Child(); ok {
 		c := startedChecker(t)
 		addr := at(nth(n.Answering4, 1), 80)
-		var next, failed atomic.Int64
+		var next, failed, refused atomic.Int64
 		var wg sync.WaitGroup
 		start := time.Now()
 		for range conc {
@@ -32,7 +49,12 @@ func TestLoadPcap50k(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for next.Add(1) <= checks {
-					if err := c.CheckAddr(addr, 5*time.Second); err != nil {
+					err := c.CheckAddr(addr, 5*time.Second)
+					switch {
+					case err == nil:
+					case errors.Is(err, syscall.ECONNREFUSED):
+						refused.Add(1)
+					default:
 						if failed.Add(1) <= 3 {
 							t.Errorf("check: %v", err)
 						}
@@ -42,7 +64,10 @@ func TestLoadPcap50k(t *testing.T) {
 		}
 		wg.Wait()
 		el := time.Since(start)
-		t.Logf("%d checks at concurrency %d in %v (%.0f checks/s), %d failed", checks, conc, el, checks/el.Seconds(), failed.Load())
+		t.Logf("%d checks at concurrency %d in %v (%.0f checks/s), %d failed, %d refused", checks, conc, el, checks/el.Seconds(), failed.Load(), refused.Load())
+		if err := os.WriteFile(os.Getenv(envRefusedFile), []byte(strconv.FormatInt(refused.Load(), 10)), 0o644); err != nil {
+			t.Error(err)
+		}
 		return
 	}
 	n := testnet.New(t)
@@ -52,12 +77,28 @@ func TestLoadPcap50k(t *testing.T) {
 		t.Fatal(err)
 	}
 	capture := pcapcheck.Start(t, n.ProberLink, n.InProber)
-	n.RunInProber(t)
+	refusedFile := filepath.Join(t.TempDir(), "refused")
+	n.RunInProber(t, envRefusedFile+"="+refusedFile)
 	rep := capture.Analyze()
 	t.Logf("pcap: %d frames (%d dropped), %d flows, %d SYN-ACK flows, %d ACK-only segments; %v",
 		rep.Packets, rep.Dropped, len(rep.Flows), rep.SYNACKFlows, rep.ACKOnlySegments, rep.Gap)
-	if err := rep.Err(); err != nil {
-		t.Error(err)
+	targetReset := 0 // flows the target answered SYN-ACK and then RST
+	for _, f := range rep.Flows {
+		if f.SYNACKs > 0 && f.TargetRSTs > 0 && f.ProberRSTs == 0 && f.ProberACKs == 0 {
+			targetReset++
+		}
+	}
+	if rep.Dropped != 0 || len(rep.Violations) != targetReset {
+		t.Errorf("%v\n(%d of the violations are flows the target itself reset)", rep.Err(), targetReset)
+	}
+	b, err := os.ReadFile(refusedFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refused, _ := strconv.Atoi(string(b)); refused > targetReset {
+		t.Errorf("%d checks refused, but only %d flows show the target's RST after its SYN-ACK", refused, targetReset)
+	} else if refused > 0 {
+		t.Logf("%d checks refused by the 4-tuple reuse race, each matched by a target RST in the capture", refused)
 	}
 	if rep.SYNACKFlows < checks || rep.ACKOnlySegments != 0 {
 		t.Errorf("pcap: %d SYN-ACK flows (want >= %d), %d ACK-only segments (want 0)", rep.SYNACKFlows, checks, rep.ACKOnlySegments)
