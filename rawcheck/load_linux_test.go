@@ -92,4 +92,7 @@ func TestLoadScanLoss(t *testing.T) {
 	if a := l.Accepted(); a != 0 {
 		t.Errorf("the target accepted %d connections, want 0", a)
 	}
+	if opens := passiveOpens(t, n); opens != 0 {
+		t.Errorf("the target's TCP completed %d handshakes, want 0", opens)
+	}
 }

@@ -3,6 +3,7 @@ package rawcheck
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -219,6 +220,38 @@ func TestScanStates(t *testing.T) {
 	if rep.SYNACKFlows != 100 || rep.RSTFlows != 100 || rep.ICMPFlows != 100 || rep.NoReplyFlows != 100 {
 		t.Errorf("capture: %v; want 100 flows of each reply", rep)
 	}
+	// The target's TCP completed no handshake (PassiveOpens counts the
+	// children of completed handshakes); the control is one ordinary
+	// connection, which it must count.
+	if opens := passiveOpens(t, n); opens != 0 {
+		t.Errorf("the target's TCP completed %d handshakes, want 0", opens)
+	}
+	if err := n.InProber(func() error {
+		c, err := net.Dial("tcp", netip.AddrPortFrom(nth(n.Answering4, 1), 80).String())
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if opens := passiveOpens(t, n); opens != 1 {
+		t.Errorf("control: after one ordinary connection the target counts %d handshakes, want 1", opens)
+	}
+}
+
+// passiveOpens returns the handshakes the target's TCP completed.
+func passiveOpens(t *testing.T, n *testnet.Net) uint64 {
+	t.Helper()
+	c, err := n.TargetCounters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, ok := c["Tcp.PassiveOpens"]
+	if !ok {
+		t.Fatal("no Tcp.PassiveOpens counter")
+	}
+	return v
 }
 
 // TestProbeConcurrent runs 2,000 Probes at once, half to open and half to
