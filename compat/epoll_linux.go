@@ -207,31 +207,33 @@ func (s *shard) probe(fd int, target netip.AddrPort, scope uint32, deadline int6
 	setEventData(&ev, sl.index, gen)
 	var sa rawSockaddr
 	salen := sa.fill(target, scope)
-	connErr, addErr := connectAndAdd(fd, s.epfd, unsafe.Pointer(&sa), salen, &ev)
-	if addErr != 0 || (connErr != unix.EINPROGRESS && connErr != unix.EINTR) {
+	connResult, addErr, registered := connectAndAdd(fd, s.epfd, unsafe.Pointer(&sa), salen, &ev)
+	if !registered {
 		s.mu.RUnlock()
 		// No event can come for an fd that was not added, so the slot
-		// is still ours. (EINTR: the connect goes on in the background.)
+		// is still ours.
 		sl.state.Store(packState(gen, phaseIdle))
 		s.pending.Add(-1)
-		closeFd(fd)
-		s.slots.release(sl)
+		s.slots.release(sl) // connectAndAdd closed fd
 		switch {
 		case addErr != 0:
 			return opError("dial", target, os.NewSyscallError("epoll_ctl", addErr))
-		case connErr == 0: // connected at once
+		case connResult == 0: // answered SYN-ACK before connect returned
 			return nil
 		}
-		return &ErrConnect{Addr: target.String(), Errno: connErr}
+		return &ErrConnect{Addr: target.String(), Errno: connResult}
 	}
 	// From here the loop may time the check out. If it has already
 	// completed it on an event, the swap fails and done is signalled.
 	sl.state.CompareAndSwap(packState(gen, phaseRegistering), packState(gen, phaseArmed))
 	s.mu.RUnlock()
-	s.help(sl)
+	// Wake an idle loop before helping: a close by help that races with
+	// the loop's poll of the epoll fd leaves the socket's release (its
+	// RST) to the loop thread's return from poll.
 	if s.sleeping.Load() && s.sleeping.CompareAndSwap(true, false) {
 		s.wake()
 	}
+	s.help(sl)
 
 	<-sl.done
 	s.help(sl) // once more: this goroutine may be the first of ours to run in a while

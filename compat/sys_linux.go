@@ -86,8 +86,14 @@ func connectTo(fd int, target netip.AddrPort, scope uint32) unix.Errno {
 }
 
 // connectAndAdd starts the non-blocking connect of fd to the sockaddr sa
-// (salen bytes) and, if the SYN is on its way, registers fd with epfd for
-// ev. It returns connect's errno (EINPROGRESS normally) and epoll_ctl's.
+// (salen bytes). If the outcome is already known when connect returns (on
+// a fast path the SYN-ACK or RST is processed before the call returns), it
+// reports it: registered false, result 0 for connected or the errno. It
+// asks by calling connect a second time: that returns 0 once connected,
+// EALREADY while the SYN is unanswered, the error (e.g. ECONNREFUSED) if
+// it failed. Otherwise it registers fd with epfd for ev (registered true,
+// unless addErr). When it does not register fd it closes it (RST with zero
+// linger), still without a preemption point.
 //
 // It is go:nosplit, and calls only raw syscalls: a nosplit function has
 // no asynchronous preemption points, so the Go scheduler cannot park the
@@ -98,14 +104,24 @@ func connectTo(fd int, target netip.AddrPort, scope uint32) unix.Errno {
 // delayed ACK completed the handshake.
 //
 //go:nosplit
-func connectAndAdd(fd, epfd int, sa unsafe.Pointer, salen uintptr, ev *unix.EpollEvent) (connErr, addErr syscall.Errno) {
-	_, _, connErr = syscall.RawSyscall6(unix.SYS_CONNECT, uintptr(fd), uintptr(sa), salen, 0, 0, 0)
-	if connErr != unix.EINPROGRESS && connErr != unix.EINTR {
-		return connErr, 0
+func connectAndAdd(fd, epfd int, sa unsafe.Pointer, salen uintptr, ev *unix.EpollEvent) (result, addErr syscall.Errno, registered bool) {
+	_, _, e := syscall.RawSyscall6(unix.SYS_CONNECT, uintptr(fd), uintptr(sa), salen, 0, 0, 0)
+	if e != unix.EINPROGRESS && e != unix.EINTR {
+		closeFd(fd)
+		return e, 0, false
+	}
+	_, _, e = syscall.RawSyscall6(unix.SYS_CONNECT, uintptr(fd), uintptr(sa), salen, 0, 0, 0)
+	if e != unix.EALREADY && e != unix.EINPROGRESS && e != unix.EINTR {
+		closeFd(fd)
+		return e, 0, false
 	}
 	_, _, addErr = syscall.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), unix.EPOLL_CTL_ADD, uintptr(fd),
 		uintptr(unsafe.Pointer(ev)), 0, 0)
-	return connErr, addErr
+	if addErr != 0 {
+		closeFd(fd)
+		return 0, addErr, false
+	}
+	return 0, 0, true
 }
 
 // putPort stores port in network byte order.
