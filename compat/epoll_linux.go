@@ -21,10 +21,13 @@ func newDefaultBackend() backend { return &epollBackend{} }
 // epollBackend is the Linux engine: per check a non-blocking socket whose
 // connect is watched, edge-triggered and one-shot, by one of a few epoll
 // instances ("shards"), each served by a loop goroutine locked to its
-// thread. The loop closes a socket the moment its event arrives, so the
-// RST leaves long before the kernel's delayed-ACK timer fires, however
-// late the waiting goroutine runs. Timeouts are enforced by the loops too:
-// no timer or channel is allocated per check.
+// thread. An outcome known when connect returns is handled at once (see
+// connectAndAdd); otherwise whichever goroutine first takes the socket's
+// event, the loop or a check goroutine helping it, closes the socket in
+// the same non-preemptible step (see collect), so the RST leaves long
+// before the kernel's delayed-ACK timer fires, however late the waiting
+// goroutine runs. Timeouts are enforced by the loops: no timer or channel
+// is allocated per check.
 type epollBackend struct {
 	// shards is the number of epoll instances and loop threads; 0 means
 	// defaultShards().
