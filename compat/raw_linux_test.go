@@ -64,7 +64,7 @@ func rawWantTimeout(err error) bool { return err == ErrTimeout }
 // ::1 through the raw engine, and the not-running errors around the loop.
 func TestRawCheckerLoopback(t *testing.T) {
 	testnet.RequirePrivileges(t)
-	c := NewRawChecker(rawcheck.Config{SourcePorts: [2]uint16{61600, 61631}})
+	c := NewRawChecker(rawcheck.Config{SourcePorts: [2]uint16{63600, 63631}})
 	if err := c.CheckAddr("127.0.0.1:1", time.Second); err != ErrCheckerNotRunning {
 		t.Errorf("before CheckingLoop: %v, want ErrCheckerNotRunning", err)
 	}
@@ -151,7 +151,7 @@ func TestRawCheckerInTestnet(t *testing.T) {
 func TestRawCheckerNoCapNetRaw(t *testing.T) {
 	const env = "COMPAT_TEST_RAW_NO_CAP"
 	if os.Getenv(env) == "1" {
-		err := NewRawChecker(rawcheck.Config{SourcePorts: [2]uint16{61640, 61641}}).CheckingLoop(context.Background())
+		err := NewRawChecker(rawcheck.Config{SourcePorts: [2]uint16{63640, 63641}}).CheckingLoop(context.Background())
 		if !errors.Is(err, os.ErrPermission) {
 			t.Fatalf("CheckingLoop without CAP_NET_RAW: %v, want os.ErrPermission", err)
 		}

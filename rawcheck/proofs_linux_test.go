@@ -330,7 +330,7 @@ func TestNewWithoutCapNetRaw(t *testing.T) {
 		if !strings.Contains(string(status), "CapEff:") {
 			t.Fatal("no capability line in /proc/self/status")
 		}
-		_, err := New(Config{SourcePorts: [2]uint16{61300, 61301}})
+		_, err := New(Config{SourcePorts: [2]uint16{63300, 63301}})
 		if err == nil {
 			t.Fatal("New succeeded without CAP_NET_RAW")
 		}
@@ -350,7 +350,7 @@ func TestNewWithoutCapNetRaw(t *testing.T) {
 		t.Skipf("setpriv (util-linux) is needed to drop CAP_NET_RAW: %v", err)
 	}
 	// Control: this process, with CAP_NET_RAW, can open the engine.
-	p, err := New(Config{SourcePorts: [2]uint16{61300, 61301}})
+	p, err := New(Config{SourcePorts: [2]uint16{63300, 63301}})
 	if err != nil {
 		t.Fatalf("control New with CAP_NET_RAW: %v", err)
 	}
