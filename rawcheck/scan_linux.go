@@ -120,8 +120,8 @@ func (e *engine) scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 		e:       e,
 		s:       e.newSession(false),
 		yield:   yield,
-		targets: make([]netip.AddrPort, 0, min(sendBatchSize, e.s.window)),
-		routes:  make([]*route, 0, min(sendBatchSize, e.s.window)),
+		targets: make([]netip.AddrPort, 0, sendBatchSize),
+		routes:  make([]*route, 0, sendBatchSize),
 		sports:  make([]uint16, sendBatchSize),
 	}
 	defer e.endSession(sc.s)
@@ -169,32 +169,47 @@ func (sc *scanner) add(ctx context.Context, target netip.AddrPort) error {
 	return nil
 }
 
-// flush waits for room in the window and for tokens, then sends the
-// queued targets.
+// flush sends the queued targets as room in the window allows (a part of
+// the batch as soon as there is room for it) and tokens come.
 func (sc *scanner) flush(ctx context.Context) error {
-	n := len(sc.targets)
-	if n == 0 {
-		return nil
-	}
 	e := sc.e
-	for {
+	for len(sc.targets) > 0 {
 		e.mu.Lock()
 		room := e.s.window - sc.s.inflight
 		e.mu.Unlock()
-		if room >= n {
-			break
+		if room <= 0 {
+			if err := sc.wait(ctx); err != nil {
+				return err
+			}
+			continue
 		}
-		if err := sc.wait(ctx); err != nil {
+		k := min(room, len(sc.targets))
+		if err := sc.send(ctx, k); err != nil {
 			return err
 		}
+		n := copy(sc.targets, sc.targets[k:])
+		copy(sc.routes, sc.routes[k:])
+		sc.targets, sc.routes = sc.targets[:n], sc.routes[:n]
 	}
-	if err := e.bucket.wait(ctx, e.closed, n); err != nil {
+	if err := sc.sendErr.Load(); err != nil {
+		return *err
+	}
+	sc.deliver()
+	return ctx.Err()
+}
+
+// send records the first k queued targets as pending and hands their SYNs
+// to a sender.
+func (sc *scanner) send(ctx context.Context, k int) error {
+	e := sc.e
+	if err := e.bucket.wait(ctx, e.closed, k); err != nil {
 		return err
 	}
+	targets, routes := sc.targets[:k], sc.routes[:k]
 	e.mu.Lock()
 	now := e.now()
-	for i, t := range sc.targets {
-		sport, ok := e.insertLocked(t, sc.routes[i], sc.s, now)
+	for i, t := range targets {
+		sport, ok := e.insertLocked(t, routes[i], sc.s, now)
 		if !ok {
 			e.mu.Unlock()
 			return fmt.Errorf("rawcheck: scanning %v: every source port is busy with probes of that target", t)
@@ -208,16 +223,11 @@ func (sc *scanner) flush(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	for i, t := range sc.targets {
-		e.fill(b, sc.routes[i], t, sc.sports[i])
+	for i, t := range targets {
+		e.fill(b, routes[i], t, sc.sports[i])
 	}
 	sc.queue <- b
-	sc.targets, sc.routes = sc.targets[:0], sc.routes[:0]
-	if err := sc.sendErr.Load(); err != nil {
-		return *err
-	}
-	sc.deliver()
-	return ctx.Err()
+	return nil
 }
 
 // deliver hands the results collected so far to yield.

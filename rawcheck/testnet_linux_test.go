@@ -403,3 +403,35 @@ func TestScanBadTargets(t *testing.T) {
 		t.Errorf("control Probe: %+v, %v; want closed", r, err)
 	}
 }
+
+// TestScanSmallWindow scans 300 targets with at most 7 in flight: every
+// target gets its result, and the window is never exceeded.
+func TestScanSmallWindow(t *testing.T) {
+	n := testnet.New(t)
+	n.Listen(t, "tcp", ":80")
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Window: 7})
+	var targets []netip.AddrPort
+	for i := range 300 {
+		targets = append(targets, netip.AddrPortFrom(nth(n.Answering4, i+1), 80))
+	}
+	seen := map[netip.AddrPort]int{}
+	maxPending := 0
+	err := p.Scan(context.Background(), slices.Values(targets), func(r Result) {
+		seen[r.Target]++
+		if r.State != Open {
+			t.Errorf("%v: %v, want open", r.Target, r.State)
+		}
+		p.e.mu.Lock()
+		maxPending = max(maxPending, p.e.table.len())
+		p.e.mu.Unlock()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != len(targets) {
+		t.Errorf("%d targets have results, want %d", len(seen), len(targets))
+	}
+	if maxPending > 7 {
+		t.Errorf("%d probes pending at once, want at most the window of 7", maxPending)
+	}
+}
