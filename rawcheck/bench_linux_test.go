@@ -237,3 +237,35 @@ func BenchmarkBareLoop(b *testing.B) {
 	b.ReportMetric(float64(b.N*total)/elapsed.Seconds(), "probes/s")
 	b.ReportMetric(100*frac/float64(b.N), "answered%")
 }
+
+// BenchmarkProbeParallel runs Probes of an open loopback port from many
+// goroutines at once (b.SetParallelism(32) per CPU; one target, so each
+// concurrent Probe needs its own source port): probes per second, and the
+// allocations per Probe.
+func BenchmarkProbeParallel(b *testing.B) {
+	testnet.RequirePrivileges(b)
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	target := l.Addr().(*net.TCPAddr).AddrPort()
+	p, err := New(Config{SourcePorts: [2]uint16{63400, 63527}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Close()
+	b.ReportAllocs()
+	b.SetParallelism(32)
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r, err := p.Probe(context.Background(), target)
+			if err != nil || r.State != Open {
+				b.Errorf("Probe: %+v, %v", r, err)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "probes/s")
+}

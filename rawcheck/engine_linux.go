@@ -295,7 +295,7 @@ func (e *engine) endSession(s *session) {
 // every port is taken for that target. e.mu must be held.
 func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now int64) (uint16, bool) {
 	ports := e.ports.ports
-	for range min(len(ports), 64) {
+	for range len(ports) { // more than one try only if the same target is pending
 		sport := ports[e.nextPort.Add(1)%uint32(len(ports))]
 		if e.table.insert(keyOf(target, sport), s.id, rt.id, now) != 0 {
 			s.inflight++
