@@ -435,3 +435,39 @@ func TestScanSmallWindow(t *testing.T) {
 		t.Errorf("%d probes pending at once, want at most the window of 7", maxPending)
 	}
 }
+
+// TestSourcePortsExhausted: with two source ports, a third concurrent Probe
+// of one same target gets a clear error and sends nothing; the first two
+// still end (as timeouts: the target is silent).
+func TestSourcePortsExhausted(t *testing.T) {
+	n := testnet.New(t)
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61001}, Timeout: 2 * time.Second, Retries: -1})
+	target := netip.AddrPortFrom(nth(n.Silent4, 1), 80)
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			r, err := p.Probe(context.Background(), target)
+			if err == nil && r.State != Timeout {
+				err = fmt.Errorf("%+v, want timeout", r)
+			}
+			errs <- err
+		}()
+	}
+	for deadline := time.Now().Add(5 * time.Second); p.Stats().Sent < 2; {
+		if time.Now().After(deadline) {
+			t.Fatal("the first two SYNs were not sent")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := p.Probe(context.Background(), target); err == nil || !strings.Contains(err.Error(), "every source port is busy") {
+		t.Errorf("third Probe: %v, want an error saying every source port is busy", err)
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if st := p.Stats(); st.Sent != 2 {
+		t.Errorf("%d SYNs sent, want 2", st.Sent)
+	}
+}
