@@ -130,3 +130,53 @@ func BenchmarkPendingInsertMatch(b *testing.B) {
 		tab.insert(k, 0, 0, int64(i))
 	}
 }
+
+// FuzzPendingTable runs the operations encoded in data (3 bytes each: op,
+// target, source port) on a small table and on a map, which must agree.
+func FuzzPendingTable(f *testing.F) {
+	f.Add([]byte{0, 1, 1, 0, 2, 1, 2, 1, 1, 1, 2, 1, 3, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tab := newPendingTable(4, 42)
+		model := map[probeKey]bool{}
+		now := int64(0)
+		for ; len(data) >= 3; data = data[3:] {
+			now++
+			k := keyOf(netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 0, data[1] & 31}), 80), 61000+uint16(data[2]&3))
+			switch data[0] % 4 {
+			case 0:
+				if (tab.insert(k, 0, 0, now) != 0) == model[k] {
+					t.Fatalf("insert(%v) disagrees with the model (%v)", k, model[k])
+				}
+				model[k] = true
+			case 1:
+				if i := tab.lookup(k); (i != 0) != model[k] {
+					t.Fatalf("lookup(%v) = %d, model %v", k, i, model[k])
+				}
+			case 2:
+				if i := tab.lookup(k); i != 0 {
+					tab.remove(i)
+					delete(model, k)
+				}
+			case 3:
+				if i := tab.oldest(); i != 0 {
+					tab.touch(i, now)
+				}
+			}
+			if tab.len() != len(model) {
+				t.Fatalf("len %d, model %d", tab.len(), len(model))
+			}
+		}
+		n, last := 0, int64(-1)
+		for i := tab.oldest(); i != 0; i = tab.at(i).next {
+			if p := tab.at(i); !model[p.key] || p.sentAt < last {
+				t.Fatalf("expiry list out of order or holding a removed probe")
+			} else {
+				last = p.sentAt
+			}
+			n++
+		}
+		if n != len(model) {
+			t.Fatalf("expiry list has %d entries, model %d", n, len(model))
+		}
+	})
+}
