@@ -59,6 +59,14 @@ func bench(c config) (err error) {
 	if err := addCounters(n); err != nil {
 		return err
 	}
+	// net.Dialer leaves TIME_WAIT sockets in the prober for a minute; a
+	// later system's SYN that happens to reuse one of their 4-tuples gets
+	// its SYN-ACK answered with an ACK by the prober's kernel, charged to
+	// that system. Dialing from an address of its own avoids that.
+	dialSrc := n.ProberAddr4.Next().Next()
+	if err := ipIn(n.ProberNS, "addr", "add", dialSrc.String()+"/24", "dev", n.ProberLink); err != nil {
+		return err
+	}
 	if err := record.WaitReady(n, 10*time.Second); err != nil {
 		return err
 	}
@@ -72,7 +80,7 @@ func bench(c config) (err error) {
 	if err != nil {
 		return err
 	}
-	b := &bencher{c: c, n: n, exe: exe, dir: dir, targetsFile: targetsFile}
+	b := &bencher{c: c, n: n, exe: exe, dir: dir, targetsFile: targetsFile, dialSrc: dialSrc}
 	routerMAC, err := targetMAC(n)
 	if err != nil {
 		return err
@@ -118,6 +126,7 @@ type bencher struct {
 	dir         string
 	targetsFile string
 	routerMAC   string
+	dialSrc     netip.Addr // the net.Dialer worker's own source address
 }
 
 // available reports whether the system can run here (the external tools
@@ -145,8 +154,12 @@ func (b *bencher) measure(s string) sample {
 	port := strconv.Itoa(record.OpenPort)
 	switch s {
 	case sysRawcheck, sysCompat, sysDial:
-		cmd = b.n.ProberCmd(ctx, b.exe, "-worker", s, "-worker-targets", b.targetsFile, "-worker-port", port,
-			"-concurrency", strconv.Itoa(b.c.concurrency), "-run-timeout", b.c.runTimeout.String())
+		args := []string{"-worker", s, "-worker-targets", b.targetsFile, "-worker-port", port,
+			"-concurrency", strconv.Itoa(b.c.concurrency), "-run-timeout", b.c.runTimeout.String()}
+		if s == sysDial {
+			args = append(args, "-worker-source", b.dialSrc.String())
+		}
+		cmd = b.n.ProberCmd(ctx, b.exe, args...)
 	case sysNmap:
 		cmd = b.n.ProberCmd(ctx, "nmap", "-sS", "-Pn", "-n", "-T5", "-p", port, "-iL", b.targetsFile,
 			"--min-rate", strconv.Itoa(b.c.nmapMinRate), "--max-retries", "2", "--initial-rtt-timeout", "100ms",
@@ -273,6 +286,17 @@ func targetMAC(n *testnet.Net) (string, error) {
 		return nil
 	})
 	return mac, err
+}
+
+// ipIn runs `ip -n ns args...`.
+func ipIn(ns string, args ...string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ip", append([]string{"-n", ns}, args...)...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ip -n %s %s: %v: %s", ns, strings.Join(args, " "), err, bytes.TrimSpace(out))
+	}
+	return nil
 }
 
 // installTools installs the missing external tools with apt-get.

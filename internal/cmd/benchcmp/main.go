@@ -39,6 +39,7 @@ type config struct {
 	workerSystem string
 	workerFile   string
 	workerPort   int
+	workerSource string
 }
 
 // allSystems are the systems measured, in table order.
@@ -70,6 +71,7 @@ func main() {
 	flag.StringVar(&c.workerSystem, "worker", "", "internal: run one system's probes (inside the prober namespace) and print the result")
 	flag.StringVar(&c.workerFile, "worker-targets", "", "internal: file of target addresses, one per line")
 	flag.IntVar(&c.workerPort, "worker-port", 80, "internal: target port")
+	flag.StringVar(&c.workerSource, "worker-source", "", "internal: source address of the net.Dialer worker")
 	flag.Parse()
 	c.systems = strings.Split(systems, ",")
 	if err := c.check(); err != nil {

@@ -47,7 +47,13 @@ func worker(c config) error {
 	case sysCompat:
 		r, err = workCompat(ctx, targets, c.concurrency)
 	case sysDial:
-		r, err = workDial(ctx, targets, c.concurrency)
+		var src netip.Addr
+		if c.workerSource != "" {
+			if src, err = netip.ParseAddr(c.workerSource); err != nil {
+				return fmt.Errorf("-worker-source: %w", err)
+			}
+		}
+		r, err = workDial(ctx, targets, c.concurrency, src)
 	default:
 		return fmt.Errorf("-worker %q: want rawcheck, compat or dial", c.workerSystem)
 	}
@@ -139,8 +145,12 @@ func workCompat(ctx context.Context, targets []netip.AddrPort, n int) (workerRes
 	return r, ctx.Err()
 }
 
-func workDial(ctx context.Context, targets []netip.AddrPort, n int) (workerResult, error) {
+// workDial connects and closes, from src when it is valid.
+func workDial(ctx context.Context, targets []netip.AddrPort, n int, src netip.Addr) (workerResult, error) {
 	d := net.Dialer{Timeout: checkTimeout}
+	if src.IsValid() {
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))
+	}
 	r := parallel(ctx, targets, n, func(addr string) error {
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
