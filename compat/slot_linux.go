@@ -28,8 +28,10 @@ type slot struct {
 }
 
 // helpBatch is how many ready events a check goroutine handles at most
-// when it helps the loop.
-const helpBatch = 16
+// when it helps the loop. Small: sockets taken by a thread the kernel then
+// deschedules stay open until it runs again (the loop's thread asks for a
+// higher priority; check goroutines' threads do not).
+const helpBatch = 4
 
 // helpSpace is the scratch space shard.help needs.
 type helpSpace struct {
