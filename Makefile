@@ -47,7 +47,9 @@ vet:
 # included when run as root), the load tests, each fuzz target briefly, and
 # the builds for other operating systems.
 # Load tests (TestLoad*) skip under -short and run in the second pass
-# without the race detector, which would slow them tenfold, and one package
+# without the race detector, which would slow them tenfold; allocation
+# tests (TestAllocs*) that the race detector's own allocations would
+# distort skip under it and run there too. The second pass runs one package
 # at a time (-p 1): their zero-ACK assertions are about closing sockets
 # promptly, and another package's flood on the same two cores is not the
 # load they measure.
@@ -56,7 +58,7 @@ vet:
 # be installed, plain `go test` runs instead.
 test: deps vet
 	$(GOTEST) -race -short -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
-	$(GOTEST) -p 1 -run '^TestLoad' -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
+	$(GOTEST) -p 1 -run '^Test(Load|Allocs)' -count=1 -timeout 20m $(TESTFLAGS) $(PKGS)
 	$(MAKE) --no-print-directory fuzz
 	$(MAKE) --no-print-directory crossbuild
 
