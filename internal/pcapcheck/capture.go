@@ -2,6 +2,7 @@ package pcapcheck
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +18,9 @@ import (
 	"github.com/google/gopacket/pcapgo"
 )
 
-// Snaplen is how many bytes of each frame a Capture keeps: enough for the
-// Ethernet, IP and TCP headers and for an ICMP error quoting them.
+// Snaplen is how many bytes of each frame a Capture keeps unless Open is
+// given WithSnaplen: enough for the Ethernet, IP and TCP headers and for
+// an ICMP error quoting them.
 const Snaplen = 160
 
 // EnvKeepDir names the environment variable that sets where the pcap of a
@@ -33,11 +35,12 @@ const (
 	drainMax  = 10 * time.Second
 )
 
-// Capture is a running packet capture started by Start.
+// Capture is a running packet capture started by Open or Start.
 type Capture struct {
-	t    testing.TB
+	t    testing.TB // set by Start; nil after Open
 	path string
 	src  source
+	opts options
 
 	stopping atomic.Bool
 	done     chan struct{} // closed when the reader ends
@@ -59,30 +62,53 @@ type source interface {
 	close() error
 }
 
+// Option changes what Open keeps of the frames it captures.
+type Option func(*options)
+
+type options struct {
+	snaplen int
+	keep    func(frame []byte) bool
+}
+
+// maxSnaplen is the largest snaplen Open accepts (tcpdump's limit).
+const maxSnaplen = 262144
+
+// WithSnaplen keeps at most n bytes of each frame instead of Snaplen.
+func WithSnaplen(n int) Option { return func(o *options) { o.snaplen = n } }
+
+// WithFilter writes only the frames keep returns true for. keep sees the
+// frame as captured (at most the snaplen) and must not retain the slice.
+func WithFilter(keep func(frame []byte) bool) Option {
+	return func(o *options) { o.keep = keep }
+}
+
 var captureSeq atomic.Int64
 
-// Start captures every frame on interface ifname into
-// <t.TempDir()>/<test name>.pcap until Stop or Analyze, or the end of the
-// test. The capture socket is opened through enter (e.g. a
-// testnet.Net's InProber, so that ifname is looked up and captured inside
-// the prober namespace); a nil enter opens it in the current namespace.
-// Start returns once the socket captures, so packets sent afterwards are
-// in the file. When the test fails, the pcap is copied out of the
-// temporary directory (see EnvKeepDir) and its path logged. Start fails t
-// if the capture cannot start; it needs CAP_NET_RAW.
-func Start(t testing.TB, ifname string, enter func(func() error) error) *Capture {
-	t.Helper()
+// Open captures every frame on interface ifname into the pcap file path
+// (created or truncated) until Stop, for programs as well as tests. The
+// capture socket is opened through enter (e.g. a testnet.Net's InProber,
+// so that ifname is looked up and captured inside the prober namespace);
+// a nil enter opens it in the current namespace. Open returns once the
+// socket captures, so packets sent afterwards are in the file. On error
+// no file is left at path. Open needs CAP_NET_RAW (and CAP_NET_ADMIN for
+// the large receive buffer that keeps bursts from being dropped).
+func Open(ifname string, enter func(func() error) error, path string, opts ...Option) (*Capture, error) {
 	if ifname == "" {
-		t.Fatal("pcapcheck: Start: empty interface name")
+		return nil, errors.New("pcapcheck: empty interface name")
+	}
+	o := options{snaplen: Snaplen}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.snaplen < 1 || o.snaplen > maxSnaplen {
+		return nil, fmt.Errorf("pcapcheck: snaplen %d out of range 1 to %d", o.snaplen, maxSnaplen)
 	}
 	if enter == nil {
 		enter = func(fn func() error) error { return fn() }
 	}
-	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
-	path := filepath.Join(t.TempDir(), fmt.Sprintf("%s-%s-%d.pcap", name, ifname, captureSeq.Add(1)))
 	f, err := os.Create(path)
 	if err != nil {
-		t.Fatalf("pcapcheck: %v", err)
+		return nil, fmt.Errorf("pcapcheck: %w", err)
 	}
 	var src source
 	err = enter(func() error {
@@ -92,10 +118,28 @@ func Start(t testing.TB, ifname string, enter func(func() error) error) *Capture
 	})
 	if err != nil {
 		f.Close()
-		t.Fatalf("pcapcheck: capturing on %s: %v", ifname, err)
+		os.Remove(path)
+		return nil, fmt.Errorf("pcapcheck: capturing on %s: %w", ifname, err)
 	}
-	c := &Capture{t: t, path: path, src: src, done: make(chan struct{})}
+	c := &Capture{path: path, src: src, opts: o, done: make(chan struct{})}
 	go c.run(f)
+	return c, nil
+}
+
+// Start is Open for tests: it captures every frame on interface ifname
+// into <t.TempDir()>/<test name>.pcap until Stop or Analyze, or the end of
+// the test, when it stops the capture itself. When the test fails, the
+// pcap is copied out of the temporary directory (see EnvKeepDir) and its
+// path logged. Start fails t if the capture cannot start.
+func Start(t testing.TB, ifname string, enter func(func() error) error) *Capture {
+	t.Helper()
+	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
+	path := filepath.Join(t.TempDir(), fmt.Sprintf("%s-%s-%d.pcap", name, ifname, captureSeq.Add(1)))
+	c, err := Open(ifname, enter, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.t = t
 	t.Cleanup(func() {
 		if _, err := c.Stop(); err != nil {
 			t.Errorf("pcapcheck: %v", err)
@@ -112,8 +156,8 @@ func (c *Capture) run(f *os.File) {
 	defer close(c.done)
 	bw := bufio.NewWriterSize(f, 1<<20)
 	w := pcapgo.NewWriterNanos(bw)
-	err := w.WriteFileHeader(Snaplen, layers.LinkTypeEthernet)
-	buf := make([]byte, Snaplen)
+	err := w.WriteFileHeader(uint32(c.opts.snaplen), layers.LinkTypeEthernet)
+	buf := make([]byte, c.opts.snaplen)
 	var drainStart time.Time
 	for err == nil {
 		n, wireLen, ts, rerr := c.src.read(buf)
@@ -133,6 +177,9 @@ func (c *Capture) run(f *os.File) {
 				d = time.Now() // traffic never stops: end the drain
 			}
 			c.src.setReadDeadline(d)
+		}
+		if c.opts.keep != nil && !c.opts.keep(buf[:n]) {
+			continue
 		}
 		c.packets++
 		err = w.WritePacket(gopacket.CaptureInfo{Timestamp: ts, CaptureLength: n, Length: wireLen}, buf[:n])
@@ -169,21 +216,37 @@ func (c *Capture) Stop() (path string, err error) {
 	return c.path, c.err
 }
 
-// Analyze stops the capture and analyses the file. It fails the test on
-// I/O errors; the handshake rules are left to the caller (Report.Err).
-func (c *Capture) Analyze() *Report {
-	c.t.Helper()
+// Report stops the capture and analyses the file, with the packets the
+// capture socket dropped in Report.Dropped (so Report.Err fails a capture
+// that missed frames). The handshake rules are left to the caller
+// (Report.Err); the error is for I/O and for a file that does not hold
+// the frames the capture wrote.
+func (c *Capture) Report() (*Report, error) {
 	path, err := c.Stop()
 	if err != nil {
-		c.t.Fatalf("pcapcheck: %v", err)
+		return nil, fmt.Errorf("pcapcheck: %w", err)
 	}
 	r, err := AnalyzeFile(path)
 	if err != nil {
-		c.t.Fatal(err)
+		return nil, err
 	}
 	r.Dropped = c.dropped
 	if r.Packets != c.packets {
-		c.t.Fatalf("pcapcheck: %s holds %d packets, the capture wrote %d", path, r.Packets, c.packets)
+		return nil, fmt.Errorf("pcapcheck: %s holds %d packets, the capture wrote %d", path, r.Packets, c.packets)
+	}
+	return r, nil
+}
+
+// Analyze is Report for a capture started by Start: it fails the test on
+// I/O errors; the handshake rules are left to the caller (Report.Err).
+func (c *Capture) Analyze() *Report {
+	if c.t == nil {
+		panic("pcapcheck: Analyze on a capture not started by Start; use Report")
+	}
+	c.t.Helper()
+	r, err := c.Report()
+	if err != nil {
+		c.t.Fatal(err)
 	}
 	return r
 }

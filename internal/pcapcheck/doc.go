@@ -5,7 +5,10 @@
 // [Start] captures on an interface (normally the prober's veth of an
 // internal/testnet network) with an AF_PACKET socket in pure Go and writes
 // a pcap file to the test's temporary directory; the file is kept, and its
-// path logged, when the test fails. [AnalyzeFile] (or [Capture.Analyze])
+// path logged, when the test fails. [Open] is the same capture for
+// programs (rawprobe demo, the golden recordings): it writes the file it
+// is given, optionally with another snaplen and a frame filter, and
+// [Capture.Report] analyses it. [AnalyzeFile] (or [Capture.Analyze])
 // reads a pcap and returns a [Report]: one [Flow] per handshake, the
 // violations of the rules, the reply counts and the SYN-ACK → RST gap.
 //
