@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/rawprobe/rawprobe/internal/engine"
@@ -40,22 +41,23 @@ func runNamespaces(ctx context.Context) (*observation, string, error) {
 		{"unreachable", netip.AddrPortFrom(n.Unreachable4.Addr().Next(), 80), rawcheck.Unreachable},
 	}
 
-	var (
-		eng engine.Engine
-		cap *capture
-	)
+	dir, err := os.MkdirTemp("", "rawprobe-demo-")
+	if err != nil {
+		return nil, "", err
+	}
+	defer os.RemoveAll(dir)
+	capture, err := pcapcheck.Open(n.ProberLink, n.InProber, filepath.Join(dir, "demo.pcap"))
+	if err != nil {
+		return nil, "", err
+	}
+	defer capture.Stop() // on the early returns; a no-op after Report
+	var eng engine.Engine
 	err = n.InProber(func() error {
 		var err error
-		if cap, err = startCapture(n.ProberLink); err != nil {
-			return fmt.Errorf("capturing on %s: %v", n.ProberLink, err)
-		}
 		eng, _, err = engine.Open(engine.Raw, engine.Config{Timeout: 500 * time.Millisecond, Retries: 1})
 		return err
 	})
 	if err != nil {
-		if cap != nil {
-			cap.abort()
-		}
 		return nil, "", err
 	}
 	defer eng.Close()
@@ -73,19 +75,9 @@ func runNamespaces(ctx context.Context) (*observation, string, error) {
 	time.Sleep(300 * time.Millisecond)
 	eng.Close()
 
-	dir, err := os.MkdirTemp("", "rawprobe-demo-")
-	if err != nil {
-		cap.abort()
-		return nil, "", err
-	}
-	defer os.RemoveAll(dir)
-	path, err := cap.stop(dir + "/demo.pcap")
+	report, err := capture.Report()
 	if err != nil {
 		return nil, "", fmt.Errorf("capture: %v", err)
-	}
-	report, err := pcapcheck.AnalyzeFile(path)
-	if err != nil {
-		return nil, "", fmt.Errorf("analysing the capture: %v", err)
 	}
 	flows := map[netip.AddrPort]*pcapcheck.Flow{}
 	for i := range report.Flows {

@@ -41,7 +41,7 @@ func Record(n *testnet.Net, l *testnet.Listener, d Def, dir string) (golden.Scen
 	path := s.PcapPath(dir)
 	acceptedBefore := l.Accepted()
 
-	c, err := startCapture(n.ProberLink, n.InProber, path)
+	c, err := StartCapture(n, path)
 	if err != nil {
 		return s, fmt.Errorf("record %s: capture: %w", d.Name, err)
 	}
@@ -62,7 +62,7 @@ func Record(n *testnet.Net, l *testnet.Listener, d Def, dir string) (golden.Scen
 	default:
 		runErr = fmt.Errorf("unknown engine %q", d.Engine)
 	}
-	if err := c.stop(drain); err != nil && runErr == nil {
+	if err := c.Stop(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("capture: %w", err)
 	}
 	if runErr != nil {
@@ -194,24 +194,6 @@ func ForgeSYNACK(n *testnet.Net, from, to netip.AddrPort, ack uint32) error {
 		return sendTo(fd, forged, to.Addr())
 	})
 }
-
-// Capture is a running capture of the prober's veth started by
-// StartCapture.
-type Capture struct{ c *capture }
-
-// StartCapture captures the prober's veth of n into the pcap file path
-// (TCP and ICMP-unreachable frames only) until Stop.
-func StartCapture(n *testnet.Net, path string) (*Capture, error) {
-	c, err := startCapture(n.ProberLink, n.InProber, path)
-	if err != nil {
-		return nil, err
-	}
-	return &Capture{c}, nil
-}
-
-// Stop waits 300 ms for late packets, then ends the capture and closes
-// the file.
-func (c *Capture) Stop() error { return c.c.stop(drain) }
 
 // rawTCPSocket opens a raw IPPROTO_TCP socket for sending to dst (the
 // kernel writes the IP header), bound to src when it is valid.
