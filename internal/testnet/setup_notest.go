@@ -2,7 +2,12 @@
 
 package testnet
 
-import "fmt"
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
 
 // Setup builds a test network like New, for programs that are not tests
 // (`make pcaps`, `make bench`), which have no testing.TB to clean up with.
@@ -57,4 +62,22 @@ func (n *Net) ListenOutsideTest(network, address string) (*Listener, error) {
 	}
 	go l.serve()
 	return l, nil
+}
+
+// SetupRemovedOnExit is Setup for a program's main flow: it also removes
+// the network when the program gets SIGINT or SIGTERM, and then exits
+// with status 1. The caller still calls remove on its normal way out.
+func SetupRemovedOnExit(opts ...Option) (n *Net, remove func() error, err error) {
+	n, remove, err = Setup(opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		remove()
+		os.Exit(1)
+	}()
+	return n, remove, nil
 }

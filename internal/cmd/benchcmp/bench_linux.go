@@ -10,7 +10,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -39,23 +38,12 @@ func bench(c config) (err error) {
 		return err
 	}
 	m := describeMachine()
-	n, remove, err := testnet.Setup()
+	// Remove the network on every way out, an interrupt included.
+	n, _, remove, err := record.SetupNetwork() // the open port; its accepts are not read
 	if err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		remove()
-		os.Exit(1)
-	}()
 	defer func() { err = errors.Join(err, remove()) }()
-	l, err := n.ListenOutsideTest("tcp", fmt.Sprintf(":%d", record.OpenPort))
-	if err != nil {
-		return err
-	}
-	defer l.Close()
 	if err := addCounters(n); err != nil {
 		return err
 	}

@@ -4,13 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/signal"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/rawprobe/rawprobe/internal/golden/record"
-	"github.com/rawprobe/rawprobe/internal/testnet"
 )
 
 // run records the scenarios called names (all when empty) into dir.
@@ -24,24 +21,12 @@ func run(dir string, names []string) (err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	n, remove, err := testnet.Setup()
-	if err != nil {
-		return err
-	}
 	// Remove the network on every way out, an interrupt included.
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-sig
-		remove()
-		os.Exit(1)
-	}()
-	defer func() { err = errors.Join(err, remove()) }()
-	l, err := n.ListenOutsideTest("tcp", fmt.Sprintf(":%d", record.OpenPort))
+	n, l, remove, err := record.SetupNetwork()
 	if err != nil {
 		return err
 	}
-	defer l.Close()
+	defer func() { err = errors.Join(err, remove()) }()
 	if err := record.WaitReady(n, 10*time.Second); err != nil {
 		return err
 	}

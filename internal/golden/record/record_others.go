@@ -14,3 +14,8 @@ import (
 func Record(n *testnet.Net, l *testnet.Listener, d Def, dir string) (golden.Scenario, error) {
 	return golden.Scenario{}, errors.New("record: not implemented on " + runtime.GOOS)
 }
+
+// SetupNetwork fails: the test network needs Linux network namespaces.
+func SetupNetwork() (n *testnet.Net, l *testnet.Listener, remove func() error, err error) {
+	return nil, nil, nil, errors.New("record: not implemented on " + runtime.GOOS)
+}
