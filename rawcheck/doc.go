@@ -8,8 +8,9 @@
 // Sending: each SYN is a synack.Template filled with the target and a
 // cookie as its sequence number, sent whole (IP header included) on an
 // IPPROTO_RAW socket per family, 256 per sendmmsg. Scan hands full batches
-// to one sender goroutine per CPU: on veth and loopback the kernel handles
-// the target's side and our own replies inside the sending system call.
+// to sender goroutines, one per CPU and one more: on veth and loopback the
+// kernel handles the target's side and our own replies inside the sending
+// system call.
 //
 // Routing: the source address and interface come from the kernel's route to
 // the first target under each prefix of the main and local routing tables

@@ -58,7 +58,8 @@ func (e *engine) probe(ctx context.Context, target netip.AddrPort) (Result, erro
 // the senders and the results being handed to yield.
 //
 // The scanning goroutine does the bookkeeping (route, pending table, SYN
-// bytes) and hands full batches to one sender goroutine per CPU. On veth
+// bytes) and hands full batches to sender goroutines, one per CPU and one
+// more. On veth
 // and loopback the kernel does the target's and our own receive processing
 // inside the sending system call, so that is where the time goes, and
 // sending from several threads spreads it over the CPUs.
@@ -125,7 +126,10 @@ func (e *engine) scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 		sports:  make([]uint16, sendBatchSize),
 	}
 	defer e.endSession(sc.s)
-	sc.startSenders(min(runtime.GOMAXPROCS(0), 4))
+	// One sender more than CPUs: while one is between batches or
+	// descheduled, the others keep every CPU sending (measured: about 5%
+	// more probes per second than one per CPU on this 2-CPU machine).
+	sc.startSenders(min(runtime.GOMAXPROCS(0), 4) + 1)
 	stopped := false
 	defer func() { // also if yield or the iterator panics
 		if !stopped {
