@@ -56,6 +56,14 @@ type Config struct {
 	OwnRST bool
 	// Tap, if set, sees every packet the engine sends and receives.
 	Tap PacketTap
+	// CookieKey, if set, is the key of the SYN cookies: each SYN's
+	// sequence number is CookieKey.Cookie(source, target, source port,
+	// target port), and only replies that validate against it are
+	// matched. nil means a random key (synack.NewCookieKey) per Prober.
+	// Setting it lets a capture be replayed later (make pcaps records
+	// the key beside each golden capture); keep it secret otherwise, since
+	// whoever knows it can forge replies the engine accepts.
+	CookieKey *synack.CookieKey
 }
 
 // PacketTap receives a copy of every packet the engine sends and receives,
@@ -80,6 +88,7 @@ type settings struct {
 	window            int
 	ownRST            bool
 	tap               PacketTap
+	key               *synack.CookieKey // nil: random per engine
 	// keepKernelRST (tests only) reserves the ports without the listening
 	// drop-all sockets even with ownRST, so that two RSTs leave per SYN-ACK:
 	// the negative control of the capture check.
@@ -98,6 +107,10 @@ func (c Config) check() (settings, error) {
 		window:   c.Window,
 		ownRST:   c.OwnRST,
 		tap:      c.Tap,
+	}
+	if c.CookieKey != nil {
+		k := *c.CookieKey // a copy: later changes to the caller's key do not reach the engine
+		s.key = &k
 	}
 	if s.portLow == 0 && s.portHigh == 0 {
 		s.portLow, s.portHigh = DefaultSourcePortLow, DefaultSourcePortHigh

@@ -109,7 +109,9 @@ func newEngine(s settings) (_ *engine, err error) {
 		}
 		e.raw6, err = nil, nil
 	}
-	if e.key, err = synack.NewCookieKey(); err != nil {
+	if s.key != nil {
+		e.key = *s.key
+	} else if e.key, err = synack.NewCookieKey(); err != nil {
 		return nil, err
 	}
 	if e.filter, err = synack.Filter(synack.LinkIP, s.portLow, s.portHigh); err != nil {

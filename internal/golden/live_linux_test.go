@@ -53,10 +53,10 @@ func TestLiveFlagsMatchGolden(t *testing.T) {
 }
 
 // rawcheck itself, probing the targets of the raw scenarios in a fresh
-// test network, reports each golden state and puts the golden flag
-// sequence on the wire (its cookie key cannot be set from outside, so the
-// golden files were recorded with synack's SYNs; this ties them to the
-// engine). pcapcheck passes every flow and the target accepts nothing.
+// test network with long-lived Probers (one per SYN count, a random cookie
+// key each, not one Prober per scenario as make pcaps uses), reports each
+// golden state and puts the golden flag sequence on the wire. pcapcheck
+// passes every flow and the target accepts nothing.
 func TestLiveRawcheckMatchesGolden(t *testing.T) {
 	goldens := make(map[string]golden.Scenario)
 	for _, s := range load(t) {

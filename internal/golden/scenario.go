@@ -17,9 +17,9 @@ import (
 
 // The engines a scenario's probe was sent by.
 const (
-	// EngineRaw: a SYN built by synack.Template with the scenario's cookie
-	// key, sent from a raw socket; the prober's kernel answers a SYN-ACK
-	// with RST, as it does for rawcheck.
+	// EngineRaw: rawcheck's Prober (Probe) with the scenario's cookie key
+	// as its Config.CookieKey; the prober's kernel answers a SYN-ACK with
+	// RST.
 	EngineRaw = "raw"
 	// EngineCompat: a compat (epoll) Checker's CheckAddr.
 	EngineCompat = "compat"

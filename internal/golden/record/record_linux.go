@@ -18,12 +18,13 @@ import (
 	"github.com/rawprobe/rawprobe/internal/golden"
 	"github.com/rawprobe/rawprobe/internal/pcapcheck"
 	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/rawcheck"
 	"github.com/rawprobe/rawprobe/synack"
 )
 
 // Timings of a recording.
 const (
-	retransmitAfter = 300 * time.Millisecond // between the raw prober's SYNs
+	retransmitAfter = 300 * time.Millisecond // the raw prober's attempt timeout: between its SYNs
 	drain           = 300 * time.Millisecond // wait for late packets before stopping the capture
 	checkTimeout    = 2 * time.Second        // compat and dial
 )
@@ -141,43 +142,65 @@ func verify(d Def, s golden.Scenario, frames []golden.Frame, path string, accept
 	return nil
 }
 
-// probeRaw sends d.SYNs identical SYNs from s.Prober to s.Target from a
-// raw socket in the prober namespace, and with d.Forge a SYN-ACK that does
-// not acknowledge them from the target namespace.
+// probeRaw probes s.Target with rawcheck's own Prober, opened in the
+// prober namespace with s.Key as its cookie key, s.Prober's port as its
+// only source port, an attempt timeout of 300 ms and d.SYNs attempts. With
+// d.Forge, 50 ms after the SYN the target namespace sends a SYN-ACK that
+// does not acknowledge it. The Prober's result must be the scenario's
+// state, and with d.Forge the forged reply must be counted invalid.
 func probeRaw(n *testnet.Net, s golden.Scenario, d Def) error {
-	tmpl, err := synack.NewTemplate(synack.TemplateConfig{
-		Src:     s.Prober.Addr(),
-		Options: synack.TCPOptions{MSS: 1460, SACKPermitted: true, WindowScale: 7},
-	})
-	if err != nil {
-		return err
+	retries := d.SYNs - 1
+	if retries == 0 {
+		retries = -1 // rawcheck reads 0 as its default
 	}
-	seq := s.Key.Cookie(s.Prober.Addr(), s.Target.Addr(), s.Prober.Port(), s.Target.Port())
-	seg := make([]byte, tmpl.SegmentLen())
-	tmpl.FillSegment(seg, s.Target.Addr(), s.Prober.Port(), s.Target.Port(), seq)
-	var fd int
+	key := s.Key
+	var p *rawcheck.Prober
 	if err := n.InProber(func() (err error) {
-		fd, err = rawTCPSocket(s.Target.Addr(), netip.Addr{})
+		p, err = rawcheck.New(rawcheck.Config{
+			SourcePorts: [2]uint16{s.Prober.Port(), s.Prober.Port()},
+			CookieKey:   &key,
+			Timeout:     retransmitAfter,
+			Retries:     retries,
+		})
 		return err
 	}); err != nil {
 		return err
 	}
-	defer unix.Close(fd)
-	for i := range d.SYNs {
-		if i > 0 {
-			time.Sleep(retransmitAfter)
-		}
-		if err := sendTo(fd, seg, s.Target.Addr()); err != nil {
-			return err
-		}
+	defer p.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	type probed struct {
+		r   rawcheck.Result
+		err error
 	}
-	if !d.Forge {
-		return nil
+	done := make(chan probed, 1)
+	go func() {
+		r, err := p.Probe(ctx, s.Target)
+		done <- probed{r, err}
+	}()
+	var forgeErr error
+	if d.Forge {
+		time.Sleep(50 * time.Millisecond)
+		// The forged SYN-ACK comes from the target's address and port but
+		// acknowledges cookie+1+4096, not the cookie+1.
+		seq := s.Key.Cookie(s.Prober.Addr(), s.Target.Addr(), s.Prober.Port(), s.Target.Port())
+		forgeErr = ForgeSYNACK(n, s.Target, s.Prober, seq+1+4096)
 	}
-	time.Sleep(50 * time.Millisecond)
-	// The forged SYN-ACK comes from the target's address and port but
-	// acknowledges seq+1+4096, not the cookie+1.
-	return ForgeSYNACK(n, s.Target, s.Prober, seq+1+4096)
+	res := <-done
+	switch {
+	case res.err != nil:
+		return fmt.Errorf("rawcheck Probe %v: %w", s.Target, res.err)
+	case forgeErr != nil:
+		return forgeErr
+	case res.r.State.String() != d.Expected.State:
+		return fmt.Errorf("rawcheck Probe %v: %v, want %s", s.Target, res.r.State, d.Expected.State)
+	case res.r.Attempts != d.SYNs:
+		return fmt.Errorf("rawcheck Probe %v: %d attempts, want %d", s.Target, res.r.Attempts, d.SYNs)
+	}
+	if st := p.Stats(); d.Forge && st.Invalid != 1 {
+		return fmt.Errorf("rawcheck counted %d invalid replies, want the forged one", st.Invalid)
+	}
+	return nil
 }
 
 // ForgeSYNACK sends, from the target namespace, a SYN-ACK from `from` to

@@ -27,9 +27,10 @@ type Def struct {
 	Engine string
 	// Target picks the target in the network's prefixes.
 	Target func(p Prefixes) netip.AddrPort
-	// SourcePort is the raw prober's source port (raw only).
+	// SourcePort is the raw prober's only source port (raw only).
 	SourcePort uint16
-	// SYNs is how many identical SYNs the raw prober sends, 300 ms apart.
+	// SYNs is how many attempts the raw prober (rawcheck) makes, 300 ms
+	// apart: identical SYNs, retransmitted while no reply validates.
 	SYNs int
 	// Forge makes the target namespace send a SYN-ACK to the probe's
 	// source port that does not acknowledge its SYN (raw only).
