@@ -34,8 +34,14 @@ func New(cfg Config) (*Prober, error) {
 
 // Probe sends a SYN to target, with retries, and returns what became of it.
 // It blocks until a result or ctx's end; thousands of Probes may run at
-// once. The error is for a bad target, a failed send, ctx's end or a closed
-// Prober; an unanswered probe is a Result with State Timeout, not an error.
+// once. The error is for a bad target (see Scan), a failed send, ctx's end
+// or a closed Prober; an unanswered probe is a Result with State Timeout,
+// not an error. A target the prober has no route to is not an error
+// either: it gets, at once and with nothing sent, a Result with State
+// Unreachable, Attempts 0, RTT 0 and ICMPType and ICMPCode 0, counted in
+// Stats.NoRoute: the case in which connect() would fail at once with
+// ENETUNREACH (or EHOSTUNREACH). rawprobe's connect engine reports it the
+// same way.
 func (p *Prober) Probe(ctx context.Context, target netip.AddrPort) (Result, error) {
 	t, err := checkTarget(target)
 	if err != nil {
@@ -47,10 +53,17 @@ func (p *Prober) Probe(ctx context.Context, target netip.AddrPort) (Result, erro
 // Scan probes every target of targets, at most Config.Window at a time and
 // Config.Rate packets per second, and calls yield (from the calling
 // goroutine) exactly once per target with its Result, in the order results
-// arrive. It returns nil once every target has its result. It stops at the
-// first bad or unroutable target (which is never sent) and returns an
-// error naming it; when ctx ends it returns ctx's error promptly. In both
-// cases the probes still in flight are dropped without a Result.
+// arrive. It returns nil once every target has its result.
+//
+// A target the prober has no route to does not stop the scan: it gets one
+// Result with State Unreachable, Attempts 0, RTT 0 and ICMPType and
+// ICMPCode 0 ("no route on the prober"; nothing is sent to it), counted in
+// Stats.NoRoute. A bad target — no address, a zoned, unspecified,
+// multicast or broadcast address, port 0, or an IPv6 address when the
+// engine has no IPv6 raw socket — stops the scan when reached, is never
+// sent, and Scan returns an error naming it; when ctx ends it returns
+// ctx's error promptly. In both cases the probes still in flight are
+// dropped without a Result.
 func (p *Prober) Scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yield func(Result)) error {
 	switch {
 	case targets == nil:

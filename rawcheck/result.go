@@ -17,7 +17,8 @@ const (
 	// Closed means the target answered a SYN with RST.
 	Closed
 	// Unreachable means an ICMP or ICMPv6 destination-unreachable error
-	// quoting our SYN arrived.
+	// quoting our SYN arrived, or that the prober itself has no route to
+	// the target (then nothing was sent: see Result).
 	Unreachable
 )
 
@@ -43,7 +44,12 @@ type Result struct {
 	Target netip.AddrPort
 	// State is what the probe found.
 	State State
-	// ICMPType and ICMPCode are set when State is Unreachable.
+	// ICMPType and ICMPCode are set when State is Unreachable because of
+	// an ICMP or ICMPv6 error. An Unreachable result with ICMPType and
+	// ICMPCode 0, Attempts 0 and RTT 0 means "no route on the prober":
+	// the kernel had no route to the target, so no SYN was sent
+	// (Stats.NoRoute counts these). No ICMP destination-unreachable error
+	// has type 0, so the two cannot be confused.
 	ICMPType, ICMPCode uint8
 	// RTT is the time from the send of the answered attempt to its reply;
 	// zero on Timeout.

@@ -1,6 +1,7 @@
 package rawcheck
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -147,14 +148,20 @@ func (r *router) lookup(dst netip.Addr) (*route, error) {
 		}
 		p, leaf = r.match(dst)
 	}
-	if !p.IsValid() {
+	alone := !p.IsValid()
+	if alone {
 		p = netip.PrefixFrom(dst, dst.BitLen()) // resolve this address alone
 		leaf = true
 	}
 	re, ok := r.cache[p]
 	if !ok {
 		re.rt, re.err = r.resolve(dst)
-		r.cache[p] = re
+		// An address under no table prefix is resolved alone; its
+		// no-route answer is not kept, so that a scan of many addresses
+		// without a route does not grow the cache by one entry each.
+		if !alone || !isNoRoute(re.err) {
+			r.cache[p] = re
+		}
 	}
 	if leaf {
 		r.lastPfx, r.lastRt = p, re
@@ -179,17 +186,43 @@ func (r *router) resolve(dst netip.Addr) (*route, error) {
 		opts = &netlink.RouteGetOptions{Oif: r.oif}
 	}
 	rs, err := r.h.RouteGetWithOptions(net.IP(dst.AsSlice()), opts)
+	if errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EHOSTUNREACH) {
+		return nil, &noRouteError{dst: dst, err: err}
+	}
 	if err != nil {
-		return nil, fmt.Errorf("rawcheck: no route to %v: %w", dst, err)
+		return nil, fmt.Errorf("rawcheck: looking up the route to %v: %w", dst, err)
 	}
 	if len(rs) == 0 {
-		return nil, fmt.Errorf("rawcheck: no route to %v", dst)
+		return nil, &noRouteError{dst: dst}
 	}
 	src, ok := netip.AddrFromSlice(rs[0].Src)
 	if !ok {
 		return nil, fmt.Errorf("rawcheck: the route to %v has no source address", dst)
 	}
 	return r.build(src.Unmap(), rs[0].LinkIndex)
+}
+
+// noRouteError says that the kernel has no route to an address: the
+// engine then gives the target an Unreachable Result without sending
+// anything, instead of failing.
+type noRouteError struct {
+	dst netip.Addr
+	err error // the kernel's answer, if any
+}
+
+func (e *noRouteError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("rawcheck: no route to %v", e.dst)
+	}
+	return fmt.Sprintf("rawcheck: no route to %v: %v", e.dst, e.err)
+}
+
+func (e *noRouteError) Unwrap() error { return e.err }
+
+// isNoRoute reports whether err is a noRouteError.
+func isNoRoute(err error) bool {
+	var nr *noRouteError
+	return errors.As(err, &nr)
 }
 
 // close releases the netlink handle.

@@ -17,7 +17,13 @@ func (e *engine) probe(ctx context.Context, target netip.AddrPort) (Result, erro
 		return Result{}, ErrClosed
 	default:
 	}
+	if err := e.checkFamily(target); err != nil {
+		return Result{}, err
+	}
 	rt, err := e.route(target.Addr())
+	if isNoRoute(err) {
+		return e.noRoute(target), nil
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -52,6 +58,24 @@ func (e *engine) probe(ctx context.Context, target netip.AddrPort) (Result, erro
 	case <-e.closed:
 		return Result{}, ErrClosed
 	}
+}
+
+// checkFamily refuses an IPv6 target when the engine has no IPv6 raw
+// socket (a kernel or namespace without IPv6).
+func (e *engine) checkFamily(target netip.AddrPort) error {
+	if target.Addr().Is6() && e.raw6 == nil {
+		return fmt.Errorf("rawcheck: bad target %v: this engine cannot send IPv6 (no IPv6 raw socket)", target)
+	}
+	return nil
+}
+
+// noRoute counts and returns the result of a target the prober has no
+// route to: Unreachable, with nothing sent (Attempts, RTT, TTL and the
+// ICMP type and code all zero).
+func (e *engine) noRoute(target netip.AddrPort) Result {
+	e.count.noRoute.Add(1)
+	e.count.unreachable.Add(1)
+	return Result{Target: target, State: Unreachable}
 }
 
 // scanner is the state of one Scan: the batch of targets being prepared,
@@ -155,13 +179,21 @@ func (e *engine) scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 	return err
 }
 
-// add queues target, sending the batch when full.
+// add queues target, sending the batch when full. A target the prober has
+// no route to gets its Unreachable result at once.
 func (sc *scanner) add(ctx context.Context, target netip.AddrPort) error {
 	t, err := checkTarget(target)
 	if err != nil {
 		return err
 	}
+	if err := sc.e.checkFamily(t); err != nil {
+		return err
+	}
 	rt, err := sc.e.route(t.Addr())
+	if isNoRoute(err) {
+		sc.yield(sc.e.noRoute(t))
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,10 @@ type Stats struct {
 	Late uint64
 	// Open, Closed, Unreachable and Timeouts count the results by state.
 	Open, Closed, Unreachable, Timeouts uint64
+	// NoRoute counts the Unreachable results given without sending
+	// anything because the prober had no route to the target (they are
+	// counted in Unreachable too).
+	NoRoute uint64
 	// RSTSent is the number of RSTs the engine sent itself (Config.OwnRST).
 	RSTSent uint64
 	// SendErrors is the number of packets the kernel refused to send.
@@ -33,6 +37,7 @@ type Stats struct {
 type counters struct {
 	sent, retransmitted, received, invalid, late atomic.Uint64
 	open, closed, unreachable, timeouts, rstSent atomic.Uint64
+	noRoute                                      atomic.Uint64
 	sendErrors, ringDrops                        atomic.Uint64
 }
 
@@ -48,6 +53,7 @@ func (c *counters) snapshot() Stats {
 		Closed:        c.closed.Load(),
 		Unreachable:   c.unreachable.Load(),
 		Timeouts:      c.timeouts.Load(),
+		NoRoute:       c.noRoute.Load(),
 		RSTSent:       c.rstSent.Load(),
 		SendErrors:    c.sendErrors.Load(),
 		RingDrops:     c.ringDrops.Load(),

@@ -332,9 +332,9 @@ func TestScanRate(t *testing.T) {
 }
 
 // TestRouteRefresh checks that a long-lived engine sees routing changes:
-// after the route to the silent prefix is deleted, a Probe there fails with
-// a no-route error once the route cache has expired; before, the same Probe
-// went out (the control).
+// after the route to the silent prefix is deleted, a Probe there gives the
+// no-route result (Unreachable, nothing sent) once the route cache has
+// expired; before, the same Probe went out (the control).
 func TestRouteRefresh(t *testing.T) {
 	defer func(ttl time.Duration) { routeCacheTTL = ttl }(routeCacheTTL)
 	routeCacheTTL = 200 * time.Millisecond
@@ -349,11 +349,11 @@ func TestRouteRefresh(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	r, err := p.Probe(context.Background(), target)
-	if err == nil || !strings.Contains(err.Error(), "no route") {
-		t.Errorf("after deleting the route: %+v, %v; want a no-route error", r, err)
+	if want := (Result{Target: target, State: Unreachable}); err != nil || r != want {
+		t.Errorf("after deleting the route: %+v, %v; want %+v (no route, nothing sent)", r, err, want)
 	}
-	if st := p.Stats(); st.Sent != 1 {
-		t.Errorf("%d SYNs sent, want 1 (none without a route)", st.Sent)
+	if st := p.Stats(); st.Sent != 1 || st.NoRoute != 1 || st.Unreachable != 1 {
+		t.Errorf("stats %+v: want 1 SYN sent (none without a route), 1 no-route result, counted unreachable", st)
 	}
 }
 
@@ -376,8 +376,9 @@ func TestInterface(t *testing.T) {
 	}
 }
 
-// TestScanBadTargets: a bad target or one without a route stops Scan with
-// an error naming it, and nothing is sent for it.
+// TestScanBadTargets: a bad target stops Scan with an error naming it, and
+// nothing is sent for it (a target without a route does not: see
+// TestScanNoRoute).
 func TestScanBadTargets(t *testing.T) {
 	n := testnet.New(t)
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}})
@@ -387,7 +388,8 @@ func TestScanBadTargets(t *testing.T) {
 	}{
 		{netip.AddrPortFrom(nth(n.Answering4, 1), 0), "bad target"},
 		{netip.MustParseAddrPort("224.0.0.9:80"), "multicast"},
-		{netip.MustParseAddrPort("192.0.2.1:80"), "no route to 192.0.2.1"}, // the prober has no default route
+		{netip.MustParseAddrPort("0.0.0.0:80"), "unspecified"},
+		{netip.MustParseAddrPort("[::]:80"), "unspecified"},
 	} {
 		results := 0
 		err := p.Scan(context.Background(), slices.Values([]netip.AddrPort{tc.target}), func(Result) { results++ })

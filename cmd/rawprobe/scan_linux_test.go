@@ -62,3 +62,52 @@ func TestScanNamespace(t *testing.T) {
 	}
 	t.Log(fmt.Sprint(rep.Gap))
 }
+
+// TestScanNamespaceNoRoute: with the raw engine in the prober namespace,
+// where only the test prefixes are routed, a scan with an unroutable
+// target (TEST-NET-1 192.0.2.1) among answering ones goes on: every target
+// gets its line, the unroutable one "unreachable" with no attempt, and the
+// command exits 1 (a target not open), not 3 (a runtime error). The
+// capture shows SYNs to the routable targets and none to 192.0.2.1.
+func TestScanNamespaceNoRoute(t *testing.T) {
+	args := []string{"--engine", "raw", "--format", "csv", "--timeout", "300ms", "--retries", "0",
+		"198.18.7.1:80", "192.0.2.1:80", "198.18.7.2:81", "198.18.7.3:80"}
+	if _, ok := testnet.Child(); ok {
+		var stdout, stderr bytes.Buffer
+		e := defaultEnv()
+		e.stdout, e.stderr, e.stderrTerminal = &stdout, &stderr, false
+		code := run(context.Background(), args, e)
+		if code != 1 {
+			t.Fatalf("exit %d, want 1 (not every target open)\n%s", code, stderr.String())
+		}
+		if want := "probed 4, open 2, closed 1, timeout 0, unreachable 1, invalid replies 0"; !strings.Contains(stderr.String(), want) {
+			t.Errorf("summary %q, want %q", stderr.String(), want)
+		}
+		for _, want := range []string{"198.18.7.1:80,198.18.7.1,80,open,", "192.0.2.1:80,192.0.2.1,80,unreachable,0,0,", "198.18.7.2:81,198.18.7.2,81,closed,", "198.18.7.3:80,198.18.7.3,80,open,"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("output lacks %q:\n%s", want, stdout.String())
+			}
+		}
+		return
+	}
+	n := testnet.New(t)
+	n.Listen(t, "tcp", ":80")
+	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
+	n.RunInProber(t)
+	rep := c.Analyze()
+	if err := rep.Err(); err != nil {
+		t.Error(err)
+	}
+	targets := map[string]bool{}
+	for _, f := range rep.Flows {
+		targets[f.Target.String()] = true
+	}
+	for _, want := range []string{"198.18.7.1:80", "198.18.7.2:81", "198.18.7.3:80"} {
+		if !targets[want] {
+			t.Errorf("no flow to %s in the capture: %v", want, rep)
+		}
+	}
+	if targets["192.0.2.1:80"] || len(targets) != 3 {
+		t.Errorf("capture flows to %v; want the 3 routable targets only", targets)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -26,15 +27,18 @@ type checker interface {
 // connectEngine probes with compat's Checker: a non-blocking connect whose
 // socket is closed with zero linger when the SYN-ACK arrives.
 type connectEngine struct {
-	c       checker
-	stop    func() error
-	cfg     Config
-	window  int
-	pace    *pacer
-	once    sync.Once
-	closeEr error
+	c checker
+	// hasRoute reports whether the kernel has a route to a target
+	// (kernelHasRoute; tests replace it).
+	hasRoute func(netip.AddrPort) bool
+	stop     func() error
+	cfg      Config
+	window   int
+	pace     *pacer
+	once     sync.Once
+	closeEr  error
 
-	sent, retrans, received, open, closed, unreach, timeouts atomic.Uint64
+	sent, retrans, received, open, closed, unreach, timeouts, noRoute atomic.Uint64
 }
 
 func openConnect(cfg Config) (Engine, error) {
@@ -60,7 +64,19 @@ func newConnect(c checker, stop func() error, cfg Config) *connectEngine {
 	if w <= 0 {
 		w = defaultConnectWindow
 	}
-	return &connectEngine{c: c, stop: stop, cfg: cfg, window: w, pace: newPacer(cfg.Rate)}
+	return &connectEngine{c: c, hasRoute: kernelHasRoute, stop: stop, cfg: cfg, window: w, pace: newPacer(cfg.Rate)}
+}
+
+// kernelHasRoute reports whether the calling thread's network namespace
+// has a route to target: connect() on a UDP socket looks the route up and
+// fails with ENETUNREACH or EHOSTUNREACH without one. It sends nothing.
+func kernelHasRoute(target netip.AddrPort) bool {
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(target))
+	if err != nil {
+		return !errors.Is(err, syscall.ENETUNREACH) && !errors.Is(err, syscall.EHOSTUNREACH)
+	}
+	c.Close()
+	return true
 }
 
 func (e *connectEngine) Name() string { return Connect }
@@ -80,15 +96,24 @@ func (e *connectEngine) Probe(ctx context.Context, target netip.AddrPort) (rawch
 			}
 			timeout = min(timeout, left)
 		}
+		start := time.Now()
+		err := e.c.CheckAddr(addr, timeout)
+		rtt := time.Since(start)
+		var ce *compat.ErrConnect
+		if attempt == 0 && errors.As(err, &ce) && (ce.Errno == syscall.ENETUNREACH || ce.Errno == syscall.EHOSTUNREACH) && !e.hasRoute(target) {
+			// connect() failed at once for want of a route: no SYN left.
+			// The same result as the raw engine's (rawcheck.Prober.Probe).
+			e.noRoute.Add(1)
+			e.unreach.Add(1)
+			return rawcheck.Result{Target: target, State: rawcheck.Unreachable}, nil
+		}
+		// Counted once the attempt is over: one that found no route
+		// sent nothing.
 		res.Attempts++
 		e.sent.Add(1)
 		if attempt > 0 {
 			e.retrans.Add(1)
 		}
-		start := time.Now()
-		err := e.c.CheckAddr(addr, timeout)
-		rtt := time.Since(start)
-		var ce *compat.ErrConnect
 		switch {
 		case err == nil:
 			res.State, res.RTT = rawcheck.Open, rtt
@@ -167,6 +192,7 @@ func (e *connectEngine) Stats() rawcheck.Stats {
 	return rawcheck.Stats{
 		Sent: e.sent.Load(), Retransmitted: e.retrans.Load(), Received: e.received.Load(),
 		Open: e.open.Load(), Closed: e.closed.Load(), Unreachable: e.unreach.Load(), Timeouts: e.timeouts.Load(),
+		NoRoute: e.noRoute.Load(),
 	}
 }
 
