@@ -2,6 +2,7 @@ package rawcheck
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"slices"
 	"sync"
@@ -130,5 +131,47 @@ func TestScanNoRoute(t *testing.T) {
 	}
 	if st := p.Stats(); st.NoRoute != 3 || st.Sent != 5 {
 		t.Errorf("after Probe: stats %+v: want 3 no-route results, still 5 SYNs sent", st)
+	}
+}
+
+// TestScanNoRouteCancel: a Scan of unroutable targets only (every port of
+// 192.0.2.1) still ends when ctx does, though it has nothing to send or
+// wait for: cancelled at the 100th result, it returns context.Canceled
+// with exactly 100. Control: the same Scan of 300 ports, not cancelled,
+// gives 300 no-route results and nil.
+func TestScanNoRouteCancel(t *testing.T) {
+	n := testnet.New(t)
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}})
+	ports := func(last int) func(func(netip.AddrPort) bool) {
+		return func(yield func(netip.AddrPort) bool) {
+			for port := 1; port <= last; port++ {
+				if !yield(netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(port))) {
+					return
+				}
+			}
+		}
+	}
+	results := 0
+	if err := p.Scan(context.Background(), ports(300), func(r Result) {
+		if r.State == Unreachable && r.Attempts == 0 {
+			results++
+		}
+	}); err != nil || results != 300 {
+		t.Fatalf("control: Scan of 300 unroutable targets: %v, %d no-route results; want nil and 300", err, results)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	results = 0
+	err := p.Scan(ctx, ports(65535), func(Result) {
+		results++
+		if results == 100 {
+			cancel()
+		}
+	})
+	if !errors.Is(err, context.Canceled) || results != 100 {
+		t.Errorf("cancelled Scan: %v after %d results; want context.Canceled after 100", err, results)
+	}
+	if st := p.Stats(); st.Sent != 0 || st.NoRoute != 400 {
+		t.Errorf("stats %+v: want nothing sent, 400 no-route results", st)
 	}
 }

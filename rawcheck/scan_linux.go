@@ -191,6 +191,16 @@ func (sc *scanner) add(ctx context.Context, target netip.AddrPort) error {
 	}
 	rt, err := sc.e.route(t.Addr())
 	if isNoRoute(err) {
+		// Nothing to send or wait for: check for the end here, or a scan
+		// of unroutable targets only would not notice it.
+		select {
+		case <-sc.e.closed:
+			return ErrClosed
+		default:
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		sc.yield(sc.e.noRoute(t))
 		return nil
 	}
