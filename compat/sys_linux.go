@@ -42,6 +42,9 @@ func openCheckSocket(family int, zeroLinger bool) (int, error) {
 			unix.Close(fd)
 			return -1, os.NewSyscallError("setsockopt SO_LINGER", err)
 		}
+		// Closed with RST, the port would be free for connect() to
+		// reuse at once; see srcport_linux.go.
+		bindNextPort(fd, family)
 	}
 	return fd, nil
 }
