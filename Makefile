@@ -82,7 +82,7 @@ BENCHCMPFLAGS ?=
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $(PKGS)
 	@if [ "$$(id -u)" = 0 ]; then \
-	  $(GO) run ./internal/cmd/benchcmp -out BENCHMARKS.md $(BENCHCMPFLAGS); \
+	  $(GO) run ./internal/devtools/benchcmp -out BENCHMARKS.md $(BENCHCMPFLAGS); \
 	else \
 	  echo "benchcmp (BENCHMARKS.md) needs root: network namespaces, raw sockets, apt-get; skipped"; \
 	fi
@@ -95,7 +95,7 @@ lint:
 	else echo "staticcheck could not be installed from the module proxy; skipped"; fi
 
 pcaps: deps
-	$(GO) run ./internal/cmd/mkpcaps -out testdata/pcaps
+	$(GO) run ./internal/devtools/mkpcaps -out testdata/pcaps
 
 demo: deps
 	$(GO) run ./cmd/rawprobe demo

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
 // envBenchTarget names the open target address for a benchmark child: a

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rawprobe/rawprobe/internal/pcapcheck"
-	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
 // benchCapture is the pcap proof around a benchmark run: every frame on

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawprobe/rawprobe/internal/pcapcheck"
-	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
 // TestLoadPcap50k is the pcap proof: 50,000 checks at concurrency 1,000

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
 // The proofs in the isolated test network run their prober half in a

@@ -11,7 +11,7 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
-	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 	"github.com/rawprobe/rawprobe/synack"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 	"github.com/rawprobe/rawprobe/synack"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
 // prefixPorts yields every address of p with each of ports.

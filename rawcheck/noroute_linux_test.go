@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawprobe/rawprobe/internal/pcapcheck"
-	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 	"github.com/rawprobe/rawprobe/synack"
 )
 

@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/net/bpf"
 
-	"github.com/rawprobe/rawprobe/internal/golden"
+	"github.com/rawprobe/rawprobe/internal/verify/golden"
 	"github.com/rawprobe/rawprobe/synack"
 )
 

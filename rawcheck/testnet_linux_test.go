@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawprobe/rawprobe/internal/pcapcheck"
-	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
 // newInProber opens a Prober inside n's prober namespace and closes it in

@@ -12,10 +12,10 @@ import (
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
-	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
-// The live tests run in a private test network (internal/testnet): SYNs
+// The live tests run in a private test network (internal/verify/testnet): SYNs
 // built here go from the prober namespace to the target namespace only.
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rawprobe/rawprobe/internal/engine"
-	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/internal/cli/engine"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
 // inProber opens engines inside n's prober namespace, so that the raw

@@ -11,8 +11,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/rawprobe/rawprobe/internal/engine"
-	"github.com/rawprobe/rawprobe/internal/output"
+	"github.com/rawprobe/rawprobe/internal/cli/engine"
+	"github.com/rawprobe/rawprobe/internal/cli/output"
 )
 
 // run dispatches to a subcommand and returns the exit status.

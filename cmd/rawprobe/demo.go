@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/rawprobe/rawprobe/internal/demo"
+	"github.com/rawprobe/rawprobe/internal/cli/demo"
 )
 
 const demoUsage = `Usage: rawprobe demo

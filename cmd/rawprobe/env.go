@@ -6,9 +6,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/rawprobe/rawprobe/internal/engine"
-	"github.com/rawprobe/rawprobe/internal/output"
-	"github.com/rawprobe/rawprobe/internal/targets"
+	"github.com/rawprobe/rawprobe/internal/cli/engine"
+	"github.com/rawprobe/rawprobe/internal/cli/output"
+	"github.com/rawprobe/rawprobe/internal/cli/targets"
 )
 
 // env is everything the command takes from its surroundings, so tests can

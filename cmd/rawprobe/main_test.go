@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawprobe/rawprobe/internal/engine"
+	"github.com/rawprobe/rawprobe/internal/cli/engine"
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 

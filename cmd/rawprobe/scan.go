@@ -12,9 +12,9 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/rawprobe/rawprobe/internal/engine"
-	"github.com/rawprobe/rawprobe/internal/output"
-	"github.com/rawprobe/rawprobe/internal/targets"
+	"github.com/rawprobe/rawprobe/internal/cli/engine"
+	"github.com/rawprobe/rawprobe/internal/cli/output"
+	"github.com/rawprobe/rawprobe/internal/cli/targets"
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 

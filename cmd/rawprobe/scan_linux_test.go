@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rawprobe/rawprobe/internal/pcapcheck"
-	"github.com/rawprobe/rawprobe/internal/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
 // TestScanNamespace runs the command with the raw engine in the prober

@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/rawprobe/rawprobe/internal/engine"
-	"github.com/rawprobe/rawprobe/internal/exporter"
+	"github.com/rawprobe/rawprobe/internal/cli/engine"
+	"github.com/rawprobe/rawprobe/internal/cli/exporter"
 )
 
 const serveUsage = `Usage: rawprobe serve [flags]

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawprobe/rawprobe/internal/engine"
+	"github.com/rawprobe/rawprobe/internal/cli/engine"
 )
 
 // lockedBuffer is a bytes.Buffer safe for the server goroutine and the test.

@@ -1,0 +1,156 @@
+package golden_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rawprobe/rawprobe/internal/verify/golden"
+	"github.com/rawprobe/rawprobe/internal/verify/golden/record"
+	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
+	"github.com/rawprobe/rawprobe/rawcheck"
+)
+
+// Every scenario, recorded again in a fresh test network, reproduces its
+// golden flag sequence (and Record checks the replayed state, the
+// pcapcheck verdict, the SYN count and the connections accepted). The
+// net.Dial scenario is the negative control: its flow must differ from
+// the open-port flow of the probers.
+func TestLiveFlagsMatchGolden(t *testing.T) {
+	goldens := make(map[string]golden.Scenario)
+	for _, s := range load(t) {
+		goldens[s.Name] = s
+	}
+	n := testnet.New(t)
+	l := n.Listen(t, "tcp", fmt.Sprintf(":%d", record.OpenPort))
+	if err := record.WaitReady(n, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, d := range record.Defs() {
+		t.Run(d.Name, func(t *testing.T) {
+			want, ok := goldens[d.Name]
+			if !ok {
+				t.Fatalf("no golden capture for %s (run make pcaps)", d.Name)
+			}
+			live, err := record.Record(n, l, d, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !golden.FlagsMatch(live.Flags, want.Flags, want.Match) {
+				t.Errorf("live flags %q, golden %q (%s match)", live.Flags, want.Flags, want.Match)
+			}
+			if d.Engine == golden.EngineDial && golden.FlagsMatch(live.Flags, ">S <SA >R", "exact") {
+				t.Errorf("net.Dial's flow %q looks like a half-open probe", live.Flags)
+			}
+		})
+	}
+}
+
+// rawcheck itself, probing the targets of the raw scenarios in a fresh
+// test network with long-lived Probers (one per SYN count, a random cookie
+// key each, not one Prober per scenario as make pcaps uses), reports each
+// golden state and puts the golden flag sequence on the wire. pcapcheck
+// passes every flow and the target accepts nothing.
+func TestLiveRawcheckMatchesGolden(t *testing.T) {
+	goldens := make(map[string]golden.Scenario)
+	for _, s := range load(t) {
+		goldens[s.Name] = s
+	}
+	n := testnet.New(t)
+	l := n.Listen(t, "tcp", fmt.Sprintf(":%d", record.OpenPort))
+	if err := record.WaitReady(n, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	accepted := l.Accepted()
+	// One prober per SYN count of the scenarios, each on its own port.
+	probers := make(map[int]*rawcheck.Prober)
+	ports := map[int]uint16{1: 62001, 3: 62003}
+	for syns, port := range ports {
+		retries := syns - 1
+		if retries == 0 {
+			retries = -1 // 0 would mean the default
+		}
+		err := n.InProber(func() error {
+			p, err := rawcheck.New(rawcheck.Config{SourcePorts: [2]uint16{port, port}, Timeout: 300 * time.Millisecond, Retries: retries})
+			probers[syns] = p
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { probers[syns].Close() })
+	}
+	for _, d := range record.Defs() {
+		if d.Engine != golden.EngineRaw {
+			continue
+		}
+		t.Run(d.Name, func(t *testing.T) {
+			want := goldens[d.Name]
+			p, ok := probers[want.SYNs]
+			if !ok {
+				t.Fatalf("no prober for %d SYNs", want.SYNs)
+			}
+			target := d.Target(record.PrefixesOf(n))
+			src := n.ProberAddr4
+			if target.Addr().Is6() {
+				src = n.ProberAddr6
+			}
+			prober := netip.AddrPortFrom(src, ports[want.SYNs])
+			path := filepath.Join(t.TempDir(), d.Name+".pcap")
+			c, err := record.StartCapture(n, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			type probed struct {
+				r   rawcheck.Result
+				err error
+			}
+			done := make(chan probed, 1)
+			go func() {
+				r, err := p.Probe(ctx, target)
+				done <- probed{r, err}
+			}()
+			if d.Forge {
+				time.Sleep(50 * time.Millisecond)
+				if err := record.ForgeSYNACK(n, target, prober, rand.Uint32()); err != nil {
+					t.Error(err)
+				}
+			}
+			res := <-done
+			if err := c.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			if res.err != nil {
+				t.Fatal(res.err)
+			}
+			if res.r.State.String() != want.State {
+				t.Errorf("rawcheck state %v, golden %s", res.r.State, want.State)
+			}
+			frames, err := golden.ReadFrames(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := golden.FlagSequence(frames, prober, target); !golden.FlagsMatch(got, want.Flags, want.Match) {
+				t.Errorf("rawcheck's flags %q, golden %q", got, want.Flags)
+			}
+			rep, err := pcapcheck.AnalyzeFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := rep.Err(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	if got := l.Accepted(); got != accepted {
+		t.Errorf("the target accepted %d connections from rawcheck, want 0", got-accepted)
+	}
+}
