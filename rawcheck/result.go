@@ -17,13 +17,15 @@ const (
 	// Closed means the target answered a SYN with RST.
 	Closed
 	// Unreachable means an ICMP or ICMPv6 destination-unreachable error
-	// quoting our SYN arrived, or that the prober itself has no route to
-	// the target (then nothing was sent: see Result).
+	// quoting our SYN arrived.
 	Unreachable
+	// NoRoute means the prober itself has no route to the target, so no
+	// SYN was sent: Attempts, RTT, TTL, ICMPType and ICMPCode are zero.
+	NoRoute
 )
 
 // String returns the lower-case name used in rawprobe's output: "open",
-// "closed", "timeout" or "unreachable".
+// "closed", "timeout", "unreachable" or "noroute".
 func (s State) String() string {
 	switch s {
 	case Open:
@@ -34,6 +36,8 @@ func (s State) String() string {
 		return "timeout"
 	case Unreachable:
 		return "unreachable"
+	case NoRoute:
+		return "noroute"
 	}
 	return "unknown"
 }
