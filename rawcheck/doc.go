@@ -8,7 +8,7 @@
 // Sending: each SYN is a synack.Template filled with the target and a
 // cookie as its sequence number, sent whole (IP header included) on an
 // IPPROTO_RAW socket per family, 256 per sendmmsg. Scan hands full batches
-// to sender goroutines, one per CPU and one more: on veth and loopback the
+// to sender goroutines, one more than CPUs (up to 4 CPUs): on veth and loopback the
 // kernel handles the target's side and our own replies inside the sending
 // system call.
 //
