@@ -59,24 +59,6 @@ func TestCheckTarget(t *testing.T) {
 	}
 }
 
-func TestTokenBucket(t *testing.T) {
-	if (*tokenBucket)(nil).wait(context.Background(), nil, 1000) != nil {
-		t.Fatal("nil bucket waited")
-	}
-	b := newTokenBucket(1000, 10) // burst 10
-	now := b.last
-	if d := b.reserve(10, now); d != 0 {
-		t.Errorf("first burst waits %v, want 0", d)
-	}
-	if d := b.reserve(100, now); d < 99*time.Millisecond || d > 101*time.Millisecond {
-		t.Errorf("100 tokens in debt wait %v, want 100ms", d)
-	}
-	// After the debt is paid and 10 ms more, 10 tokens are free again.
-	if d := b.reserve(10, now.Add(110*time.Millisecond)); d != 0 {
-		t.Errorf("after refill waits %v, want 0", d)
-	}
-}
-
 func TestScanNilArguments(t *testing.T) {
 	p := &Prober{}
 	if err := p.Scan(context.Background(), nil, func(Result) {}); err == nil || !strings.Contains(err.Error(), "nil targets") {

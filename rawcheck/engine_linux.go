@@ -41,7 +41,7 @@ type engine struct {
 	raw4, raw6 *rawSocket // raw6 is nil without IPv6
 	router     *router
 	filter     []bpf.Instruction
-	bucket     *tokenBucket
+	bucket     sendLimiter
 	count      counters
 
 	routesMu  sync.Mutex               // guards the fields below and the router's build
@@ -86,7 +86,7 @@ func newEngine(s settings) (_ *engine, err error) {
 		s:         s,
 		epoch:     time.Now(),
 		ns:        -1,
-		bucket:    newTokenBucket(s.rate, sendBatchSize),
+		bucket:    newSendLimiter(s.rate, sendBatchSize),
 		routeBy:   make(map[routeKey]*route),
 		templates: make(map[netip.Addr]*synack.Template),
 		listeners: make(map[int]*listener),

@@ -2,65 +2,31 @@ package rawcheck
 
 import (
 	"context"
-	"sync"
-	"time"
+	"errors"
+
+	"github.com/rawprobe/rawprobe/internal/ratelimit"
 )
 
-// tokenBucket limits packets per second. Senders take tokens for a whole
-// batch at once; the bucket may go into debt, and the taker then sleeps
-// until the debt is paid, so batches larger than the burst still pass and
-// takers are served in order.
-type tokenBucket struct {
-	mu     sync.Mutex
-	perSec float64
-	burst  float64
-	tokens float64
-	last   time.Time
+// sendLimiter paces the engine's SYNs (first attempts and retries alike)
+// to Config.Rate with package ratelimit, the pacing the connect engine
+// uses too. Senders take tokens for a whole batch at once; the burst is
+// 10 ms worth of packets, at least one batch. A wait cut short gives its
+// tokens back.
+type sendLimiter struct{ l *ratelimit.Limiter }
+
+// newSendLimiter returns the limiter for rate packets per second; rate 0
+// means no limit.
+func newSendLimiter(rate, batch int) sendLimiter {
+	return sendLimiter{ratelimit.New(rate, max(rate/100, batch, 1))}
 }
 
-// newTokenBucket returns a bucket for rate packets per second, or nil (no
-// limit) for rate 0. The burst is 10 ms worth of packets, at least one
-// batch.
-func newTokenBucket(rate, batch int) *tokenBucket {
-	if rate <= 0 {
-		return nil
-	}
-	burst := max(float64(rate)/100, float64(batch), 1)
-	return &tokenBucket{perSec: float64(rate), burst: burst, tokens: burst, last: time.Now()}
-}
-
-// reserve takes n tokens and returns how long the caller must wait before
-// sending them.
-func (b *tokenBucket) reserve(n int, now time.Time) time.Duration {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.perSec)
-	b.last = now
-	b.tokens -= float64(n)
-	if b.tokens >= 0 {
-		return 0
-	}
-	return time.Duration(-b.tokens / b.perSec * float64(time.Second))
-}
-
-// wait takes n tokens and sleeps until they may be sent, or until ctx or
-// done ends. A nil bucket never waits.
-func (b *tokenBucket) wait(ctx context.Context, done <-chan struct{}, n int) error {
-	if b == nil {
-		return nil
-	}
-	d := b.reserve(n, time.Now())
-	if d <= 0 {
-		return nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-done:
+// wait takes n tokens and blocks until they may be sent. It fails at once
+// when that is after ctx's deadline, and returns ErrClosed when done
+// closes first.
+func (s sendLimiter) wait(ctx context.Context, done <-chan struct{}, n int) error {
+	err := s.l.Wait(ctx, done, n)
+	if errors.Is(err, ratelimit.ErrDone) {
 		return ErrClosed
 	}
+	return err
 }
