@@ -32,7 +32,7 @@ type Engine interface {
 	// Scan probes every target and calls yield once per target, from one
 	// goroutine at a time, in completion order. It returns when all are
 	// done, ctx is cancelled, or a probe could not be made; a target
-	// without a route does not stop it (it gets the no-route Result
+	// without a route does not stop it (it gets the NoRoute Result
 	// Probe describes).
 	Scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yield func(rawcheck.Result)) error
 	// Stats returns the engine's counters.
