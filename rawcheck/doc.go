@@ -15,9 +15,9 @@
 // Routing: the source address and interface come from the kernel's route to
 // the first target under each prefix of the main and local routing tables
 // (netlink), cached per prefix, so a scan of a /16 costs one lookup. A
-// target the kernel has no route to is not sent anything: it gets an
-// Unreachable Result with no attempt at once (Stats.NoRoute), and a Scan
-// goes on.
+// target the kernel has no route to is not sent anything: it gets a
+// NoRoute Result with no attempt at once (Stats.NoRoute), and a Scan goes
+// on.
 //
 // Listening: one AF_PACKET socket per interface in use, SOCK_DGRAM (frames
 // start at the IP header), created with protocol 0 so that it queues

@@ -15,7 +15,7 @@ func ExampleNew_badConfig() {
 }
 
 func ExampleState_String() {
-	for _, s := range []rawcheck.State{rawcheck.Open, rawcheck.Closed, rawcheck.Timeout, rawcheck.Unreachable} {
+	for _, s := range []rawcheck.State{rawcheck.Open, rawcheck.Closed, rawcheck.Timeout, rawcheck.Unreachable, rawcheck.NoRoute} {
 		fmt.Println(s)
 	}
 	// Output:
@@ -23,4 +23,5 @@ func ExampleState_String() {
 	// closed
 	// timeout
 	// unreachable
+	// noroute
 }

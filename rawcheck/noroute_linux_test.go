@@ -51,9 +51,9 @@ func (d *dstTap) count(a netip.Addr) int {
 // prober has no route to among them (TEST-NET-1 192.0.2.1 and
 // 2001:db8:dead::1: the prober's namespace routes only the test prefixes)
 // goes on past them and gives one Result per target: the unroutable ones
-// Unreachable with nothing sent (no attempt, no RTT, no ICMP type),
-// counted in Stats.NoRoute; the others open, closed and timeout as their
-// targets answer. The tap and the capture show SYNs to every routable
+// NoRoute with nothing sent (no attempt, no RTT, no TTL, no ICMP type),
+// counted in Stats.NoRoute and not in Stats.Unreachable; the others open,
+// closed, timeout and unreachable (an ICMP error) as their targets answer. The tap and the capture show SYNs to every routable
 // target (the control: they do see what is sent) and none to the
 // unroutable ones. Probe gives the same result for an unroutable target.
 func TestScanNoRoute(t *testing.T) {
@@ -65,10 +65,10 @@ func TestScanNoRoute(t *testing.T) {
 	noRoute6 := netip.MustParseAddrPort("[2001:db8:dead::1]:80")
 	want := map[netip.AddrPort]State{
 		netip.AddrPortFrom(nth(n.Answering4, 41), 80): Open,
-		noRoute4: Unreachable,
+		noRoute4: NoRoute,
 		netip.AddrPortFrom(nth(n.Answering4, 42), 81): Closed,
 		netip.AddrPortFrom(nth(n.Silent4, 43), 80):    Timeout,
-		noRoute6: Unreachable,
+		noRoute6: NoRoute,
 		netip.AddrPortFrom(nth(n.Answering6, 44), 80):   Open,
 		netip.AddrPortFrom(nth(n.Unreachable4, 45), 80): Unreachable,
 	}
@@ -98,8 +98,8 @@ func TestScanNoRoute(t *testing.T) {
 		}
 		unroutable := target == noRoute4 || target == noRoute6
 		switch {
-		case unroutable && r != (Result{Target: target, State: Unreachable}):
-			t.Errorf("%v: %+v, want Unreachable with no attempt, RTT, TTL or ICMP type (no route)", target, r)
+		case unroutable && r != (Result{Target: target, State: NoRoute}):
+			t.Errorf("%v: %+v, want NoRoute with no attempt, RTT, TTL or ICMP type", target, r)
 		case !unroutable && r.Attempts != 1:
 			t.Errorf("%v: %d attempts, want 1", target, r.Attempts)
 		case !unroutable && state == Unreachable && r.ICMPType != 3:
@@ -121,16 +121,16 @@ func TestScanNoRoute(t *testing.T) {
 		t.Error(err)
 	}
 	st := p.Stats()
-	if st.NoRoute != 2 || st.Sent != 5 || st.SendErrors != 0 || st.Unreachable != 3 {
-		t.Errorf("stats %+v: want 2 no-route results, 5 SYNs sent, no send error, 3 unreachable", st)
+	if st.NoRoute != 2 || st.Sent != 5 || st.SendErrors != 0 || st.Unreachable != 1 {
+		t.Errorf("stats %+v: want 2 no-route results, 5 SYNs sent, no send error, 1 unreachable (the ICMP error alone)", st)
 	}
 
 	r, err := p.Probe(ctx, noRoute4)
-	if want := (Result{Target: noRoute4, State: Unreachable}); err != nil || r != want {
+	if want := (Result{Target: noRoute4, State: NoRoute}); err != nil || r != want {
 		t.Errorf("Probe(%v) = %+v, %v; want %+v, nil", noRoute4, r, err, want)
 	}
-	if st := p.Stats(); st.NoRoute != 3 || st.Sent != 5 {
-		t.Errorf("after Probe: stats %+v: want 3 no-route results, still 5 SYNs sent", st)
+	if st := p.Stats(); st.NoRoute != 3 || st.Sent != 5 || st.Unreachable != 1 {
+		t.Errorf("after Probe: stats %+v: want 3 no-route results, still 5 SYNs sent and 1 unreachable", st)
 	}
 }
 
@@ -153,7 +153,7 @@ func TestScanNoRouteCancel(t *testing.T) {
 	}
 	results := 0
 	if err := p.Scan(context.Background(), ports(300), func(r Result) {
-		if r.State == Unreachable && r.Attempts == 0 {
+		if r == (Result{Target: r.Target, State: NoRoute}) {
 			results++
 		}
 	}); err != nil || results != 300 {
@@ -171,7 +171,7 @@ func TestScanNoRouteCancel(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || results != 100 {
 		t.Errorf("cancelled Scan: %v after %d results; want context.Canceled after 100", err, results)
 	}
-	if st := p.Stats(); st.Sent != 0 || st.NoRoute != 400 {
-		t.Errorf("stats %+v: want nothing sent, 400 no-route results", st)
+	if st := p.Stats(); st.Sent != 0 || st.NoRoute != 400 || st.Unreachable != 0 {
+		t.Errorf("stats %+v: want nothing sent, 400 no-route results, none unreachable", st)
 	}
 }

@@ -38,10 +38,10 @@ func New(cfg Config) (*Prober, error) {
 // or a closed Prober; an unanswered probe is a Result with State Timeout,
 // not an error. A target the prober has no route to is not an error
 // either: it gets, at once and with nothing sent, a Result with State
-// Unreachable, Attempts 0, RTT 0 and ICMPType and ICMPCode 0, counted in
-// Stats.NoRoute: the case in which connect() would fail at once with
-// ENETUNREACH (or EHOSTUNREACH). rawprobe's connect engine reports it the
-// same way.
+// NoRoute (Attempts, RTT, TTL, ICMPType and ICMPCode zero), counted in
+// Stats.NoRoute and not in Stats.Unreachable: the case in which connect()
+// would fail at once with ENETUNREACH (or EHOSTUNREACH). rawprobe's
+// connect engine reports it the same way.
 func (p *Prober) Probe(ctx context.Context, target netip.AddrPort) (Result, error) {
 	t, err := checkTarget(target)
 	if err != nil {
@@ -56,8 +56,7 @@ func (p *Prober) Probe(ctx context.Context, target netip.AddrPort) (Result, erro
 // arrive. It returns nil once every target has its result.
 //
 // A target the prober has no route to does not stop the scan: it gets one
-// Result with State Unreachable, Attempts 0, RTT 0 and ICMPType and
-// ICMPCode 0 ("no route on the prober"; nothing is sent to it), counted in
+// Result with State NoRoute (nothing is sent to it), counted in
 // Stats.NoRoute. A bad target — no address, a zoned, unspecified,
 // multicast or broadcast address, port 0, or an IPv6 address when the
 // engine has no IPv6 raw socket — stops the scan when reached, is never

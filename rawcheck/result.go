@@ -48,18 +48,15 @@ type Result struct {
 	Target netip.AddrPort
 	// State is what the probe found.
 	State State
-	// ICMPType and ICMPCode are set when State is Unreachable because of
-	// an ICMP or ICMPv6 error. An Unreachable result with ICMPType and
-	// ICMPCode 0, Attempts 0 and RTT 0 means "no route on the prober":
-	// the kernel had no route to the target, so no SYN was sent
-	// (Stats.NoRoute counts these). No ICMP destination-unreachable error
-	// has type 0, so the two cannot be confused.
+	// ICMPType and ICMPCode are the type and code of the ICMP or ICMPv6
+	// error when State is Unreachable, and zero otherwise.
 	ICMPType, ICMPCode uint8
 	// RTT is the time from the send of the answered attempt to its reply;
-	// zero on Timeout.
+	// zero on Timeout and NoRoute.
 	RTT time.Duration
 	// Attempts is the number of SYNs sent for this target.
 	Attempts int
-	// TTL is the IPv4 TTL or IPv6 hop limit of the reply; zero on Timeout.
+	// TTL is the IPv4 TTL or IPv6 hop limit of the reply; zero on Timeout
+	// and NoRoute.
 	TTL uint8
 }

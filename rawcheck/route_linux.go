@@ -203,8 +203,8 @@ func (r *router) resolve(dst netip.Addr) (*route, error) {
 }
 
 // noRouteError says that the kernel has no route to an address: the
-// engine then gives the target an Unreachable Result without sending
-// anything, instead of failing.
+// engine then gives the target a NoRoute Result without sending anything,
+// instead of failing.
 type noRouteError struct {
 	dst netip.Addr
 	err error // the kernel's answer, if any

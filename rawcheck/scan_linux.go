@@ -70,12 +70,11 @@ func (e *engine) checkFamily(target netip.AddrPort) error {
 }
 
 // noRoute counts and returns the result of a target the prober has no
-// route to: Unreachable, with nothing sent (Attempts, RTT, TTL and the
-// ICMP type and code all zero).
+// route to: NoRoute, with nothing sent (Attempts, RTT, TTL and the ICMP
+// type and code all zero).
 func (e *engine) noRoute(target netip.AddrPort) Result {
 	e.count.noRoute.Add(1)
-	e.count.unreachable.Add(1)
-	return Result{Target: target, State: Unreachable}
+	return Result{Target: target, State: NoRoute}
 }
 
 // scanner is the state of one Scan: the batch of targets being prepared,
@@ -181,7 +180,7 @@ func (e *engine) scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 }
 
 // add queues target, sending the batch when full. A target the prober has
-// no route to gets its Unreachable result at once.
+// no route to gets its NoRoute result at once.
 func (sc *scanner) add(ctx context.Context, target netip.AddrPort) error {
 	t, err := checkTarget(target)
 	if err != nil {

@@ -18,11 +18,11 @@ type Stats struct {
 	// Late is the number of valid replies that matched no pending probe:
 	// duplicates and answers to probes already finished.
 	Late uint64
-	// Open, Closed, Unreachable and Timeouts count the results by state.
+	// Open, Closed, Unreachable and Timeouts count the results by state;
+	// Unreachable counts only ICMP errors.
 	Open, Closed, Unreachable, Timeouts uint64
-	// NoRoute counts the Unreachable results given without sending
-	// anything because the prober had no route to the target (they are
-	// counted in Unreachable too).
+	// NoRoute counts the NoRoute results: targets the prober had no route
+	// to, given their result without anything sent.
 	NoRoute uint64
 	// RSTSent is the number of RSTs the engine sent itself (Config.OwnRST).
 	RSTSent uint64

@@ -333,8 +333,8 @@ func TestScanRate(t *testing.T) {
 
 // TestRouteRefresh checks that a long-lived engine sees routing changes:
 // after the route to the silent prefix is deleted, a Probe there gives the
-// no-route result (Unreachable, nothing sent) once the route cache has
-// expired; before, the same Probe went out (the control).
+// NoRoute result (nothing sent) once the route cache has expired; before,
+// the same Probe went out (the control).
 func TestRouteRefresh(t *testing.T) {
 	defer func(ttl time.Duration) { routeCacheTTL = ttl }(routeCacheTTL)
 	routeCacheTTL = 200 * time.Millisecond
@@ -349,11 +349,11 @@ func TestRouteRefresh(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	r, err := p.Probe(context.Background(), target)
-	if want := (Result{Target: target, State: Unreachable}); err != nil || r != want {
+	if want := (Result{Target: target, State: NoRoute}); err != nil || r != want {
 		t.Errorf("after deleting the route: %+v, %v; want %+v (no route, nothing sent)", r, err, want)
 	}
-	if st := p.Stats(); st.Sent != 1 || st.NoRoute != 1 || st.Unreachable != 1 {
-		t.Errorf("stats %+v: want 1 SYN sent (none without a route), 1 no-route result, counted unreachable", st)
+	if st := p.Stats(); st.Sent != 1 || st.NoRoute != 1 || st.Unreachable != 0 || st.Timeouts != 1 {
+		t.Errorf("stats %+v: want 1 SYN sent (none without a route), 1 no-route result, 1 timeout, none unreachable", st)
 	}
 }
 

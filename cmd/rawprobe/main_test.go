@@ -25,7 +25,8 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 // fakeEngine answers by the last byte of the address modulo 4: 1 open,
 // 2 closed, 3 timeout, 0 unreachable; 250 is a scan failure (a runtime
 // error of the engine; an unroutable target is not one: see
-// TestScanNamespaceNoRoute). It yields in target order.
+// TestScanNamespaceNoRoute). An address in TEST-NET-1 (192.0.2.0/24) has
+// no route: NoRoute, nothing sent. It yields in target order.
 type fakeEngine struct {
 	mu     sync.Mutex
 	probed []netip.AddrPort
@@ -37,6 +38,9 @@ func fakeResult(t netip.AddrPort) (rawcheck.Result, error) {
 	last := b[len(b)-1]
 	if last == 250 {
 		return r, fmt.Errorf("probing %v: sendmmsg: operation not permitted", t)
+	}
+	if testNet1.Contains(t.Addr()) {
+		return rawcheck.Result{Target: t, State: rawcheck.NoRoute}, nil
 	}
 	switch last % 4 {
 	case 1:
@@ -50,6 +54,9 @@ func fakeResult(t netip.AddrPort) (rawcheck.Result, error) {
 	}
 	return r, nil
 }
+
+// testNet1 is the prefix fakeEngine has no route to.
+var testNet1 = netip.MustParsePrefix("192.0.2.0/24")
 
 func (f *fakeEngine) Name() string { return "raw" }
 func (f *fakeEngine) Probe(_ context.Context, t netip.AddrPort) (rawcheck.Result, error) {
@@ -165,6 +172,21 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestGoldenNoRoute: targets without a route among others are written as
+// state noroute in every format and counted apart in the summary, and the
+// command exits 1 (not every target open), not 3.
+func TestGoldenNoRoute(t *testing.T) {
+	args := []string{"--seed", "7", "-p", "80", "198.18.0.1", "192.0.2.1-192.0.2.2", "[2001:db8::4]:443"}
+	for _, format := range []string{"text", "jsonl", "csv"} {
+		c := runCLI(t, append([]string{"--format", format}, args...))
+		if c.code != 1 {
+			t.Errorf("%s: exit %d, want 1\n%s", format, c.code, c.stderr)
+		}
+		golden(t, "scan-noroute."+format, c.stdout)
+		golden(t, "scan-noroute.stderr", c.stderr)
+	}
+}
+
 func TestExitStatus(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -176,7 +198,8 @@ func TestExitStatus(t *testing.T) {
 		{"all open", []string{"198.18.0.1:80", "db.example:5432"}, nil, 0, "open 2"},
 		{"one closed", []string{"198.18.0.1:80", "198.18.0.2:80"}, nil, 1, "closed 1"},
 		{"one timeout", []string{"198.18.0.3:80"}, nil, 1, "timeout 1"},
-		{"one unreachable", []string{"198.18.0.4:80"}, nil, 1, "unreachable 1"},
+		{"one unreachable", []string{"198.18.0.4:80"}, nil, 1, "unreachable 1, noroute 0"},
+		{"one without a route", []string{"198.18.0.1:80", "192.0.2.1:80"}, nil, 1, "unreachable 0, noroute 1"},
 		{"no raw privilege", []string{"--engine", "raw", "198.18.0.1:80"}, []runOpt{withOpenError(fmt.Errorf("rawcheck: need CAP_NET_RAW: %w", os.ErrPermission))}, 3, "CAP_NET_RAW"},
 		{"scan failure", []string{"198.18.0.250:80"}, nil, 3, "probing 198.18.0.250:80: sendmmsg"},
 		{"unwritable output", []string{"-o", "/nonexistent/dir/out.txt", "198.18.0.1:80"}, nil, 3, "/nonexistent/dir/out.txt"},

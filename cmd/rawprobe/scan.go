@@ -34,7 +34,7 @@ I-th of N disjoint shares, so N machines with the same --seed cover the set
 exactly once (with --shard and no --seed, the seed is fixed to 1).
 
 Exit status: 0 every target open, 1 any target not open (a target this
-machine has no route to is reported unreachable, with nothing sent, and the
+machine has no route to is reported noroute, with nothing sent, and the
 scan goes on), 2 bad input (nothing sent), 3 runtime error (e.g. --engine
 raw without CAP_NET_RAW).
 

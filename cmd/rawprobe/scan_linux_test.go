@@ -27,7 +27,7 @@ func TestScanNamespace(t *testing.T) {
 		if code != 1 {
 			t.Fatalf("exit %d\n%s", code, stderr.String())
 		}
-		if want := "probed 576, open 256, closed 256, timeout 32, unreachable 32, invalid replies 0"; !strings.Contains(stderr.String(), want) {
+		if want := "probed 576, open 256, closed 256, timeout 32, unreachable 32, noroute 0, invalid replies 0"; !strings.Contains(stderr.String(), want) {
 			t.Errorf("summary %q, want %q", stderr.String(), want)
 		}
 		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -66,7 +66,7 @@ func TestScanNamespace(t *testing.T) {
 // TestScanNamespaceNoRoute: with the raw engine in the prober namespace,
 // where only the test prefixes are routed, a scan with an unroutable
 // target (TEST-NET-1 192.0.2.1) among answering ones goes on: every target
-// gets its line, the unroutable one "unreachable" with no attempt, and the
+// gets its line, the unroutable one "noroute" with no attempt, and the
 // command exits 1 (a target not open), not 3 (a runtime error). The
 // capture shows SYNs to the routable targets and none to 192.0.2.1.
 func TestScanNamespaceNoRoute(t *testing.T) {
@@ -80,10 +80,10 @@ func TestScanNamespaceNoRoute(t *testing.T) {
 		if code != 1 {
 			t.Fatalf("exit %d, want 1 (not every target open)\n%s", code, stderr.String())
 		}
-		if want := "probed 4, open 2, closed 1, timeout 0, unreachable 1, invalid replies 0"; !strings.Contains(stderr.String(), want) {
+		if want := "probed 4, open 2, closed 1, timeout 0, unreachable 0, noroute 1, invalid replies 0"; !strings.Contains(stderr.String(), want) {
 			t.Errorf("summary %q, want %q", stderr.String(), want)
 		}
-		for _, want := range []string{"198.18.7.1:80,198.18.7.1,80,open,", "192.0.2.1:80,192.0.2.1,80,unreachable,0,0,", "198.18.7.2:81,198.18.7.2,81,closed,", "198.18.7.3:80,198.18.7.3,80,open,"} {
+		for _, want := range []string{"198.18.7.1:80,198.18.7.1,80,open,", "192.0.2.1:80,192.0.2.1,80,noroute,0,0,0,0,0,", "198.18.7.2:81,198.18.7.2,81,closed,", "198.18.7.3:80,198.18.7.3,80,open,"} {
 			if !strings.Contains(stdout.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, stdout.String())
 			}

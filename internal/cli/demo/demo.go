@@ -117,6 +117,12 @@ func (o *observation) judge() []string {
 		}
 		f := oc.Flow
 		switch {
+		case oc.Err == nil && oc.Result.State == rawcheck.NoRoute:
+			// The engine found no route and sent nothing: a SYN on the
+			// wire would contradict it.
+			if f != nil {
+				bad = append(bad, fmt.Sprintf("%s: reported noroute, but the capture holds %d SYN(s) to it", oc.Label, f.SYNs))
+			}
 		case f == nil:
 			bad = append(bad, fmt.Sprintf("%s: no SYN captured", oc.Label))
 		case f.ProberACKs > 0:
@@ -142,8 +148,15 @@ func (o *observation) print(w io.Writer) int {
 	for _, oc := range o.Outcomes {
 		res := oc.Result
 		detail := "rtt " + res.RTT.Round(time.Microsecond).String()
-		if res.State == rawcheck.Timeout {
+		seq := sequence(oc.Flow)
+		switch res.State {
+		case rawcheck.Timeout:
 			detail = fmt.Sprintf("%d attempts", res.Attempts)
+		case rawcheck.NoRoute:
+			detail = "nothing sent"
+			if oc.Flow == nil {
+				seq = "no SYN (no route from the prober)"
+			}
 		}
 		state := res.State.String()
 		if oc.Err != nil {
@@ -151,7 +164,7 @@ func (o *observation) print(w io.Writer) int {
 		}
 		line := fmt.Sprintf("  %-12s %-22s %-12s %-14s", oc.Label, oc.Addr, state, detail)
 		if o.Captured {
-			line += "  " + sequence(oc.Flow)
+			line += "  " + seq
 		}
 		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}

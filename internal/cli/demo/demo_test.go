@@ -12,7 +12,8 @@ import (
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
-// goodObservation is a passing namespace run.
+// goodObservation is a passing namespace run, with a target the prober
+// has no route to besides the four the demo probes.
 func goodObservation() *observation {
 	ap := netip.MustParseAddrPort
 	return &observation{
@@ -28,6 +29,7 @@ func goodObservation() *observation {
 				&pcapcheck.Flow{SYNs: 2}},
 			{Target{"unreachable", ap("203.0.113.1:80"), rawcheck.Unreachable}, rawcheck.Result{State: rawcheck.Unreachable}, nil,
 				&pcapcheck.Flow{SYNs: 1, Reply: pcapcheck.ICMP, ICMPType: 3, ICMPCode: 1}},
+			{Target{"noroute", ap("192.0.2.1:80"), rawcheck.NoRoute}, rawcheck.Result{Target: ap("192.0.2.1:80"), State: rawcheck.NoRoute}, nil, nil},
 		},
 	}
 }
@@ -37,7 +39,8 @@ func TestVerdict(t *testing.T) {
 	if code := goodObservation().print(&out); code != exitPass || !strings.Contains(out.String(), "verdict: PASS") {
 		t.Fatalf("good run: exit %d\n%s", code, out.String())
 	}
-	for _, want := range []string{"SYN → SYN-ACK → RST", "SYN → RST (from target)", "SYN ×2 → no reply", "SYN → ICMP unreachable type 3 code 1"} {
+	for _, want := range []string{"SYN → SYN-ACK → RST", "SYN → RST (from target)", "SYN ×2 → no reply", "SYN → ICMP unreachable type 3 code 1",
+		"noroute      192.0.2.1:80           noroute      nothing sent    no SYN (no route from the prober)"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -50,6 +53,8 @@ func TestVerdict(t *testing.T) {
 		"two RSTs":         func(o *observation) { o.Outcomes[0].Flow.ProberRSTs = 2 },
 		"no RST":           func(o *observation) { o.Outcomes[0].Flow.ProberRSTs = 0 },
 		"not captured":     func(o *observation) { o.Outcomes[3].Flow = nil },
+		"noroute but sent": func(o *observation) { o.Outcomes[4].Flow = &pcapcheck.Flow{SYNs: 1} },
+		"noroute expected": func(o *observation) { o.Outcomes[4].Result.State = rawcheck.Unreachable },
 		"accepted":         func(o *observation) { o.Accepted = 1 },
 		"report violation": func(o *observation) { o.Report.Violations = []pcapcheck.Violation{{What: "stray segment"}} },
 	} {

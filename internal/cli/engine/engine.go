@@ -25,13 +25,14 @@ type Engine interface {
 	// the attempts. The error is non-nil only when the probe could not be
 	// made (not for closed or silent targets). Both engines treat a target
 	// the prober has no route to alike: no error, but a Result with State
-	// Unreachable, Attempts 0, RTT 0 and ICMPType and ICMPCode 0 ("no
-	// route on the prober"; nothing was sent), counted in Stats.NoRoute.
+	// rawcheck.NoRoute (nothing was sent; Attempts, RTT, TTL, ICMPType and
+	// ICMPCode are zero), counted in Stats.NoRoute and not in
+	// Stats.Unreachable.
 	Probe(ctx context.Context, target netip.AddrPort) (rawcheck.Result, error)
 	// Scan probes every target and calls yield once per target, from one
 	// goroutine at a time, in completion order. It returns when all are
 	// done, ctx is cancelled, or a probe could not be made; a target
-	// without a route does not stop it (it gets the no-route Result
+	// without a route does not stop it (it gets the NoRoute Result
 	// Probe describes).
 	Scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yield func(rawcheck.Result)) error
 	// Stats returns the engine's counters.

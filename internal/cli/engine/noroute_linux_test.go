@@ -14,16 +14,16 @@ import (
 // TestNoRouteEnginesAgree runs both real engines in the prober namespace
 // of a test network, where only the test prefixes are routed: a Scan of an
 // open, an unroutable (TEST-NET-1 192.0.2.1) and a closed target gives
-// three results with either engine, the unroutable one the same no-route
-// Result (Unreachable, no attempt, RTT or ICMP type) counted in
-// Stats.NoRoute and not as sent, and Probe of it gives that Result with no
-// error. The open and closed targets are the control: they are probed.
+// three results with either engine, the unroutable one the same Result
+// (State NoRoute, no attempt, RTT or ICMP type) counted in Stats.NoRoute,
+// not as sent and not as unreachable, and Probe of it gives that Result
+// with no error. The open and closed targets are the control: they are probed.
 func TestNoRouteEnginesAgree(t *testing.T) {
 	if n, ok := testnet.Child(); ok {
 		open := netip.AddrPortFrom(n.Answering4.Addr().Next(), 80)
 		closed := netip.AddrPortFrom(n.Answering4.Addr().Next().Next(), 81)
 		noRoute := netip.MustParseAddrPort("192.0.2.1:80")
-		want := map[netip.AddrPort]rawcheck.State{open: rawcheck.Open, noRoute: rawcheck.Unreachable, closed: rawcheck.Closed}
+		want := map[netip.AddrPort]rawcheck.State{open: rawcheck.Open, noRoute: rawcheck.NoRoute, closed: rawcheck.Closed}
 		for _, name := range []string{Raw, Connect} {
 			e, _, err := Open(name, Config{Timeout: 2 * time.Second, SourcePorts: [2]uint16{61000, 61063}})
 			if err != nil {
@@ -42,14 +42,14 @@ func TestNoRouteEnginesAgree(t *testing.T) {
 					t.Errorf("%s Scan: %v: %+v (reported %v); want %v, no attempt only for the unroutable one", name, tg, r, ok, st)
 				}
 			}
-			if r := got[noRoute]; r != (rawcheck.Result{Target: noRoute, State: rawcheck.Unreachable}) {
+			if r := got[noRoute]; r != (rawcheck.Result{Target: noRoute, State: rawcheck.NoRoute}) {
 				t.Errorf("%s Scan: %+v; want the no-route result", name, r)
 			}
-			if r, err := e.Probe(ctx, noRoute); err != nil || r != (rawcheck.Result{Target: noRoute, State: rawcheck.Unreachable}) {
+			if r, err := e.Probe(ctx, noRoute); err != nil || r != (rawcheck.Result{Target: noRoute, State: rawcheck.NoRoute}) {
 				t.Errorf("%s Probe(%v) = %+v, %v; want the no-route result, no error", name, noRoute, r, err)
 			}
-			if st := e.Stats(); len(got) != 3 || st.NoRoute != 2 || st.Sent != 2 || st.Unreachable != 2 {
-				t.Errorf("%s: %d results, Stats %+v; want 3, 2 no-route (Scan and Probe), 2 sent, 2 unreachable", name, len(got), st)
+			if st := e.Stats(); len(got) != 3 || st.NoRoute != 2 || st.Sent != 2 || st.Unreachable != 0 {
+				t.Errorf("%s: %d results, Stats %+v; want 3, 2 no-route (Scan and Probe), 2 sent, none unreachable", name, len(got), st)
 			}
 		}
 		return

@@ -21,11 +21,13 @@ import (
 )
 
 // fakeProber answers by the last octet / last byte of the address:
-// 1 open, 2 closed, 3 timeout, 4 unreachable, anything else an error.
+// 1 open, 2 closed, 3 timeout, 4 unreachable, 5 no route (nothing sent),
+// anything else an error.
 type fakeProber struct {
-	mu     sync.Mutex
-	budget []time.Duration // time left before the ctx deadline at each call
-	calls  uint64
+	mu      sync.Mutex
+	budget  []time.Duration // time left before the ctx deadline at each call
+	calls   uint64
+	noRoute uint64
 }
 
 func (f *fakeProber) Probe(ctx context.Context, t netip.AddrPort) (rawcheck.Result, error) {
@@ -46,6 +48,11 @@ func (f *fakeProber) Probe(ctx context.Context, t netip.AddrPort) (rawcheck.Resu
 		res.State, res.Attempts, res.TTL = rawcheck.Timeout, 3, 0
 	case 4:
 		res.State, res.RTT, res.ICMPType, res.ICMPCode = rawcheck.Unreachable, time.Millisecond, 3, 1
+	case 5:
+		res = rawcheck.Result{Target: t, State: rawcheck.NoRoute}
+		f.mu.Lock()
+		f.noRoute++
+		f.mu.Unlock()
 	case 7: // an engine slower than the scrape budget
 		<-ctx.Done()
 		return res, ctx.Err()
@@ -58,7 +65,7 @@ func (f *fakeProber) Probe(ctx context.Context, t netip.AddrPort) (rawcheck.Resu
 func (f *fakeProber) Stats() rawcheck.Stats {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return rawcheck.Stats{Sent: f.calls, Received: 2 * f.calls}
+	return rawcheck.Stats{Sent: f.calls, Received: 2 * f.calls, NoRoute: f.noRoute}
 }
 
 type fakeResolver map[string][]netip.Addr
@@ -147,6 +154,7 @@ func TestProbe(t *testing.T) {
 		{"198.18.0.2:80", "syn", 0, 4, 0.0005, 2},
 		{"[2001:db8::3]:443", "connect", 0, 6, 0, 0},
 		{"203.0.113.4:22", "", 0, 4, 0.001, 3},
+		{"192.0.2.5:80", "", 0, 4, 0, 4},        // no route: not a success, its own state
 		{"web.example:80", "", 1, 4, 0.0015, 1}, // IPv4 preferred
 		{"v6.example:80", "", 0, 6, 0.0005, 2},
 		{"198.18.0.9:80", "", 0, 4, 0, -1},      // engine error
@@ -165,6 +173,39 @@ func TestProbe(t *testing.T) {
 		if _, ok := m["probe_duration_seconds"]; !ok {
 			t.Errorf("%s: no probe_duration_seconds", tc.target)
 		}
+	}
+}
+
+// TestNoRoute: a probe ending NoRoute answers probe_success 0,
+// probe_syn_state 4 and probe_syn_attempts 0, and /metrics exports the
+// engine's NoRoute counter as rawprobe_engine_results_noroute_total and
+// the probes as state "noroute". Control: an unreachable probe (an ICMP
+// error) has state 3, one attempt, and is not counted as noroute.
+func TestNoRoute(t *testing.T) {
+	f := &fakeProber{}
+	srv := newTestServer(t, f)
+	for _, tc := range []struct {
+		target          string
+		state, attempts float64
+	}{
+		{"192.0.2.5:80", 4, 0},
+		{"[2001:db8::5]:443", 4, 0},
+		{"203.0.113.4:22", 3, 1},
+	} {
+		code, body, m := scrape(t, srv, probePath(tc.target, "syn"), nil)
+		if code != 200 || m["probe_success"] != 0 || m["probe_syn_state"] != tc.state || m["probe_syn_attempts"] != tc.attempts {
+			t.Errorf("%s: HTTP %d, metrics %v; want success 0, state %v, attempts %v\n%s", tc.target, code, m, tc.state, tc.attempts, body)
+		}
+	}
+	code, body, m := scrape(t, srv, "/metrics", nil)
+	if code != 200 {
+		t.Fatalf("/metrics: HTTP %d", code)
+	}
+	if got := m[`rawprobe_engine_results_noroute_total{module=connect,syn}`]; got != 2 {
+		t.Errorf("rawprobe_engine_results_noroute_total = %v, want 2:\n%s", got, body)
+	}
+	if m[`rawprobe_exporter_probes_total{module=syn}{state=noroute}`] != 2 || m[`rawprobe_exporter_probes_total{module=syn}{state=unreachable}`] != 1 {
+		t.Errorf("probe counters by state wrong:\n%s", body)
 	}
 }
 

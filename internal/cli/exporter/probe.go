@@ -33,7 +33,7 @@ func newProbeMetrics(reg *prometheus.Registry) *probeMetrics {
 		dnsLookup:  g("probe_dns_lookup_time_seconds", "Returns the time taken for probe dns lookup in seconds."),
 		rtt:        g("probe_syn_rtt_seconds", "Time from the answered SYN to its reply (SYN-ACK, RST or ICMP), in seconds; 0 on timeout."),
 		attempts:   g("probe_syn_attempts", "Number of SYNs sent for this probe."),
-		state:      g("probe_syn_state", "Outcome: 0 timeout, 1 open, 2 closed, 3 unreachable, -1 error."),
+		state:      g("probe_syn_state", "Outcome: 0 timeout, 1 open, 2 closed, 3 unreachable (ICMP error), 4 noroute (no route from the prober, nothing sent), -1 error."),
 	}
 }
 
@@ -118,9 +118,28 @@ func (e *Exporter) probe(ctx context.Context, p Prober, module, target string, e
 	}
 	m.attempts.Set(float64(res.Attempts))
 	m.rtt.Set(res.RTT.Seconds())
-	m.state.Set(float64(res.State))
+	m.state.Set(synState(res.State))
 	if res.State == rawcheck.Open {
 		m.success.Set(1)
 	}
 	return res.State.String()
+}
+
+// synState is the value of probe_syn_state for s, as its help text lists
+// them: 0 timeout, 1 open, 2 closed, 3 unreachable, 4 noroute, and -1 (as
+// for a probe that could not be made) for a state it does not know.
+func synState(s rawcheck.State) float64 {
+	switch s {
+	case rawcheck.Timeout:
+		return 0
+	case rawcheck.Open:
+		return 1
+	case rawcheck.Closed:
+		return 2
+	case rawcheck.Unreachable:
+		return 3
+	case rawcheck.NoRoute:
+		return 4
+	}
+	return -1
 }

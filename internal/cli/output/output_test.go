@@ -30,6 +30,7 @@ var sample = []Record{
 	{"[2001:db8::1]:443", rawcheck.Result{Target: netip.MustParseAddrPort("[2001:db8::1]:443"), State: rawcheck.Timeout, Attempts: 3}, when.Add(2 * time.Millisecond)},
 	{"203.0.113.9:22", rawcheck.Result{Target: netip.MustParseAddrPort("203.0.113.9:22"), State: rawcheck.Unreachable, ICMPType: 3, ICMPCode: 1, RTT: 2 * time.Millisecond, Attempts: 2, TTL: 63}, when.Add(3 * time.Millisecond)},
 	{`we"ird\name:1`, rawcheck.Result{Target: netip.MustParseAddrPort("[2001:db8::2]:1"), State: rawcheck.Open, RTT: time.Microsecond, Attempts: 1, TTL: 255}, when},
+	{"192.0.2.1:80", rawcheck.Result{Target: netip.MustParseAddrPort("192.0.2.1:80"), State: rawcheck.NoRoute}, when.Add(4 * time.Millisecond)},
 }
 
 func render(t *testing.T, format string, open bool, recs []Record) string {
@@ -111,7 +112,7 @@ func TestFormatsAgree(t *testing.T) {
 	if got := render(t, "csv", false, nil); got != strings.Join(CSVHeader, ",")+"\n" {
 		t.Errorf("empty csv = %q", got)
 	}
-	if got := render(t, "text", true, sample[1:4]); got != "" {
+	if got := render(t, "text", true, append(sample[1:4:4], sample[5])); got != "" {
 		t.Errorf("--open kept non-open records: %q", got)
 	}
 	if _, err := NewWriter("xml", io.Discard); err == nil || !strings.Contains(err.Error(), `"xml"`) {
@@ -145,7 +146,16 @@ func TestTally(t *testing.T) {
 	if tl.ExitStatus() != ExitNotAllOpen {
 		t.Errorf("some not open: exit %d", tl.ExitStatus())
 	}
-	want := "rawprobe: probed 5, open 2, closed 1, timeout 1, unreachable 1, invalid replies 7, elapsed 1.5s"
+	// A target without a route is not open either, and is counted apart
+	// from the unreachable ones.
+	var noRoute Tally
+	noRoute.Add(sample[0].Result)
+	noRoute.Add(sample[5].Result)
+	if noRoute.ExitStatus() != ExitNotAllOpen || noRoute.NoRoute != 1 || noRoute.Unreachable != 0 {
+		t.Errorf("open and noroute: exit %d, %+v; want %d, noroute 1, unreachable 0", noRoute.ExitStatus(), noRoute, ExitNotAllOpen)
+	}
+	tl.Add(sample[5].Result)
+	want := "rawprobe: probed 6, open 2, closed 1, timeout 1, unreachable 1, noroute 1, invalid replies 7, elapsed 1.5s"
 	if got := tl.Summary(7, 1500*time.Millisecond); got != want {
 		t.Errorf("Summary = %q, want %q", got, want)
 	}

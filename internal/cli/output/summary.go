@@ -11,8 +11,9 @@ import (
 const (
 	// ExitAllOpen: every target probed was open.
 	ExitAllOpen = 0
-	// ExitNotAllOpen: at least one target was closed, timed out or
-	// unreachable (or no target was probed).
+	// ExitNotAllOpen: at least one target was closed, timed out,
+	// unreachable or without a route from the prober (or no target was
+	// probed).
 	ExitNotAllOpen = 1
 	// ExitBadInput: a flag or target was invalid; nothing was sent.
 	ExitBadInput = 2
@@ -23,7 +24,7 @@ const (
 
 // Tally counts results by state.
 type Tally struct {
-	Probed, Open, Closed, Timeout, Unreachable uint64
+	Probed, Open, Closed, Timeout, Unreachable, NoRoute uint64
 }
 
 // Add counts one result.
@@ -38,6 +39,8 @@ func (t *Tally) Add(r rawcheck.Result) {
 		t.Timeout++
 	case rawcheck.Unreachable:
 		t.Unreachable++
+	case rawcheck.NoRoute:
+		t.NoRoute++
 	}
 }
 
@@ -53,6 +56,6 @@ func (t *Tally) ExitStatus() int {
 // Summary formats the final summary line (without newline): counts by state,
 // the engine's invalid replies and the elapsed time.
 func (t *Tally) Summary(invalid uint64, elapsed time.Duration) string {
-	return fmt.Sprintf("rawprobe: probed %d, open %d, closed %d, timeout %d, unreachable %d, invalid replies %d, elapsed %v",
-		t.Probed, t.Open, t.Closed, t.Timeout, t.Unreachable, invalid, elapsed.Round(time.Millisecond))
+	return fmt.Sprintf("rawprobe: probed %d, open %d, closed %d, timeout %d, unreachable %d, noroute %d, invalid replies %d, elapsed %v",
+		t.Probed, t.Open, t.Closed, t.Timeout, t.Unreachable, t.NoRoute, invalid, elapsed.Round(time.Millisecond))
 }

@@ -41,6 +41,11 @@ var Formats = []string{"text", "jsonl", "csv"}
 // jsonl: one JSON object per line with the fields target, ip, port, state,
 // rtt_us, attempts, ttl, icmp_type, icmp_code and time (RFC 3339, UTC).
 // csv:   a header line, then the same fields as jsonl.
+//
+// The state is the name rawcheck.State.String gives: open, closed,
+// timeout, unreachable (an ICMP error answered the SYN) or noroute (the
+// prober has no route to the target, so nothing was sent: no RTT, no
+// attempt, no TTL, no ICMP type or code).
 func NewWriter(format string, w io.Writer) (Writer, error) {
 	switch format {
 	case "text":
@@ -66,7 +71,7 @@ func (t *textWriter) Write(r Record) error {
 	b = append(b, st...)
 	b = pad(b, len(st), 12)
 	switch res.State {
-	case rawcheck.Timeout:
+	case rawcheck.Timeout, rawcheck.NoRoute: // no reply to time
 		b = append(b, "rtt=-"...)
 	default:
 		b = append(b, "rtt="...)
@@ -74,7 +79,7 @@ func (t *textWriter) Write(r Record) error {
 	}
 	b = append(b, " attempts="...)
 	b = strconv.AppendInt(b, int64(res.Attempts), 10)
-	if res.State == rawcheck.Unreachable && res.ICMPType != 0 { // 0: the engine does not know
+	if res.State == rawcheck.Unreachable && res.ICMPType != 0 { // 0: the connect engine learns only an errno
 		b = append(b, " icmp="...)
 		b = strconv.AppendUint(b, uint64(res.ICMPType), 10)
 		b = append(b, '/')
