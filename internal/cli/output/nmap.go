@@ -81,14 +81,16 @@ func (h *NmapHeader) nmapVersion() string {
 //	                                          dest-unreach (others)
 //	Unreachable, ICMP type 11,      filtered  time-exceeded
 //	ICMPv6 type 3
+//	Unreachable, ICMPv6 type 4      filtered  param-problem
 //
 // A TCP SYN scan calls every ICMP error filtered, port-unreach included
-// (only a UDP scan reads that as closed). An Unreachable result with ICMP
-// type 0 and no attempt is the engine's "no route on the prober" and gets
-// no-route, the reason nmap gives an ICMPv6 no-route-to-destination:
-// nmap itself refuses to scan a host it has no route to, so it has no
-// state of its own for this case. Other unreachables of unknown type get
-// dest-unreach.
+// (only a UDP scan reads that as closed). NoRoute gets no-route, the
+// reason nmap gives an ICMPv6 no-route-to-destination: nmap itself refuses
+// to scan a host it has no route to, so it has no state of its own for
+// this case, and filtered is what a scanner that sent nothing can say.
+// An Unreachable of unknown type (ICMP type 0: the connect engine learns
+// only an errno) gets dest-unreach, nmap's reason for an unreachable of
+// unlisted code.
 func NmapPortState(r rawcheck.Result) (state, reason string) {
 	switch r.State {
 	case rawcheck.Open:
@@ -100,9 +102,6 @@ func NmapPortState(r rawcheck.Result) (state, reason string) {
 	case rawcheck.NoRoute:
 		return "filtered", "no-route"
 	case rawcheck.Unreachable:
-		if r.ICMPType == 0 && r.Attempts == 0 {
-			return "filtered", "no-route"
-		}
 		if r.Target.Addr().Unmap().Is4() {
 			return "filtered", icmpv4Reason(r.ICMPType, r.ICMPCode)
 		}

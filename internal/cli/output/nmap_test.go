@@ -79,7 +79,7 @@ var nmapSample = []Record{
 	rec("[2001:db8::9]:80", "[2001:db8::9]:80", rawcheck.Unreachable, 62, 1, 4, 1, 400*time.Millisecond),
 	rec("198.18.0.6:443", "198.18.0.6:443", rawcheck.Open, 64, 0, 0, 1, 130*time.Millisecond),
 	rec("198.51.100.1:80", "198.51.100.1:80", rawcheck.NoRoute, 0, 0, 0, 0, 0),
-	rec("[2001:db8:1::1]:80", "[2001:db8:1::1]:80", rawcheck.Unreachable, 0, 0, 0, 0, 0), // the engine's no-route form
+	rec("[2001:db8:1::1]:80", "[2001:db8:1::1]:80", rawcheck.Unreachable, 0, 0, 0, 1, 0), // the connect engine's: no ICMP type
 	rec(`we"ird<&>--name:1`, "[2001:db8::2]:1", rawcheck.Open, 255, 0, 0, 1, 5*time.Millisecond),
 }
 
@@ -143,8 +143,9 @@ func TestNmapPortState(t *testing.T) {
 		{v6, rawcheck.Closed, 0, 0, 1, "closed", "reset"},
 		{v4, rawcheck.Timeout, 0, 0, 3, "filtered", "no-response"},
 		{v4, rawcheck.NoRoute, 0, 0, 0, "filtered", "no-route"},
-		{v6, rawcheck.Unreachable, 0, 0, 0, "filtered", "no-route"},
+		{v6, rawcheck.NoRoute, 0, 0, 0, "filtered", "no-route"},
 		{v4, rawcheck.Unreachable, 0, 0, 2, "filtered", "dest-unreach"},
+		{v6, rawcheck.Unreachable, 0, 0, 1, "filtered", "dest-unreach"},
 		{v4, rawcheck.Unreachable, 3, 0, 1, "filtered", "net-unreach"},
 		{v4, rawcheck.Unreachable, 3, 1, 1, "filtered", "host-unreach"},
 		{v4, rawcheck.Unreachable, 3, 2, 1, "filtered", "proto-unreach"},
