@@ -1,6 +1,7 @@
 # rawprobe — build, test and benchmark targets.
 # `make test` installs what the privileged tests need when it runs as root
-# (nftables for nft); otherwise it says what to install.
+# (nftables for nft; nmap, libxml2-utils and ndiff for the nmap-format output
+# tests); otherwise it says what to install.
 
 GO        ?= go
 PKGS      ?= ./...
@@ -24,18 +25,20 @@ build:
 	$(GO) build $(PKGS)
 	$(GO) build -o bin/rawprobe ./cmd/rawprobe
 
-# deps installs the tools the privileged tests call (nft, ip) when missing.
+# deps installs the tools the privileged tests call (nft, ip) and those the
+# nmap-format output tests check against (nmap for its DTD, xmllint, ndiff)
+# when missing.
 deps:
-	@for pair in nft:nftables ip:iproute2; do \
+	@for pair in nft:nftables ip:iproute2 nmap:nmap xmllint:libxml2-utils ndiff:ndiff; do \
 	  cmd=$${pair%%:*}; pkg=$${pair#*:}; \
 	  if ! command -v $$cmd >/dev/null 2>&1; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	      echo "installing $$pkg ($$cmd is needed by the test network)"; \
+	      echo "installing $$pkg ($$cmd is needed by the tests)"; \
 	      (apt-get install -y -q $$pkg >/dev/null 2>&1 || \
 	       (apt-get update -q >/dev/null && apt-get install -y -q $$pkg >/dev/null)) || \
 	       { echo "could not install $$pkg"; exit 1; }; \
 	    else \
-	      echo "$$cmd not found: install $$pkg (apt-get install $$pkg) to run the privileged tests"; \
+	      echo "$$cmd not found: install $$pkg (apt-get install $$pkg) to run the tests that need it"; \
 	    fi; \
 	  fi; \
 	done
