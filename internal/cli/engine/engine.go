@@ -1,8 +1,8 @@
 // Package engine puts rawprobe's two probing engines behind one interface:
 // the raw engine (package rawcheck, needs CAP_NET_RAW) and the connect
-// engine (package compat's epoll Checker, needs no privilege). Open picks
-// one by name, or the raw engine when the process may use it and the
-// connect engine otherwise.
+// engine (package internal/epollcheck, needs no privilege). Open picks one
+// by name, or the raw engine when the process may use it and the connect
+// engine otherwise.
 package engine
 
 import (
@@ -23,10 +23,12 @@ type Engine interface {
 	Name() string
 	// Probe probes one target, retries included. A ctx deadline shortens
 	// the attempts. The error is non-nil only when the probe could not be
-	// made (not for closed or silent targets). Both engines treat a target
-	// the prober has no route to alike: no error, but a Result with State
-	// Unreachable, Attempts 0, RTT 0 and ICMPType and ICMPCode 0 ("no
-	// route on the prober"; nothing was sent), counted in Stats.NoRoute.
+	// made (not for closed or silent targets). Neither engine treats a
+	// target the prober has no route to as an error: nothing is sent, and
+	// the Result has Attempts, RTT, ICMPType and ICMPCode 0 and is counted
+	// in Stats.NoRoute. The connect engine gives it State NoRoute (counted
+	// in Stats.NoRoute only); the raw engine the State that
+	// rawcheck.Prober.Probe gives it.
 	Probe(ctx context.Context, target netip.AddrPort) (rawcheck.Result, error)
 	// Scan probes every target and calls yield once per target, from one
 	// goroutine at a time, in completion order. It returns when all are

@@ -11,11 +11,17 @@ import (
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
+// noRouteState is the State each engine gives a target without a route:
+// the connect engine NoRoute (counted in Stats.NoRoute only); the raw
+// engine what rawcheck.Prober.Probe gives, Unreachable with no attempt,
+// counted in both Stats.NoRoute and Stats.Unreachable.
+var noRouteState = map[string]rawcheck.State{Connect: rawcheck.NoRoute, Raw: rawcheck.Unreachable}
+
 // TestNoRouteEnginesAgree runs both real engines in the prober namespace
 // of a test network, where only the test prefixes are routed: a Scan of an
 // open, an unroutable (TEST-NET-1 192.0.2.1) and a closed target gives
-// three results with either engine, the unroutable one the same no-route
-// Result (Unreachable, no attempt, RTT or ICMP type) counted in
+// three results with either engine, the unroutable one a no-route Result
+// (the engine's noRouteState, no attempt, RTT or ICMP type) counted in
 // Stats.NoRoute and not as sent, and Probe of it gives that Result with no
 // error. The open and closed targets are the control: they are probed.
 func TestNoRouteEnginesAgree(t *testing.T) {
@@ -23,8 +29,9 @@ func TestNoRouteEnginesAgree(t *testing.T) {
 		open := netip.AddrPortFrom(n.Answering4.Addr().Next(), 80)
 		closed := netip.AddrPortFrom(n.Answering4.Addr().Next().Next(), 81)
 		noRoute := netip.MustParseAddrPort("192.0.2.1:80")
-		want := map[netip.AddrPort]rawcheck.State{open: rawcheck.Open, noRoute: rawcheck.Unreachable, closed: rawcheck.Closed}
 		for _, name := range []string{Raw, Connect} {
+			want := map[netip.AddrPort]rawcheck.State{open: rawcheck.Open, noRoute: noRouteState[name], closed: rawcheck.Closed}
+			noRouteResult := rawcheck.Result{Target: noRoute, State: noRouteState[name]}
 			e, _, err := Open(name, Config{Timeout: 2 * time.Second, SourcePorts: [2]uint16{61000, 61063}})
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
@@ -42,14 +49,18 @@ func TestNoRouteEnginesAgree(t *testing.T) {
 					t.Errorf("%s Scan: %v: %+v (reported %v); want %v, no attempt only for the unroutable one", name, tg, r, ok, st)
 				}
 			}
-			if r := got[noRoute]; r != (rawcheck.Result{Target: noRoute, State: rawcheck.Unreachable}) {
+			if r := got[noRoute]; r != noRouteResult {
 				t.Errorf("%s Scan: %+v; want the no-route result", name, r)
 			}
-			if r, err := e.Probe(ctx, noRoute); err != nil || r != (rawcheck.Result{Target: noRoute, State: rawcheck.Unreachable}) {
+			if r, err := e.Probe(ctx, noRoute); err != nil || r != noRouteResult {
 				t.Errorf("%s Probe(%v) = %+v, %v; want the no-route result, no error", name, noRoute, r, err)
 			}
-			if st := e.Stats(); len(got) != 3 || st.NoRoute != 2 || st.Sent != 2 || st.Unreachable != 2 {
-				t.Errorf("%s: %d results, Stats %+v; want 3, 2 no-route (Scan and Probe), 2 sent, 2 unreachable", name, len(got), st)
+			wantUnreach := uint64(0)
+			if noRouteState[name] == rawcheck.Unreachable {
+				wantUnreach = 2
+			}
+			if st := e.Stats(); len(got) != 3 || st.NoRoute != 2 || st.Sent != 2 || st.Unreachable != wantUnreach {
+				t.Errorf("%s: %d results, Stats %+v; want 3, 2 no-route (Scan and Probe), 2 sent, %d unreachable", name, len(got), st, wantUnreach)
 			}
 		}
 		return
