@@ -34,7 +34,7 @@ const (
 // connect+close (with RST) in the same run, and the issue's reference of
 // 16 OS threads each doing socket, connect, poll, close.
 //
-// Per-check sockets are created on whatever thread runs CheckAddr, so the
+// Per-check sockets are created on whatever thread runs Check, so the
 // dialing must happen in a process inside the prober namespace: each
 // sub-benchmark builds a test network, then re-executes itself (same
 // binary, same -benchtime, -test.count=1) under `ip netns exec`, parses the

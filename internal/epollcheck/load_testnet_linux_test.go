@@ -22,7 +22,7 @@ import (
 //
 // One kernel race is tolerated, and only when the capture shows it: the
 // kernel may give a new connect the source port a check has just closed
-// (seen 0.5 us after our RST), and the target, still tearing down the
+// (within microseconds of our RST), and the target, still tearing down the
 // previous connection of that 4-tuple, answers the new SYN with SYN-ACK
 // and RST. That check reports ECONNREFUSED and its flow has a target RST
 // and no prober RST (none is due: the target reset it). Each refusal must
