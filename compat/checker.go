@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rawprobe/rawprobe/internal/epollcheck"
 )
 
 // Checker checks whether TCP ports accept connections without completing
@@ -17,7 +19,7 @@ import (
 // for WaitReady, then call CheckAddr from any number of goroutines.
 type Checker struct {
 	zeroLinger bool
-	engine     backend
+	engine     Backend
 
 	mu      sync.Mutex    // guards running and ready
 	running bool          // CheckingLoop is running
@@ -35,11 +37,14 @@ func NewChecker() *Checker { return NewCheckerZeroLinger(true) }
 // RST when zeroLinger is true, or with an ordinary close (FIN, which
 // completes the handshake on the target's side) when it is false.
 func NewCheckerZeroLinger(zeroLinger bool) *Checker {
-	return newCheckerWith(newDefaultBackend(), zeroLinger)
+	return NewCheckerWithBackend(epollBackend{epollcheck.New()}, zeroLinger)
 }
 
-// newCheckerWith returns a Checker driven by the engine b.
-func newCheckerWith(b backend, zeroLinger bool) *Checker {
+// NewCheckerWithBackend returns a Checker driven by the engine b instead of
+// the epoll engine, with the given zero-linger setting (passed to b's
+// Check). The Checker behaves as NewChecker's does in everything it does
+// itself; the results of checks are b's.
+func NewCheckerWithBackend(b Backend, zeroLinger bool) *Checker {
 	c := &Checker{zeroLinger: zeroLinger, engine: b, ready: make(chan struct{})}
 	c.pollerFd.Store(-1)
 	return c
@@ -53,7 +58,7 @@ func newCheckerWith(b backend, zeroLinger bool) *Checker {
 // returned it may be called again.
 func (c *Checker) CheckingLoop(ctx context.Context) error {
 	if c.engine == nil {
-		return errors.New("compat: Checker not made by NewChecker or NewCheckerZeroLinger")
+		return errors.New("compat: Checker not made by NewChecker, NewCheckerZeroLinger or NewCheckerWithBackend")
 	}
 	c.mu.Lock()
 	if c.running {
@@ -65,7 +70,7 @@ func (c *Checker) CheckingLoop(ctx context.Context) error {
 	c.mu.Unlock()
 
 	madeReady := false
-	err := c.engine.serve(ctx, func(fd int) {
+	err := c.engine.Serve(ctx, func(fd int) {
 		c.pollerFd.Store(int64(fd))
 		c.isReady.Store(true)
 		madeReady = true
@@ -130,7 +135,7 @@ func (c *Checker) CheckAddrZeroLinger(addr string, timeout time.Duration, zeroLi
 		if msg := badTarget(ap); msg != "" {
 			return badInput(addr, msg)
 		}
-		return c.engine.check(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), deadline, zeroLinger)
+		return c.engine.Check(netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), deadline, zeroLinger)
 	}
 	targets, err := resolve(addr, deadline)
 	if err != nil {
@@ -138,7 +143,7 @@ func (c *Checker) CheckAddrZeroLinger(addr string, timeout time.Duration, zeroLi
 	}
 	var first error
 	for _, t := range targets {
-		err := c.engine.check(t, deadline, zeroLinger)
+		err := c.engine.Check(t, deadline, zeroLinger)
 		var ce *ErrConnect
 		if !errors.As(err, &ce) {
 			return err // nil, timeout, not running, local failure

@@ -189,7 +189,7 @@ func TestCancelEndsWaitingChecks(t *testing.T) {
 
 func TestMalformedAddresses(t *testing.T) {
 	rec := &recordingBackend{}
-	c := newCheckerWith(rec, true)
+	c := NewCheckerWithBackend(rec, true)
 	runLoop(t, c)
 	for _, addr := range []string{
 		"", "nonsense", "1.2.3.4", "1.2.3.4:99999", "1.2.3.4:0", "1.2.3.4:-1",

@@ -15,13 +15,13 @@ type recordingBackend struct {
 	last  atomic.Pointer[netip.AddrPort]
 }
 
-func (r *recordingBackend) serve(ctx context.Context, ready func(int)) error {
+func (r *recordingBackend) Serve(ctx context.Context, ready func(int)) error {
 	ready(-1)
 	<-ctx.Done()
 	return nil
 }
 
-func (r *recordingBackend) check(target netip.AddrPort, _ time.Time, _ bool) error {
+func (r *recordingBackend) Check(target netip.AddrPort, _ time.Time, _ bool) error {
 	r.calls.Add(1)
 	r.last.Store(&target)
 	return nil

@@ -28,7 +28,8 @@ func nth(p netip.Prefix, i int) netip.Addr {
 func at(a netip.Addr, port int) string { return netip.AddrPortFrom(a, uint16(port)).String() }
 
 // TestInTestnet checks every kind of target across the veth link: open,
-// closed, silent (timeout), ICMP unreachable, IPv4 and IPv6, then 3,000
+// closed, silent (timeout), ICMP unreachable, IPv4 and IPv6, a target
+// without a route (ENETUNREACH, as from tcp-shaker), then 3,000
 // concurrent mixed checks. The target's application must accept nothing
 // and the target's TCP must count no completed handshake, except those of
 // the negative control (checks without zero linger, whose FIN completes
@@ -54,6 +55,8 @@ func TestInTestnet(t *testing.T) {
 			{"silent v6", at(nth(n.Silent6, 1), 80), isTimeout, 300 * time.Millisecond},
 			{"unreachable v4", at(nth(n.Unreachable4, 1), 80), isUnreachable, 2 * time.Second},
 			{"unreachable v6", at(nth(n.Unreachable6, 1), 80), isUnreachable, 2 * time.Second},
+			// The prober's namespace routes the test prefixes only.
+			{"no route v4", "192.0.2.1:80", isNoRoute, 2 * time.Second},
 		}
 		for _, tc := range cases {
 			err := c.CheckAddr(tc.addr, tc.timeout)
@@ -105,4 +108,8 @@ func isRefused(err error) bool {
 func isUnreachable(err error) bool {
 	var ce *ErrConnect
 	return errors.As(err, &ce) && (ce.Errno == syscall.EHOSTUNREACH || ce.Errno == syscall.ENETUNREACH)
+}
+func isNoRoute(err error) bool {
+	var ce *ErrConnect
+	return errors.As(err, &ce) && ce.Errno == syscall.ENETUNREACH
 }

@@ -3,15 +3,14 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"github.com/rawprobe/rawprobe/compat"
+	"github.com/rawprobe/rawprobe/internal/epollcheck"
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
@@ -19,39 +18,38 @@ import (
 // holds a socket, so it stays well under common file-descriptor limits.
 const defaultConnectWindow = 512
 
-// checker is the part of *compat.Checker the connect engine uses.
+// checker is the part of *epollcheck.Engine the connect engine uses.
 type checker interface {
-	CheckAddr(addr string, timeout time.Duration) error
+	Check(target netip.AddrPort, deadline time.Time, zeroLinger bool) epollcheck.Outcome
 }
 
-// connectEngine probes with compat's Checker: a non-blocking connect whose
-// socket is closed with zero linger when the SYN-ACK arrives.
+// connectEngine probes with the epoll engine (package epollcheck): a
+// non-blocking connect whose socket is closed with zero linger when the
+// SYN-ACK arrives.
 type connectEngine struct {
-	c checker
-	// hasRoute reports whether the kernel has a route to a target
-	// (kernelHasRoute; tests replace it).
-	hasRoute func(netip.AddrPort) bool
-	stop     func() error
-	cfg      Config
-	window   int
-	pace     *pacer
-	once     sync.Once
-	closeEr  error
+	c       checker
+	stop    func() error
+	cfg     Config
+	window  int
+	pace    *pacer
+	once    sync.Once
+	closeEr error
 
 	sent, retrans, received, open, closed, unreach, timeouts, noRoute atomic.Uint64
 }
 
 func openConnect(cfg Config) (Engine, error) {
-	c := compat.NewChecker()
+	c := epollcheck.New()
 	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
 	done := make(chan error, 1)
-	go func() { done <- c.CheckingLoop(ctx) }()
+	go func() { done <- c.Serve(ctx, func(int) { close(ready) }) }()
 	select {
-	case <-c.WaitReady():
+	case <-ready:
 	case err := <-done:
 		cancel()
 		if err == nil {
-			err = errors.New("checking loop stopped")
+			err = errors.New("connect engine stopped")
 		}
 		return nil, err
 	}
@@ -64,48 +62,43 @@ func newConnect(c checker, stop func() error, cfg Config) *connectEngine {
 	if w <= 0 {
 		w = defaultConnectWindow
 	}
-	return &connectEngine{c: c, hasRoute: kernelHasRoute, stop: stop, cfg: cfg, window: w, pace: newPacer(cfg.Rate)}
+	return &connectEngine{c: c, stop: stop, cfg: cfg, window: w, pace: newPacer(cfg.Rate)}
 }
 
-// kernelHasRoute reports whether the calling thread's network namespace
-// has a route to target: connect() on a UDP socket looks the route up and
-// fails with ENETUNREACH or EHOSTUNREACH without one. It sends nothing.
-func kernelHasRoute(target netip.AddrPort) bool {
-	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(target))
-	if err != nil {
-		return !errors.Is(err, syscall.ENETUNREACH) && !errors.Is(err, syscall.EHOSTUNREACH)
-	}
-	c.Close()
-	return true
+// attemptPlan returns how many attempts a probe makes at most and how
+// long each may wait for its answer: the one place that reads cfg's
+// retries and timeout.
+func (e *connectEngine) attemptPlan() (attempts int, timeout time.Duration) {
+	return max(e.cfg.Retries, 0) + 1, e.cfg.timeout()
 }
 
 func (e *connectEngine) Name() string { return Connect }
 
 func (e *connectEngine) Probe(ctx context.Context, target netip.AddrPort) (rawcheck.Result, error) {
 	res := rawcheck.Result{Target: target}
-	addr := target.String()
-	for attempt := 0; attempt <= max(e.cfg.Retries, 0); attempt++ {
+	attempts, timeout := e.attemptPlan()
+	for attempt := range attempts {
 		if err := e.pace.wait(ctx); err != nil {
 			return res, err
 		}
-		timeout := e.cfg.timeout()
+		start := time.Now()
+		deadline := start.Add(timeout)
 		if dl, ok := ctx.Deadline(); ok {
-			left := time.Until(dl)
-			if left <= 0 {
+			if !dl.After(start) {
 				break
 			}
-			timeout = min(timeout, left)
+			if dl.Before(deadline) {
+				deadline = dl
+			}
 		}
-		start := time.Now()
-		err := e.c.CheckAddr(addr, timeout)
+		o := e.c.Check(target, deadline, true)
 		rtt := time.Since(start)
-		var ce *compat.ErrConnect
-		if attempt == 0 && errors.As(err, &ce) && (ce.Errno == syscall.ENETUNREACH || ce.Errno == syscall.EHOSTUNREACH) && !e.hasRoute(target) {
+		if o.Kind == epollcheck.NoRoute {
 			// connect() failed at once for want of a route: no SYN left.
-			// The same result as the raw engine's (rawcheck.Prober.Probe).
+			// Counted in NoRoute only, not as sent or unreachable.
+			res.State = rawcheck.NoRoute
 			e.noRoute.Add(1)
-			e.unreach.Add(1)
-			return rawcheck.Result{Target: target, State: rawcheck.Unreachable}, nil
+			return res, nil
 		}
 		// Counted once the attempt is over: one that found no route
 		// sent nothing.
@@ -114,31 +107,28 @@ func (e *connectEngine) Probe(ctx context.Context, target netip.AddrPort) (rawch
 		if attempt > 0 {
 			e.retrans.Add(1)
 		}
-		switch {
-		case err == nil:
-			res.State, res.RTT = rawcheck.Open, rtt
-			e.received.Add(1)
-			e.open.Add(1)
-			return res, nil
-		case errors.Is(err, compat.ErrTimeout):
+		switch o.Kind {
+		case epollcheck.Stopped, epollcheck.LocalError:
+			return res, o.Err
+		case epollcheck.Timeout:
 			continue
-		case errors.As(err, &ce):
-			if errors.Is(err, syscall.ECONNREFUSED) {
-				res.State, res.RTT = rawcheck.Closed, rtt
-				e.closed.Add(1)
-			} else if errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
-				// The kernel reports the ICMP error only as an errno, so
-				// ICMPType and ICMPCode stay zero.
-				res.State, res.RTT = rawcheck.Unreachable, rtt
-				e.unreach.Add(1)
-			} else {
-				return res, err
-			}
-			e.received.Add(1)
-			return res, nil
+		case epollcheck.Open:
+			res.State = rawcheck.Open
+			e.open.Add(1)
+		case epollcheck.Refused:
+			res.State = rawcheck.Closed
+			e.closed.Add(1)
+		case epollcheck.Unreachable:
+			// The kernel reports the ICMP error only as an errno, so
+			// ICMPType and ICMPCode stay zero.
+			res.State = rawcheck.Unreachable
+			e.unreach.Add(1)
 		default:
-			return res, err
+			return res, fmt.Errorf("connect engine: check of %v ended with unknown outcome %v", target, o.Kind)
 		}
+		res.RTT = rtt
+		e.received.Add(1)
+		return res, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return res, err

@@ -13,20 +13,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rawprobe/rawprobe/compat"
+	"github.com/rawprobe/rawprobe/internal/epollcheck"
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
-// fakeChecker answers by the last octet of the address: 1 open, 2 closed,
-// 3 silent, 4 unreachable, 5 a local failure, 6 ENETUNREACH at once (no
-// route, see fakeHasRoute); it records concurrency.
+// fakeChecker answers by the last octet of the address: 1 open, 2
+// refused, 3 silent, 4 unreachable (EHOSTUNREACH), 5 a local failure, 6 no
+// route (ENETUNREACH at once), 7 unreachable with ENETUNREACH (an ICMP
+// error after the SYN left); it records concurrency and checks asked
+// without zero linger.
 type fakeChecker struct {
 	inFlight, maxInFlight atomic.Int64
-	calls                 atomic.Int64
+	calls, lingering      atomic.Int64
 }
 
-func (f *fakeChecker) CheckAddr(addr string, timeout time.Duration) error {
+func (f *fakeChecker) Check(target netip.AddrPort, deadline time.Time, zeroLinger bool) epollcheck.Outcome {
 	f.calls.Add(1)
+	if !zeroLinger {
+		f.lingering.Add(1)
+	}
 	n := f.inFlight.Add(1)
 	defer f.inFlight.Add(-1)
 	for {
@@ -36,39 +41,32 @@ func (f *fakeChecker) CheckAddr(addr string, timeout time.Duration) error {
 		}
 	}
 	time.Sleep(time.Millisecond)
-	ap := netip.MustParseAddrPort(addr)
-	switch ap.Addr().As4()[3] {
+	switch target.Addr().As4()[3] {
 	case 1:
-		return nil
+		return epollcheck.Outcome{Kind: epollcheck.Open}
 	case 2:
-		return &compat.ErrConnect{Addr: addr, Errno: syscall.ECONNREFUSED}
+		return epollcheck.Outcome{Kind: epollcheck.Refused, Errno: syscall.ECONNREFUSED}
 	case 3:
-		return compat.ErrTimeout
+		return epollcheck.Outcome{Kind: epollcheck.Timeout}
 	case 4:
-		return &compat.ErrConnect{Addr: addr, Errno: syscall.EHOSTUNREACH}
+		return epollcheck.Outcome{Kind: epollcheck.Unreachable, Errno: syscall.EHOSTUNREACH}
 	case 6:
-		return &compat.ErrConnect{Addr: addr, Errno: syscall.ENETUNREACH}
+		return epollcheck.Outcome{Kind: epollcheck.NoRoute, Errno: syscall.ENETUNREACH}
+	case 7:
+		return epollcheck.Outcome{Kind: epollcheck.Unreachable, Errno: syscall.ENETUNREACH}
 	}
-	return errors.New("too many open files")
+	return epollcheck.Outcome{Kind: epollcheck.LocalError, Err: errors.New("too many open files")}
 }
 
-// fakeHasRoute is the route check of the fake network: every address has
-// a route but those ending in 6.
-func fakeHasRoute(t netip.AddrPort) bool { return t.Addr().As4()[3] != 6 }
-
-// newFakeConnect returns a connect engine on f and the fake network's
-// routes (not the host's: the tests must not depend on them).
-func newFakeConnect(f checker, stop func() error, cfg Config) *connectEngine {
-	e := newConnect(f, stop, cfg)
-	e.hasRoute = fakeHasRoute
-	return e
-}
+// hasFakeRoute reports whether the fake network has a route to t: every
+// address but those ending in 6.
+func hasFakeRoute(t netip.AddrPort) bool { return t.Addr().As4()[3] != 6 }
 
 func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
 func TestConnectProbe(t *testing.T) {
 	f := &fakeChecker{}
-	e := newFakeConnect(f, func() error { return nil }, Config{Retries: 2, Timeout: time.Second})
+	e := newConnect(f, func() error { return nil }, Config{Retries: 2, Timeout: time.Second})
 	for _, tc := range []struct {
 		target   string
 		state    rawcheck.State
@@ -90,6 +88,9 @@ func TestConnectProbe(t *testing.T) {
 	if _, err := e.Probe(context.Background(), ap("198.18.0.5:80")); err == nil {
 		t.Error("a local failure was not reported")
 	}
+	if n := f.lingering.Load(); n != 0 {
+		t.Errorf("%d checks asked without zero linger", n)
+	}
 	st := e.Stats()
 	if st.Sent != 7 || st.Retransmitted != 2 || st.Received != 3 || st.Open != 1 || st.Closed != 1 || st.Unreachable != 1 || st.Timeouts != 1 {
 		t.Errorf("Stats = %+v", st)
@@ -102,53 +103,53 @@ func TestConnectProbe(t *testing.T) {
 }
 
 // TestConnectNoRoute: a target whose connect() fails at once for want of a
-// route gets the raw engine's no-route result (Unreachable, no attempt, no
-// RTT, no error), counted in NoRoute and not as sent; a Scan goes on past
-// it. Control: the same errno from a target that has a route (an ICMP
-// error after the SYN left) stays an ordinary unreachable with its attempt.
+// route (a NoRoute outcome) gets the no-route result (State NoRoute, no
+// attempt, no RTT, no error), counted in NoRoute only, not as sent or
+// unreachable; a Scan goes on past it. Control: the same errno from a
+// target that has a route (an ICMP error after the SYN left, an
+// Unreachable outcome) stays an ordinary unreachable with its attempt.
 func TestConnectNoRoute(t *testing.T) {
 	f := &fakeChecker{}
-	e := newFakeConnect(f, func() error { return nil }, Config{Retries: 2, Timeout: time.Second})
+	e := newConnect(f, func() error { return nil }, Config{Retries: 2, Timeout: time.Second})
 	res, err := e.Probe(context.Background(), ap("198.18.0.6:80"))
-	if want := (rawcheck.Result{Target: ap("198.18.0.6:80"), State: rawcheck.Unreachable}); err != nil || res != want {
+	if want := (rawcheck.Result{Target: ap("198.18.0.6:80"), State: rawcheck.NoRoute}); err != nil || res != want {
 		t.Errorf("no route: %+v, %v; want %+v, nil", res, err, want)
 	}
-	if st := e.Stats(); st.NoRoute != 1 || st.Unreachable != 1 || st.Sent != 0 || st.Received != 0 {
-		t.Errorf("no route: Stats = %+v; want 1 no-route unreachable, nothing sent or received", st)
+	if st := e.Stats(); st.NoRoute != 1 || st.Unreachable != 0 || st.Sent != 0 || st.Received != 0 {
+		t.Errorf("no route: Stats = %+v; want 1 no-route, nothing unreachable, sent or received", st)
 	}
-	e.hasRoute = func(netip.AddrPort) bool { return true }
-	res, err = e.Probe(context.Background(), ap("198.18.0.6:80"))
+	res, err = e.Probe(context.Background(), ap("198.18.0.7:80"))
 	if err != nil || res.State != rawcheck.Unreachable || res.Attempts != 1 || res.RTT <= 0 {
 		t.Errorf("ENETUNREACH with a route: %+v, %v; want unreachable after 1 attempt with an RTT", res, err)
 	}
-	if st := e.Stats(); st.NoRoute != 1 || st.Sent != 1 {
-		t.Errorf("ENETUNREACH with a route: Stats = %+v; want still 1 no-route, 1 sent", st)
+	if st := e.Stats(); st.NoRoute != 1 || st.Sent != 1 || st.Unreachable != 1 {
+		t.Errorf("ENETUNREACH with a route: Stats = %+v; want still 1 no-route, 1 sent, 1 unreachable", st)
 	}
 
-	e = newFakeConnect(&fakeChecker{}, func() error { return nil }, Config{Window: 2})
+	e = newConnect(&fakeChecker{}, func() error { return nil }, Config{Window: 2})
 	targets := []netip.AddrPort{ap("198.18.0.1:80"), ap("198.18.0.6:80"), ap("198.18.0.2:80"), ap("198.18.1.6:80"), ap("198.18.0.4:80")}
 	got := map[netip.AddrPort]rawcheck.Result{}
 	if err := e.Scan(context.Background(), slices.Values(targets), func(r rawcheck.Result) { got[r.Target] = r }); err != nil {
 		t.Fatalf("Scan: %v; want every target probed", err)
 	}
 	for tg, want := range map[netip.AddrPort]rawcheck.State{
-		targets[0]: rawcheck.Open, targets[1]: rawcheck.Unreachable, targets[2]: rawcheck.Closed,
-		targets[3]: rawcheck.Unreachable, targets[4]: rawcheck.Unreachable,
+		targets[0]: rawcheck.Open, targets[1]: rawcheck.NoRoute, targets[2]: rawcheck.Closed,
+		targets[3]: rawcheck.NoRoute, targets[4]: rawcheck.Unreachable,
 	} {
 		r, ok := got[tg]
-		noRoute := !fakeHasRoute(tg)
+		noRoute := !hasFakeRoute(tg)
 		if !ok || r.State != want || (r.Attempts == 0) != noRoute {
 			t.Errorf("Scan: %v: %+v (reported %v); want %v, attempts 0 only without a route", tg, r, ok, want)
 		}
 	}
-	if st := e.Stats(); len(got) != len(targets) || st.NoRoute != 2 || st.Sent != 3 {
-		t.Errorf("Scan: %d results, Stats = %+v; want %d, 2 no-route, 3 sent", len(got), st, len(targets))
+	if st := e.Stats(); len(got) != len(targets) || st.NoRoute != 2 || st.Sent != 3 || st.Unreachable != 1 {
+		t.Errorf("Scan: %d results, Stats = %+v; want %d, 2 no-route, 3 sent, 1 unreachable", len(got), st, len(targets))
 	}
 }
 
 func TestConnectScan(t *testing.T) {
 	f := &fakeChecker{}
-	e := newFakeConnect(f, func() error { return nil }, Config{Window: 8, Retries: 0})
+	e := newConnect(f, func() error { return nil }, Config{Window: 8, Retries: 0})
 	var targets []netip.AddrPort
 	for port := 1; port <= 300; port++ {
 		targets = append(targets, netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(1 + port%4)}), uint16(port)))
@@ -178,7 +179,7 @@ func TestConnectScan(t *testing.T) {
 
 	// A local failure stops the scan and names the target.
 	f = &fakeChecker{}
-	e = newFakeConnect(f, func() error { return nil }, Config{Window: 4})
+	e = newConnect(f, func() error { return nil }, Config{Window: 4})
 	n := 0
 	err = e.Scan(context.Background(), func(yield func(netip.AddrPort) bool) {
 		for i := 0; i < 1000; i++ {

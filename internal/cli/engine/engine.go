@@ -1,8 +1,8 @@
 // Package engine puts rawprobe's two probing engines behind one interface:
 // the raw engine (package rawcheck, needs CAP_NET_RAW) and the connect
-// engine (package compat's epoll Checker, needs no privilege). Open picks
-// one by name, or the raw engine when the process may use it and the
-// connect engine otherwise.
+// engine (package internal/epollcheck, needs no privilege). Open picks one
+// by name, or the raw engine when the process may use it and the connect
+// engine otherwise.
 package engine
 
 import (

@@ -1,10 +1,9 @@
-package compat
+package epollcheck
 
 import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"net"
 	"net/netip"
@@ -12,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,7 +19,7 @@ import (
 
 // envBenchTarget names the open target address for a benchmark child: a
 // benchmark re-executed by BenchmarkTestnet inside the prober namespace.
-const envBenchTarget = "RAWPROBE_COMPAT_BENCH_TARGET"
+const envBenchTarget = "RAWPROBE_EPOLLCHECK_BENCH_TARGET"
 
 // Test-network benchmark ports: the engine checks port 80, net.Dialer
 // connects to port 8080 (its completed connections must not mix with the
@@ -36,7 +34,7 @@ const (
 // connect+close (with RST) in the same run, and the issue's reference of
 // 16 OS threads each doing socket, connect, poll, close.
 //
-// Per-check sockets are created on whatever thread runs CheckAddr, so the
+// Per-check sockets are created on whatever thread runs Check, so the
 // dialing must happen in a process inside the prober namespace: each
 // sub-benchmark builds a test network, then re-executes itself (same
 // binary, same -benchtime, -test.count=1) under `ip netns exec`, parses the
@@ -73,18 +71,13 @@ func benchChild(b *testing.B, kind string, conc int, host string) {
 	b.ReportAllocs()
 	switch kind {
 	case "engine":
-		c := startedChecker(b)
+		c := startedEngine(b)
 		addr := at(ip, benchEnginePort)
 		// A refusal of the open port comes from the kernel's 4-tuple
 		// reuse race (see TestLoadPcap50k): counted, not fatal.
 		var refused atomic.Int64
 		runConcurrent(b, conc, func() error {
-			err := c.CheckAddr(addr, 5*time.Second)
-			if errors.Is(err, syscall.ECONNREFUSED) {
-				refused.Add(1)
-				return nil
-			}
-			return err
+			return outcomeErr(checkAddr(c, addr, 5*time.Second), &refused)
 		})
 		b.ReportMetric(float64(refused.Load()), "refused")
 	case "threads":
@@ -198,8 +191,8 @@ func runBenchChild(b *testing.B, n *testnet.Net, host string) []byte {
 		"-test.benchmem",
 	)
 	// A profiling aid: extra flags for the child, e.g.
-	// RAWPROBE_COMPAT_BENCH_CHILD_ARGS=-test.cpuprofile=/tmp/child.prof
-	if extra := os.Getenv("RAWPROBE_COMPAT_BENCH_CHILD_ARGS"); extra != "" {
+	// RAWPROBE_EPOLLCHECK_BENCH_CHILD_ARGS=-test.cpuprofile=/tmp/child.prof
+	if extra := os.Getenv("RAWPROBE_EPOLLCHECK_BENCH_CHILD_ARGS"); extra != "" {
 		cmd.Args = append(cmd.Args, strings.Fields(extra)...)
 	}
 	cmd.Env = append(os.Environ(), envBenchTarget+"="+host)

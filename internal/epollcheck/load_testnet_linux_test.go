@@ -1,13 +1,11 @@
-package compat
+package epollcheck
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,14 +22,14 @@ import (
 //
 // One kernel race is tolerated, and only when the capture shows it: the
 // kernel may give a new connect the source port a check has just closed
-// (seen 0.5 us after our RST), and the target, still tearing down the
+// (within microseconds of our RST), and the target, still tearing down the
 // previous connection of that 4-tuple, answers the new SYN with SYN-ACK
 // and RST. That check reports ECONNREFUSED and its flow has a target RST
 // and no prober RST (none is due: the target reset it). Each refusal must
 // be matched by such a flow, and such flows must carry no prober ACK.
 // envRefusedFile names the file where TestLoadPcap50k's child writes how
 // many checks were refused.
-const envRefusedFile = "RAWPROBE_COMPAT_REFUSED_FILE"
+const envRefusedFile = "RAWPROBE_EPOLLCHECK_REFUSED_FILE"
 
 func TestLoadPcap50k(t *testing.T) {
 	if testing.Short() {
@@ -39,7 +37,7 @@ func TestLoadPcap50k(t *testing.T) {
 	}
 	const checks, conc = 50_000, 1_000
 	if n, ok := testnet.Child(); ok {
-		c := startedChecker(t)
+		c := startedEngine(t)
 		addr := at(nth(n.Answering4, 1), 80)
 		var next, failed, refused atomic.Int64
 		var wg sync.WaitGroup
@@ -49,14 +47,13 @@ func TestLoadPcap50k(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for next.Add(1) <= checks {
-					err := c.CheckAddr(addr, 5*time.Second)
-					switch {
-					case err == nil:
-					case errors.Is(err, syscall.ECONNREFUSED):
+					switch o := checkAddr(c, addr, 5*time.Second); o.Kind {
+					case Open:
+					case Refused:
 						refused.Add(1)
 					default:
 						if failed.Add(1) <= 3 {
-							t.Errorf("check: %v", err)
+							t.Errorf("check: %+v", o)
 						}
 					}
 				}

@@ -1,4 +1,4 @@
-package compat
+package rawcompat
 
 import (
 	"context"
@@ -8,37 +8,39 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rawprobe/rawprobe/compat"
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
-// NewRawChecker returns a Checker backed by rawprobe's raw SYN engine
+// NewRawChecker returns a *compat.Checker backed by rawprobe's raw SYN engine
 // (package rawcheck) instead of connect(): hand-made SYNs on a raw socket,
 // replies read by an AF_PACKET listener, RST from the kernel (or the engine,
 // with cfg.OwnRST). CheckingLoop opens the engine with cfg, in the network
 // namespace of the thread that runs it, and fails if it cannot (without
 // CAP_NET_RAW the error satisfies errors.Is(err, os.ErrPermission)).
 //
-// The errors are those of NewChecker: nil for SYN-ACK, ErrTimeout when no
-// answer came before the timeout, *ErrConnect with the errno the kernel
-// would have reported to connect() for a RST (ECONNREFUSED) or an ICMP
-// error (EHOSTUNREACH, ENETUNREACH, ...). The handshake is never completed,
-// so the zero-linger setting changes nothing. Each attempt of the engine
-// lasts cfg.Timeout, with cfg.Retries retries, within the timeout given to
-// CheckAddr.
-func NewRawChecker(cfg rawcheck.Config) *Checker {
-	return newCheckerWith(&rawBackend{cfg: cfg}, true)
+// The errors are those of compat.NewChecker: nil for SYN-ACK,
+// compat.ErrTimeout when no answer came before the timeout,
+// *compat.ErrConnect with the errno the kernel would have reported to
+// connect() for a RST (ECONNREFUSED), an ICMP error (EHOSTUNREACH,
+// ENETUNREACH, ...) or a target it has no route to (ENETUNREACH; nothing
+// is sent). The handshake is never completed, so the zero-linger setting
+// changes nothing. Each attempt of the engine lasts cfg.Timeout, with
+// cfg.Retries retries, within the timeout given to CheckAddr.
+func NewRawChecker(cfg rawcheck.Config) *compat.Checker {
+	return compat.NewCheckerWithBackend(&rawBackend{cfg: cfg}, true)
 }
 
-// rawBackend runs a rawcheck.Prober for a Checker.
+// rawBackend runs a rawcheck.Prober for a compat.Checker.
 type rawBackend struct {
 	cfg rawcheck.Config
 
 	mu sync.RWMutex
-	p  *rawcheck.Prober // nil while serve is not running
+	p  *rawcheck.Prober // nil while Serve is not running
 }
 
-// serve opens the engine, then holds it open until ctx is done.
-func (b *rawBackend) serve(ctx context.Context, ready func(pollerFd int)) error {
+// Serve opens the engine, then holds it open until ctx is done.
+func (b *rawBackend) Serve(ctx context.Context, ready func(pollerFd int)) error {
 	p, err := rawcheck.New(b.cfg)
 	if err != nil {
 		return err
@@ -55,22 +57,22 @@ func (b *rawBackend) serve(ctx context.Context, ready func(pollerFd int)) error 
 	return nil
 }
 
-// check probes target with the engine.
-func (b *rawBackend) check(target netip.AddrPort, deadline time.Time, _ bool) error {
+// Check probes target with the engine.
+func (b *rawBackend) Check(target netip.AddrPort, deadline time.Time, _ bool) error {
 	b.mu.RLock()
 	p := b.p
 	b.mu.RUnlock()
 	if p == nil {
-		return ErrCheckerNotRunning
+		return compat.ErrCheckerNotRunning
 	}
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	r, err := p.Probe(ctx, target)
 	switch {
 	case errors.Is(err, rawcheck.ErrClosed):
-		return ErrCheckerNotRunning
+		return compat.ErrCheckerNotRunning
 	case errors.Is(err, context.DeadlineExceeded):
-		return ErrTimeout
+		return compat.ErrTimeout
 	case err != nil:
 		return err
 	}
@@ -78,11 +80,14 @@ func (b *rawBackend) check(target netip.AddrPort, deadline time.Time, _ bool) er
 	case rawcheck.Open:
 		return nil
 	case rawcheck.Closed:
-		return &ErrConnect{Addr: target.String(), Errno: syscall.ECONNREFUSED}
+		return &compat.ErrConnect{Addr: target.String(), Errno: syscall.ECONNREFUSED}
 	case rawcheck.Unreachable:
-		return &ErrConnect{Addr: target.String(), Errno: unreachableErrno(target.Addr().Is6(), r.ICMPCode)}
+		return &compat.ErrConnect{Addr: target.String(), Errno: unreachableErrno(target.Addr().Is6(), r.ICMPCode)}
+	case rawcheck.NoRoute:
+		// What connect() reports at once for want of a route.
+		return &compat.ErrConnect{Addr: target.String(), Errno: syscall.ENETUNREACH}
 	}
-	return ErrTimeout
+	return compat.ErrTimeout
 }
 
 // unreachableErrno is the errno Linux reports to connect() for an ICMP

@@ -1,4 +1,4 @@
-package compat
+package epollcheck
 
 import (
 	"net"
@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// zeroLinger is SO_LINGER {on, 0 s}: close sends RST and frees the socket.
+// zeroLingerOpt is SO_LINGER {on, 0 s}: close sends RST and frees the socket.
 var zeroLingerOpt = unix.Linger{Onoff: 1, Linger: 0}
 
 // monoBase anchors monoNow; time.Since uses the monotonic clock.
@@ -54,10 +54,10 @@ func openCheckSocket(family int, zeroLinger bool) (int, error) {
 // close in the loop) never block on a non-blocking socket, so they are
 // made with RawSyscall: that skips the scheduler's entersyscall and
 // exitsyscall, so the goroutine keeps its P and cannot be parked in the
-// run queue between them. Measured before this change, under load, the
-// loop lost its P on a close and waited up to ~190 ms for it while its
-// batch of sockets sat open: the kernel's 200 ms delayed-ACK timer then
-// completed thousands of handshakes.
+// run queue between them. Under load, a loop that loses its P on a close
+// can wait close to 200 ms for it while its batch of sockets sits open: the
+// kernel's 200 ms delayed-ACK timer then completes thousands of
+// handshakes.
 
 // rawSockaddr has room for a sockaddr_in or a sockaddr_in6.
 type rawSockaddr struct {
@@ -88,43 +88,62 @@ func connectTo(fd int, target netip.AddrPort, scope uint32) unix.Errno {
 	return e
 }
 
+// connectStep says where connectAndAdd stopped.
+type connectStep uint8
+
+const (
+	// stepRegistered: fd is registered with the epoll instance; the
+	// outcome comes as its event.
+	stepRegistered connectStep = iota
+	// stepConnect: the first connect() returned something other than
+	// EINPROGRESS, the errno (0: connected). That connect runs with the
+	// socket locked, so no reply can have been processed yet: an errno
+	// here is connect()'s own failure, before or instead of the SYN.
+	stepConnect
+	// stepAnswered: the SYN left and the second connect() reported the
+	// answer already processed (errno 0: connected, else its error).
+	stepAnswered
+	// stepAdd: epoll_ctl ADD failed with the errno.
+	stepAdd
+)
+
 // connectAndAdd starts the non-blocking connect of fd to the sockaddr sa
 // (salen bytes). If the outcome is already known when connect returns (on
-// a fast path the SYN-ACK or RST is processed before the call returns), it
-// reports it: registered false, result 0 for connected or the errno. It
-// asks by calling connect a second time: that returns 0 once connected,
-// EALREADY while the SYN is unanswered, the error (e.g. ECONNREFUSED) if
-// it failed. Otherwise it registers fd with epfd for ev (registered true,
-// unless addErr). When it does not register fd it closes it (RST with zero
-// linger), still without a preemption point.
+// a fast path the SYN-ACK or RST is processed as the first connect
+// releases the socket), it reports it instead of registering fd: it asks
+// by calling connect a second time, which returns 0 once connected,
+// EALREADY while the SYN is unanswered, the error (e.g. ECONNREFUSED) if it
+// failed. Otherwise it registers fd with epfd for ev. It returns where it
+// stopped and that step's errno. When it does not register fd it closes
+// it (RST with zero linger), still without a preemption point.
 //
 // It is go:nosplit, and calls only raw syscalls: a nosplit function has
 // no asynchronous preemption points, so the Go scheduler cannot park the
 // goroutine between the SYN leaving and the socket's registration. Under
-// load it did: a check goroutine whose own help completed its check never
-// parked, ran past the scheduler's 10 ms slice, was preempted right there
-// and queued for a second while its SYN-ACK waited and the kernel's
-// delayed ACK completed the handshake.
+// load it would: a check goroutine whose own help completed its check
+// never parks, can run past the scheduler's 10 ms slice and be preempted
+// right there, queued for as long as a second while its SYN-ACK waits and
+// the kernel's delayed ACK completes the handshake.
 //
 //go:nosplit
-func connectAndAdd(fd, epfd int, sa unsafe.Pointer, salen uintptr, ev *unix.EpollEvent) (result, addErr syscall.Errno, registered bool) {
+func connectAndAdd(fd, epfd int, sa unsafe.Pointer, salen uintptr, ev *unix.EpollEvent) (syscall.Errno, connectStep) {
 	_, _, e := syscall.RawSyscall6(unix.SYS_CONNECT, uintptr(fd), uintptr(sa), salen, 0, 0, 0)
 	if e != unix.EINPROGRESS && e != unix.EINTR {
 		closeFd(fd)
-		return e, 0, false
+		return e, stepConnect
 	}
 	_, _, e = syscall.RawSyscall6(unix.SYS_CONNECT, uintptr(fd), uintptr(sa), salen, 0, 0, 0)
 	if e != unix.EALREADY && e != unix.EINPROGRESS && e != unix.EINTR {
 		closeFd(fd)
-		return e, 0, false
+		return e, stepAnswered
 	}
-	_, _, addErr = syscall.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), unix.EPOLL_CTL_ADD, uintptr(fd),
+	_, _, e = syscall.RawSyscall6(unix.SYS_EPOLL_CTL, uintptr(epfd), unix.EPOLL_CTL_ADD, uintptr(fd),
 		uintptr(unsafe.Pointer(ev)), 0, 0)
-	if addErr != 0 {
+	if e != 0 {
 		closeFd(fd)
-		return 0, addErr, false
+		return e, stepAdd
 	}
-	return 0, 0, true
+	return 0, stepRegistered
 }
 
 // putPort stores port in network byte order.

@@ -1,8 +1,9 @@
-package compat
+package epollcheck
 
 import (
 	"context"
-	"errors"
+	"net"
+	"net/netip"
 	"sync"
 	"syscall"
 	"testing"
@@ -12,18 +13,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// engineOf returns the running epoll engine of c.
-func engineOf(t testing.TB, c *Checker) *epollEngine {
+// runningOf returns the running state of e.
+func runningOf(t testing.TB, e *Engine) *running {
 	t.Helper()
-	b, ok := c.engine.(*epollBackend)
-	if !ok {
-		t.Fatalf("engine is %T, want *epollBackend", c.engine)
-	}
-	e := b.cur.Load()
-	if e == nil {
+	r := e.cur.Load()
+	if r == nil {
 		t.Fatal("engine not running")
 	}
-	return e
+	return r
 }
 
 // TestStaleEventIgnored proves that an event carrying an earlier
@@ -31,23 +28,23 @@ func engineOf(t testing.TB, c *Checker) *epollEngine {
 // though the kernel gave the new check's socket the same fd number; and,
 // as the control, that an event with the current generation does.
 func TestStaleEventIgnored(t *testing.T) {
-	c := NewChecker()
-	c.engine.(*epollBackend).shards = 1
-	runLoop(t, c)
-	s := engineOf(t, c).shards[0]
+	c := New()
+	c.shards = 1
+	runServe(t, c)
+	s := runningOf(t, c).shards[0]
 	silent := silentListener(t, "tcp4")
 
 	// First check: times out; remember its slot, generation and fd.
-	if err := c.CheckAddr(silent, 50*time.Millisecond); err != ErrTimeout {
-		t.Fatalf("first check: got %v, want ErrTimeout", err)
+	if o := checkAddr(c, silent, 50*time.Millisecond); o.Kind != Timeout {
+		t.Fatalf("first check: got %+v, want Timeout", o)
 	}
 	sl := s.slots.get(0)
 	oldGen, oldFd := uint32(sl.state.Load()>>32), sl.fd
 
 	// Second check on the same slot (the only free one) and, the kernel
 	// reusing the lowest free fd, most likely the same fd number.
-	result := make(chan error, 1)
-	go func() { result <- c.CheckAddr(silent, 3*time.Second) }()
+	result := make(chan Outcome, 1)
+	go func() { result <- checkAddr(c, silent, 3*time.Second) }()
 	deadline := time.Now().Add(2 * time.Second)
 	for uint32(sl.state.Load()) != phaseArmed && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
@@ -63,8 +60,8 @@ func TestStaleEventIgnored(t *testing.T) {
 		t.Fatal("complete accepted an event of the previous generation")
 	}
 	select {
-	case err := <-result:
-		t.Fatalf("stale event delivered a result to the new check: %v", err)
+	case o := <-result:
+		t.Fatalf("stale event delivered a result to the new check: %+v", o)
 	case <-time.After(100 * time.Millisecond):
 	}
 	// Control: the same event with the current generation completes it.
@@ -74,9 +71,9 @@ func TestStaleEventIgnored(t *testing.T) {
 	}
 	s.deliver(sl2, res)
 	select {
-	case err := <-result:
-		if err != nil {
-			t.Fatalf("current-generation event: got %v, want nil (EPOLLOUT)", err)
+	case o := <-result:
+		if o.Kind != Open {
+			t.Fatalf("current-generation event: got %+v, want Open (EPOLLOUT)", o)
 		}
 	case <-time.After(2 * time.Second):
 		t.Fatal("current-generation event did not complete the check")
@@ -87,7 +84,7 @@ func TestStaleEventIgnored(t *testing.T) {
 // to an open, a closed and a silent loopback port, and checks every one
 // gets its own target's result.
 func TestConcurrentMixedLoopback(t *testing.T) {
-	c := startedChecker(t)
+	c := startedEngine(t)
 	open := listenOpen(t, "tcp4").Addr().String()
 	closed := closedPort(t, "tcp4")
 	silent := silentListener(t, "tcp4")
@@ -98,11 +95,11 @@ func TestConcurrentMixedLoopback(t *testing.T) {
 // fails t for every wrong result. Checks of the silent target use timeout;
 // the others a generous 10 s, so that a slow machine cannot turn their
 // answers into timeouts.
-func runMixed(t *testing.T, c *Checker, n int, open, closed, silent string, timeout time.Duration) {
+func runMixed(t *testing.T, c *Engine, n int, open, closed, silent string, timeout time.Duration) {
 	t.Helper()
 	type outcome struct {
 		kind int
-		err  error
+		o    Outcome
 	}
 	results := make(chan outcome, n)
 	var wg sync.WaitGroup
@@ -117,7 +114,7 @@ func runMixed(t *testing.T, c *Checker, n int, open, closed, silent string, time
 			if i%3 == 2 {
 				d = timeout
 			}
-			results <- outcome{i % 3, c.CheckAddr(addr, d)}
+			results <- outcome{i % 3, checkAddr(c, addr, d)}
 		}()
 	}
 	close(start)
@@ -129,15 +126,15 @@ func runMixed(t *testing.T, c *Checker, n int, open, closed, silent string, time
 		ok := false
 		switch r.kind {
 		case 0:
-			ok = r.err == nil
+			ok = r.o == Outcome{Kind: Open}
 		case 1:
-			ok = errors.Is(r.err, syscall.ECONNREFUSED)
+			ok = r.o == Outcome{Kind: Refused, Errno: syscall.ECONNREFUSED}
 		case 2:
-			ok = r.err == ErrTimeout
+			ok = r.o == Outcome{Kind: Timeout}
 		}
 		if !ok {
 			if wrong[r.kind] < 3 {
-				t.Errorf("%s check: got %v", [...]string{"open", "closed", "silent"}[r.kind], r.err)
+				t.Errorf("%s check: got %+v", [...]string{"open", "closed", "silent"}[r.kind], r.o)
 			}
 			wrong[r.kind]++
 		}
@@ -147,29 +144,34 @@ func runMixed(t *testing.T, c *Checker, n int, open, closed, silent string, time
 	}
 }
 
-// TestAllocsPerCheck: checking an IP literal allocates nothing (open
-// port) in steady state.
+// TestAllocsPerCheck: a check allocates nothing in steady state, for an
+// open port and for a closed one (Outcome is a plain value).
 func TestAllocsPerCheck(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
-	c := startedChecker(t)
-	addr := listenOpen(t, "tcp4").Addr().String()
-	var failed error
-	allocs := testing.AllocsPerRun(2000, func() {
-		if err := c.CheckAddr(addr, 2*time.Second); err != nil {
-			failed = err
+	c := startedEngine(t)
+	for _, tc := range []struct {
+		name   string
+		target netip.AddrPort
+		want   Kind
+	}{
+		{"open", listenOpen(t, "tcp4").Addr().(*net.TCPAddr).AddrPort(), Open},
+		{"closed", netip.MustParseAddrPort(closedPort(t, "tcp4")), Refused},
+	} {
+		var failed Outcome
+		allocs := testing.AllocsPerRun(2000, func() {
+			if o := c.Check(tc.target, time.Now().Add(2*time.Second), true); o.Kind != tc.want {
+				failed = o
+			}
+		})
+		if failed.Kind != 0 {
+			t.Fatalf("%s port: %+v, want %v", tc.name, failed, tc.want)
 		}
-	})
-	if failed != nil {
-		t.Fatal(failed)
+		if allocs != 0 {
+			t.Errorf("%.2f allocations per %s-port check, want 0", allocs, tc.name)
+		}
 	}
-	if allocs != 0 {
-		t.Errorf("%.2f allocations per open check, want 0", allocs)
-	}
-	closed := closedPort(t, "tcp4")
-	allocs = testing.AllocsPerRun(500, func() { c.CheckAddr(closed, 2*time.Second) })
-	t.Logf("allocations per closed-port check (the *ErrConnect): %.2f", allocs)
 }
 
 // TestNoLeaksAfterStop: fds and goroutines are back to their baseline
@@ -187,15 +189,16 @@ func TestNoLeaksAfterStop(t *testing.T) {
 	goleak.VerifyNone(t, ignore)
 }
 
-// leakRun starts a Checker, runs n checks from 100 goroutines (most to
-// open, some closed and silent), stops the loop and waits for it.
+// leakRun starts an Engine, runs n checks from 100 goroutines (most to
+// open, some closed and silent), stops it and waits for Serve to return.
 func leakRun(t *testing.T, n int, open, closed, silent string) {
 	t.Helper()
-	c := NewChecker()
+	c := New()
 	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan struct{})
 	ended := make(chan error, 1)
-	go func() { ended <- c.CheckingLoop(ctx) }()
-	<-c.WaitReady()
+	go func() { ended <- c.Serve(ctx, func(int) { close(ready) }) }()
+	<-ready
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	bad := 0
@@ -212,11 +215,11 @@ func leakRun(t *testing.T, n int, open, closed, silent string) {
 				case i%500 == 2 && w%10 == 0:
 					addr, timeout = silent, 20*time.Millisecond
 				}
-				err := c.CheckAddr(addr, timeout)
-				if addr == open && err != nil {
+				o := checkAddr(c, addr, timeout)
+				if addr == open && o.Kind != Open {
 					mu.Lock()
 					if bad++; bad < 3 {
-						t.Errorf("open check: %v", err)
+						t.Errorf("open check: %+v", o)
 					}
 					mu.Unlock()
 				}
@@ -226,7 +229,7 @@ func leakRun(t *testing.T, n int, open, closed, silent string) {
 	wg.Wait()
 	cancel()
 	if err := <-ended; err != nil {
-		t.Errorf("CheckingLoop: %v", err)
+		t.Errorf("Serve: %v", err)
 	}
 }
 
@@ -245,18 +248,4 @@ func TestLoadNoLeaks100k(t *testing.T) {
 		t.Errorf("fds: %d after 100,000 checks and the loop's stop, %d before", got, baseFds)
 	}
 	goleak.VerifyNone(t, ignore)
-}
-
-func TestDefaultChecker(t *testing.T) {
-	c := DefaultChecker()
-	if c != DefaultChecker() {
-		t.Fatal("DefaultChecker returned two different Checkers")
-	}
-	if !c.IsReady() {
-		t.Fatal("DefaultChecker is not ready")
-	}
-	l := listenOpen(t, "tcp4")
-	if err := c.CheckAddr(l.Addr().String(), 2*time.Second); err != nil {
-		t.Errorf("open port through DefaultChecker: %v", err)
-	}
 }

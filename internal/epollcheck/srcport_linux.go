@@ -1,4 +1,4 @@
-package compat
+package epollcheck
 
 import (
 	"os"
@@ -18,12 +18,12 @@ import (
 // Why: a check's socket is closed with RST and leaves no TIME_WAIT, so
 // connect() may hand the very same port to the next check to the same
 // target microseconds later. The target then sees the RST of one check
-// and the SYN of the next on one 4-tuple at once; measured in the test
-// network at 50,000 checks against one port, the target's kernel
-// sometimes answered such a SYN with RST and SYN-ACK both (the check
-// reported ECONNREFUSED for an open port), and the stray SYN-ACK left the
-// next check on that 4-tuple answered by a challenge ACK, a handshake the
-// engine did not see complete, and the delayed ACK completing it. With
+// and the SYN of the next on one 4-tuple at once; at tens of thousands of
+// checks against one port (see TestLoadPcap50k) the target's kernel may
+// answer such a SYN with RST and SYN-ACK both (the check reports
+// ECONNREFUSED for an open port), and the stray SYN-ACK leaves the next
+// check on that 4-tuple answered by a challenge ACK, a handshake the
+// engine does not see complete, and the delayed ACK completing it. With
 // rotation a port comes back only after the whole range has been used,
 // long after its RST was processed.
 

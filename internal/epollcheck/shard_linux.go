@@ -1,7 +1,6 @@
-package compat
+package epollcheck
 
 import (
-	"context"
 	"errors"
 	"net/netip"
 	"os"
@@ -14,92 +13,6 @@ import (
 
 	"golang.org/x/sys/unix"
 )
-
-// newDefaultBackend returns the epoll engine.
-func newDefaultBackend() backend { return &epollBackend{} }
-
-// epollBackend is the Linux engine: per check a non-blocking socket whose
-// connect is watched, edge-triggered and one-shot, by one of a few epoll
-// instances ("shards"), each served by a loop goroutine locked to its
-// thread. An outcome known when connect returns is handled at once (see
-// connectAndAdd); otherwise whichever goroutine first takes the socket's
-// event, the loop or a check goroutine helping it, closes the socket in
-// the same non-preemptible step (see collect), so the RST leaves long
-// before the kernel's delayed-ACK timer fires, however late the waiting
-// goroutine runs. Timeouts are enforced by the loops: no timer or channel
-// is allocated per check.
-type epollBackend struct {
-	// shards is the number of epoll instances and loop threads; 0 means
-	// defaultShards().
-	shards int
-	cur    atomic.Pointer[epollEngine] // the running engine, nil when stopped
-}
-
-// defaultShards is one epoll instance per two CPUs available to Go,
-// at least one: the loops spread epoll_ctl contention without taking
-// every CPU away from the goroutines that create sockets.
-func defaultShards() int { return max(1, runtime.GOMAXPROCS(0)/2) }
-
-// epollEngine is one run of the engine, from serve's start to its return.
-type epollEngine struct {
-	shards []*shard
-}
-
-func (b *epollBackend) serve(ctx context.Context, ready func(pollerFd int)) error {
-	n := b.shards
-	if n <= 0 {
-		n = defaultShards()
-	}
-	e := &epollEngine{}
-	for range n {
-		s, err := newShard()
-		if err != nil {
-			for _, s := range e.shards {
-				s.closeFds()
-			}
-			return err
-		}
-		e.shards = append(e.shards, s)
-	}
-	var wg sync.WaitGroup
-	for _, s := range e.shards {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.loop()
-		}()
-	}
-	b.cur.Store(e)
-	ready(e.shards[0].epfd)
-	<-ctx.Done()
-	b.cur.Store(nil)
-	for _, s := range e.shards {
-		s.stop()
-	}
-	wg.Wait()
-	return nil
-}
-
-func (b *epollBackend) check(target netip.AddrPort, deadline time.Time, zeroLinger bool) error {
-	e := b.cur.Load()
-	if e == nil {
-		return ErrCheckerNotRunning
-	}
-	var scope uint32
-	family := unix.AF_INET
-	if target.Addr().Is6() {
-		family = unix.AF_INET6
-		var err error
-		if scope, err = zoneIndex(target.Addr().Zone()); err != nil {
-			return badInput(target.String(), "unknown IPv6 zone: "+err.Error())
-		}
-	}
-	fd, err := openCheckSocket(family, zeroLinger)
-	if err != nil {
-		return opError("dial", target, err)
-	}
-	return e.shards[fd%len(e.shards)].probe(fd, target, scope, monoOf(deadline))
-}
 
 // shard is one epoll instance, its loop, and the slots of the checks it
 // watches.
@@ -181,18 +94,18 @@ func (s *shard) stop() {
 // goroutine, or the SYN-ACK could wait for a close that only comes after
 // the kernel's delayed ACK: the slot is taken before connect, and both
 // syscalls are raw (see sys_linux.go).
-func (s *shard) probe(fd int, target netip.AddrPort, scope uint32, deadline int64) error {
+func (s *shard) probe(fd int, target netip.AddrPort, scope uint32, deadline int64) Outcome {
 	s.mu.RLock()
 	if !s.open {
 		s.mu.RUnlock()
 		unix.Close(fd)
-		return ErrCheckerNotRunning
+		return stopped
 	}
 	sl := s.slots.acquire()
 	if sl == nil {
 		s.mu.RUnlock()
 		unix.Close(fd)
-		return opError("dial", target, errors.New("compat: too many checks in flight"))
+		return localError(opError("dial", target, errTooManyChecks))
 	}
 	// connect before registering: registering first would report the
 	// unconnected socket writable at once. An answer that arrives before
@@ -206,21 +119,15 @@ func (s *shard) probe(fd int, target netip.AddrPort, scope uint32, deadline int6
 	setEventData(&ev, sl.index, gen)
 	var sa rawSockaddr
 	salen := sa.fill(target, scope)
-	connResult, addErr, registered := connectAndAdd(fd, s.epfd, unsafe.Pointer(&sa), salen, &ev)
-	if !registered {
+	errno, step := connectAndAdd(fd, s.epfd, unsafe.Pointer(&sa), salen, &ev)
+	if step != stepRegistered {
 		s.mu.RUnlock()
 		// No event can come for an fd that was not added, so the slot
 		// is still ours.
 		sl.state.Store(packState(gen, phaseIdle))
 		s.pending.Add(-1)
 		s.slots.release(sl) // connectAndAdd closed fd
-		switch {
-		case addErr != 0:
-			return opError("dial", target, os.NewSyscallError("epoll_ctl", addErr))
-		case connResult == 0: // answered SYN-ACK before connect returned
-			return nil
-		}
-		return &ErrConnect{Addr: target.String(), Errno: connResult}
+		return unregisteredOutcome(target, errno, step)
 	}
 	// From here the loop may time the check out. If it has already
 	// completed it on an event, the swap fails and done is signalled.
@@ -240,14 +147,37 @@ func (s *shard) probe(fd int, target netip.AddrPort, scope uint32, deadline int6
 	sl.state.Store(packState(gen, phaseIdle))
 	s.slots.release(sl)
 	switch result {
-	case 0:
-		return nil
 	case resultTimeout:
-		return ErrTimeout
+		return Outcome{Kind: Timeout}
 	case resultStopped:
-		return ErrCheckerNotRunning
+		return stopped
 	}
-	return &ErrConnect{Addr: target.String(), Errno: unix.Errno(result)}
+	return errnoOutcome(syscall.Errno(result))
+}
+
+// errTooManyChecks is the cause of the LocalError of a check that finds
+// the shard's slot table full.
+var errTooManyChecks = errors.New("epollcheck: too many checks in flight")
+
+// unregisteredOutcome is the outcome of a check whose socket connectAndAdd
+// did not register: it ended with errno at step.
+func unregisteredOutcome(target netip.AddrPort, errno syscall.Errno, step connectStep) Outcome {
+	switch {
+	case step == stepAdd:
+		return localError(opError("dial", target, os.NewSyscallError("epoll_ctl", errno)))
+	case step == stepAnswered, errno == 0, errno == syscall.ECONNREFUSED:
+		// The answer was in before connect returned, or (first connect
+		// returning 0 or ECONNREFUSED) the kernel reported it at once.
+		return errnoOutcome(errno)
+	case errno == syscall.ENETUNREACH, errno == syscall.EHOSTUNREACH:
+		// The first connect() failed in its route lookup, which comes
+		// before the SYN is built (tcp_v4_connect, tcp_v6_connect): no
+		// SYN left.
+		return Outcome{Kind: NoRoute, Errno: errno}
+	}
+	// The first connect() refused to start: EADDRNOTAVAIL (no source
+	// port), EACCES (prohibit route), ...
+	return Outcome{Kind: LocalError, Errno: errno, Err: opError("connect", target, os.NewSyscallError("connect", errno))}
 }
 
 // finish closes the fd of a slot the caller has taken, records the result
@@ -267,13 +197,13 @@ func (s *shard) deliver(sl *slot, result int32) {
 // loop serves the shard until stop: it reads events in batches, completes
 // checks (closing each socket at once), and times checks out.
 //
-// Closing promptly under load is what this loop is about; measured in the
-// test network with the machine loaded by other work:
+// Closing promptly under load, with the CPUs busy with other work, is
+// what this loop is about:
 //   - While checks are active (some pending, or some within activeLinger),
 //     the loop waits with epoll_wait as a raw syscall of at most scanEvery
 //     (when GOMAXPROCS >= 2): it keeps its P, so it runs the moment events
-//     arrive. An ordinary syscall gives the P up, and the loop then queued
-//     for one behind thousands of runnable goroutines for up to seconds.
+//     arrive. An ordinary syscall gives the P up, and the loop then queues
+//     for one behind thousands of runnable goroutines, for up to seconds.
 //     A garbage collection's stop-the-world waits for it: at most
 //     scanEvery.
 //   - The short waits also bound how long a socket closed by a check
@@ -346,10 +276,10 @@ func (s *shard) loop() {
 //
 // collect is go:nosplit and calls only nosplit code: between epoll_wait
 // handing it events and the closes there is no point where the Go
-// scheduler can preempt the goroutine. Measured before: a goroutine
-// preempted (after its 10 ms slice) while holding a batch of events it had
-// taken from epoll left those sockets open, invisible to everyone else,
-// until it was scheduled again, seconds later under load.
+// scheduler can preempt the goroutine. A goroutine preempted (after its
+// 10 ms slice) while holding a batch of events it has taken from epoll
+// would leave those sockets open, invisible to everyone else, until it is
+// scheduled again, seconds later under load.
 //
 //go:nosplit
 func (s *shard) collect(events []unix.EpollEvent, closed []closedSlot, timeout int) (nclosed int, evfd bool, errno syscall.Errno) {

@@ -1,4 +1,4 @@
-package compat
+package rawcompat
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/compat"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 	"github.com/rawprobe/rawprobe/rawcheck"
@@ -19,7 +20,7 @@ import (
 
 // startRawChecker runs the CheckingLoop of a raw Checker through enter (nil:
 // in this namespace), waits until it is ready and stops it in t.Cleanup.
-func startRawChecker(t *testing.T, cfg rawcheck.Config, enter func(func() error) error) *Checker {
+func startRawChecker(t *testing.T, cfg rawcheck.Config, enter func(func() error) error) *compat.Checker {
 	t.Helper()
 	c := NewRawChecker(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -52,28 +53,28 @@ func startRawChecker(t *testing.T, cfg rawcheck.Config, enter func(func() error)
 
 func rawWantErrno(errno syscall.Errno) func(error) bool {
 	return func(err error) bool {
-		var ce *ErrConnect
+		var ce *compat.ErrConnect
 		return errors.As(err, &ce) && ce.Errno == errno
 	}
 }
 
 func rawWantNil(err error) bool     { return err == nil }
-func rawWantTimeout(err error) bool { return err == ErrTimeout }
+func rawWantTimeout(err error) bool { return err == compat.ErrTimeout }
 
 // TestRawCheckerLoopback checks an open and a closed port on 127.0.0.1 and
 // ::1 through the raw engine, and the not-running errors around the loop.
 func TestRawCheckerLoopback(t *testing.T) {
 	testnet.RequirePrivileges(t)
 	c := NewRawChecker(rawcheck.Config{SourcePorts: [2]uint16{63600, 63631}})
-	if err := c.CheckAddr("127.0.0.1:1", time.Second); err != ErrCheckerNotRunning {
-		t.Errorf("before CheckingLoop: %v, want ErrCheckerNotRunning", err)
+	if err := c.CheckAddr("127.0.0.1:1", time.Second); err != compat.ErrCheckerNotRunning {
+		t.Errorf("before CheckingLoop: %v, want compat.ErrCheckerNotRunning", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.CheckingLoop(ctx) }()
 	<-c.WaitReady()
-	if err := c.CheckingLoop(ctx); !errors.Is(err, ErrCheckerAlreadyStarted) {
-		t.Errorf("second CheckingLoop: %v, want ErrCheckerAlreadyStarted", err)
+	if err := c.CheckingLoop(ctx); !errors.Is(err, compat.ErrCheckerAlreadyStarted) {
+		t.Errorf("second CheckingLoop: %v, want compat.ErrCheckerAlreadyStarted", err)
 	}
 	for _, host := range []string{"127.0.0.1", "::1"} {
 		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
@@ -89,7 +90,7 @@ func TestRawCheckerLoopback(t *testing.T) {
 			t.Errorf("open %v: %v, want nil", open, err)
 		}
 		if err := c.CheckAddr(closed.String(), 2*time.Second); !rawWantErrno(syscall.ECONNREFUSED)(err) || !errors.Is(err, syscall.ECONNREFUSED) {
-			t.Errorf("closed %v: %v, want *ErrConnect ECONNREFUSED", closed, err)
+			t.Errorf("closed %v: %v, want *compat.ErrConnect ECONNREFUSED", closed, err)
 		}
 	}
 	if err := c.CheckAddr("127.0.0.1:0", time.Second); err == nil {
@@ -99,14 +100,15 @@ func TestRawCheckerLoopback(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Errorf("CheckingLoop: %v", err)
 	}
-	if err := c.CheckAddr("127.0.0.1:1", time.Second); err != ErrCheckerNotRunning {
-		t.Errorf("after the loop: %v, want ErrCheckerNotRunning", err)
+	if err := c.CheckAddr("127.0.0.1:1", time.Second); err != compat.ErrCheckerNotRunning {
+		t.Errorf("after the loop: %v, want compat.ErrCheckerNotRunning", err)
 	}
 }
 
 // TestRawCheckerInTestnet checks every kind of target across the test
-// network through the raw engine, IPv4 and IPv6, with the capture proving
-// one RST per SYN-ACK and no ACK, and the target accepting nothing.
+// network through the raw engine, IPv4 and IPv6, and a target the prober
+// has no route to, with the capture proving one RST per SYN-ACK and no
+// ACK, and the target accepting nothing.
 func TestRawCheckerInTestnet(t *testing.T) {
 	n := testnet.New(t)
 	l := n.Listen(t, "tcp", ":80")
@@ -127,6 +129,8 @@ func TestRawCheckerInTestnet(t *testing.T) {
 		{"closed v6", at(first(n.Answering6), 81), rawWantErrno(syscall.ECONNREFUSED), 2 * time.Second},
 		{"silent v6", at(first(n.Silent6), 80), rawWantTimeout, 300 * time.Millisecond},
 		{"unreachable v6", at(first(n.Unreachable6), 80), rawWantErrno(syscall.EHOSTUNREACH), 2 * time.Second},
+		// The prober's namespace routes the test prefixes only.
+		{"no route v4", "192.0.2.1:80", rawWantErrno(syscall.ENETUNREACH), 2 * time.Second},
 	} {
 		if err := c.CheckAddr(tc.addr, tc.timeout); !tc.want(err) {
 			t.Errorf("%s (%s): %v", tc.name, tc.addr, err)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package epollcheck
+
+const raceEnabled = false
