@@ -23,7 +23,7 @@ import (
 // would have reported to connect() for a RST (ECONNREFUSED) or an ICMP
 // error (EHOSTUNREACH, ENETUNREACH, ...). The handshake is never completed,
 // so the zero-linger setting changes nothing. Each attempt of the engine
-// lasts cfg.Timeout, with cfg.Retries retries, within the timeout given to
+// lasts cfg.Timeout, up to cfg.Attempts attempts, within the timeout given to
 // CheckAddr.
 func NewRawChecker(cfg rawcheck.Config) *Checker {
 	return newCheckerWith(&rawBackend{cfg: cfg}, true)

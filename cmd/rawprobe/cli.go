@@ -103,7 +103,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet, timeout time.Duration, timeout
 
 // config checks the flags and returns the engine configuration.
 func (f *engineFlags) config() (engine.Config, error) {
-	cfg := engine.Config{Rate: f.rate, Timeout: f.timeout, Retries: f.retries, Interface: f.iface, OwnRST: f.ownRST, Window: f.window}
+	cfg := engine.Config{Rate: f.rate, Timeout: f.timeout, Attempts: f.retries + 1, Interface: f.iface, OwnRST: f.ownRST, Window: f.window}
 	switch {
 	case f.engine != engine.Raw && f.engine != engine.Connect && f.engine != engine.Auto:
 		return cfg, fmt.Errorf("invalid --engine %q: want raw or connect", f.engine)

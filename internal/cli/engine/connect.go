@@ -84,7 +84,7 @@ func (e *connectEngine) Name() string { return Connect }
 func (e *connectEngine) Probe(ctx context.Context, target netip.AddrPort) (rawcheck.Result, error) {
 	res := rawcheck.Result{Target: target}
 	addr := target.String()
-	for attempt := 0; attempt <= max(e.cfg.Retries, 0); attempt++ {
+	for attempt := range e.cfg.attempts() {
 		if err := e.pace.wait(ctx); err != nil {
 			return res, err
 		}
