@@ -113,11 +113,13 @@ func (c Config) Validate() error {
 	case c.Rate < 0:
 		return &ConfigError{"Rate", c.Rate, ">= 0 (0 = unlimited)"}
 	case c.Timeout < 0:
-		return &ConfigError{"Timeout", c.Timeout, fmt.Sprintf(">= 0 (0 = default %v)", DefaultTimeout)}
-	case c.Attempts < 0 || c.Attempts > MaxAttempts:
-		return &ConfigError{"Attempts", c.Attempts, fmt.Sprintf("1 to %d (0 = default %d)", MaxAttempts, DefaultAttempts)}
+		return &ConfigError{"Timeout", c.Timeout, ">= 0 (0 = default)"}
+	case c.Attempts < 0:
+		return &ConfigError{"Attempts", c.Attempts, ">= 1 (0 = default)"}
+	case c.Attempts > MaxAttempts:
+		return &ConfigError{"Attempts", c.Attempts, fmt.Sprintf("at most %d", MaxAttempts)}
 	case c.Window < 0:
-		return &ConfigError{"Window", c.Window, fmt.Sprintf(">= 0 (0 = default %d)", DefaultWindow)}
+		return &ConfigError{"Window", c.Window, ">= 0 (0 = default)"}
 	}
 	return nil
 }
