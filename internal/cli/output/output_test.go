@@ -131,19 +131,19 @@ func TestWritersDoNotAllocate(t *testing.T) {
 
 func TestTally(t *testing.T) {
 	var tl Tally
-	if tl.ExitStatus() != ExitNotAllOpen {
+	if tl.AllOpen() {
 		t.Error("nothing probed must not count as all open")
 	}
 	tl.Add(sample[0].Result)
 	tl.Add(sample[4].Result)
-	if tl.ExitStatus() != ExitAllOpen {
-		t.Errorf("all open: exit %d", tl.ExitStatus())
+	if !tl.AllOpen() {
+		t.Errorf("all open: AllOpen false, %+v", tl)
 	}
 	for _, r := range sample[1:4] {
 		tl.Add(r.Result)
 	}
-	if tl.ExitStatus() != ExitNotAllOpen {
-		t.Errorf("some not open: exit %d", tl.ExitStatus())
+	if tl.AllOpen() {
+		t.Errorf("some not open: AllOpen true, %+v", tl)
 	}
 	want := "rawprobe: probed 5, open 2, closed 1, timeout 1, unreachable 1, invalid replies 7, elapsed 1.5s"
 	if got := tl.Summary(7, 1500*time.Millisecond); got != want {
