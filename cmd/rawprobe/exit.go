@@ -17,8 +17,9 @@ const (
 	// exitAllOpen: every target probed was open (also: help, a clean
 	// shutdown of serve, a PASS verdict of demo).
 	exitAllOpen = 0
-	// exitNotAllOpen: at least one target was closed, timed out or
-	// unreachable, or no target was probed (also: a FAIL verdict of demo).
+	// exitNotAllOpen: at least one target was closed, timed out,
+	// unreachable or without a route from the prober, or no target was
+	// probed (also: a FAIL verdict of demo).
 	exitNotAllOpen = 1
 	// exitBadInput: a flag, target or file named on the command line
 	// cannot be used; nothing was sent.
