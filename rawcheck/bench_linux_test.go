@@ -54,7 +54,7 @@ func BenchmarkScan(b *testing.B) {
 	n := benchNet(b)
 	var p *Prober
 	if err := n.InProber(func() (err error) {
-		p, err = New(Config{Timeout: time.Second, Retries: 2})
+		p, err = New(Config{Timeout: time.Second, Attempts: 3})
 		return err
 	}); err != nil {
 		b.Fatal(err)

@@ -17,8 +17,11 @@ const (
 	DefaultSourcePortHigh = 61999
 	// DefaultTimeout is the default per-attempt timeout.
 	DefaultTimeout = time.Second
-	// DefaultRetries is the default number of extra attempts.
-	DefaultRetries = 2
+	// DefaultAttempts is the default number of SYNs sent to a target that
+	// does not answer: the first and two retransmissions.
+	DefaultAttempts = 3
+	// MaxAttempts is the largest Attempts a Config may ask for.
+	MaxAttempts = 255
 	// DefaultWindow is the default bound on probes in flight in one Scan.
 	DefaultWindow = 65536
 )
@@ -41,10 +44,14 @@ type Config struct {
 	// Timeout is the time one attempt waits for a reply; 0 means
 	// DefaultTimeout.
 	Timeout time.Duration
-	// Retries is the number of extra SYNs sent to a target still pending
-	// when an attempt times out; 0 means DefaultRetries and a negative value
-	// means none.
-	Retries int
+	// Attempts is the number of SYNs sent at most to a target that does
+	// not answer, the first included: 1 sends one SYN and never
+	// retransmits, 3 retransmits twice, each after Timeout. 0 means
+	// DefaultAttempts. The setting counts attempts rather than retries so
+	// that its zero value can mean the default without taking a meaningful
+	// value: no probe makes zero attempts, and no sentinel is needed for
+	// "no retransmission".
+	Attempts int
 	// Window bounds the probes in flight in one Scan; 0 means
 	// DefaultWindow.
 	Window int
@@ -78,13 +85,72 @@ type PacketTap interface {
 	Packet(ts time.Time, frame []byte, link synack.LinkType, sent bool)
 }
 
+// ConfigError reports a Config field New does not accept. Nothing was
+// opened or sent. Callers that check settings before doing anything else
+// (a command line) get it from Validate.
+type ConfigError struct {
+	// Field is the name of the Config field, e.g. "Rate".
+	Field string
+	// Value is the field's value as given.
+	Value any
+	// Want describes the values the field accepts.
+	Want string
+}
+
+// Error names the field, its value and what it accepts.
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("rawcheck: bad Config.%s %v: want %s", e.Field, e.Value, e.Want)
+}
+
+// Validate reports the first field of c that New would not accept, as a
+// *ConfigError, and nil when c is usable. It is the one place the ranges
+// of Config's fields are checked; New calls it too.
+func (c Config) Validate() error {
+	lo, hi := c.SourcePorts[0], c.SourcePorts[1]
+	switch {
+	case (lo != 0 || hi != 0) && (lo == 0 || hi < lo):
+		return &ConfigError{"SourcePorts", fmt.Sprintf("%d-%d", lo, hi), "1 <= low <= high"}
+	case c.Rate < 0:
+		return &ConfigError{"Rate", c.Rate, ">= 0 (0 = unlimited)"}
+	case c.Timeout < 0:
+		return &ConfigError{"Timeout", c.Timeout, ">= 0 (0 = default)"}
+	case c.Attempts < 0:
+		return &ConfigError{"Attempts", c.Attempts, ">= 1 (0 = default)"}
+	case c.Attempts > MaxAttempts:
+		return &ConfigError{"Attempts", c.Attempts, fmt.Sprintf("at most %d", MaxAttempts)}
+	case c.Window < 0:
+		return &ConfigError{"Window", c.Window, ">= 0 (0 = default)"}
+	}
+	return nil
+}
+
+// WithDefaults returns c with every zero field that has a default
+// (SourcePorts, Timeout, Attempts, Window) set to it. It is the one place
+// those defaults are applied: New uses it, and so does any engine that
+// takes its settings from a Config (rawprobe's connect engine).
+func (c Config) WithDefaults() Config {
+	if c.SourcePorts == [2]uint16{} {
+		c.SourcePorts = [2]uint16{DefaultSourcePortLow, DefaultSourcePortHigh}
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.Attempts == 0 {
+		c.Attempts = DefaultAttempts
+	}
+	if c.Window == 0 {
+		c.Window = DefaultWindow
+	}
+	return c
+}
+
 // settings is a checked Config with the defaults filled in.
 type settings struct {
 	portLow, portHigh uint16
 	iface             string
 	rate              int
 	timeout           time.Duration
-	attempts          int // 1 + retries
+	attempts          int
 	window            int
 	ownRST            bool
 	tap               PacketTap
@@ -97,49 +163,24 @@ type settings struct {
 
 // check validates c and fills in the defaults.
 func (c Config) check() (settings, error) {
+	if err := c.Validate(); err != nil {
+		return settings{}, err
+	}
+	d := c.WithDefaults()
 	s := settings{
-		portLow:  c.SourcePorts[0],
-		portHigh: c.SourcePorts[1],
-		iface:    c.Interface,
-		rate:     c.Rate,
-		timeout:  c.Timeout,
-		attempts: 1 + c.Retries,
-		window:   c.Window,
-		ownRST:   c.OwnRST,
-		tap:      c.Tap,
+		portLow:  d.SourcePorts[0],
+		portHigh: d.SourcePorts[1],
+		iface:    d.Interface,
+		rate:     d.Rate,
+		timeout:  d.Timeout,
+		attempts: d.Attempts,
+		window:   d.Window,
+		ownRST:   d.OwnRST,
+		tap:      d.Tap,
 	}
 	if c.CookieKey != nil {
 		k := *c.CookieKey // a copy: later changes to the caller's key do not reach the engine
 		s.key = &k
-	}
-	if s.portLow == 0 && s.portHigh == 0 {
-		s.portLow, s.portHigh = DefaultSourcePortLow, DefaultSourcePortHigh
-	}
-	if s.portLow == 0 || s.portHigh < s.portLow {
-		return s, fmt.Errorf("rawcheck: bad Config.SourcePorts %d-%d: want 1 <= low <= high", c.SourcePorts[0], c.SourcePorts[1])
-	}
-	if s.rate < 0 {
-		return s, fmt.Errorf("rawcheck: bad Config.Rate %d: want >= 0 (0 = unlimited)", c.Rate)
-	}
-	if s.timeout < 0 {
-		return s, fmt.Errorf("rawcheck: bad Config.Timeout %v: want >= 0 (0 = default %v)", c.Timeout, DefaultTimeout)
-	}
-	if s.timeout == 0 {
-		s.timeout = DefaultTimeout
-	}
-	switch {
-	case c.Retries == 0:
-		s.attempts = 1 + DefaultRetries
-	case c.Retries < 0:
-		s.attempts = 1
-	case c.Retries > 254:
-		return s, fmt.Errorf("rawcheck: bad Config.Retries %d: want at most 254", c.Retries)
-	}
-	if s.window < 0 {
-		return s, fmt.Errorf("rawcheck: bad Config.Window %d: want >= 0 (0 = default %d)", c.Window, DefaultWindow)
-	}
-	if s.window == 0 {
-		s.window = DefaultWindow
 	}
 	return s, nil
 }

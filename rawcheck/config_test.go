@@ -2,6 +2,7 @@ package rawcheck
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"strings"
 	"testing"
@@ -13,29 +14,51 @@ func TestConfigCheck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.portLow != DefaultSourcePortLow || s.portHigh != DefaultSourcePortHigh || s.timeout != DefaultTimeout || s.attempts != 1+DefaultRetries || s.window != DefaultWindow {
+	if s.portLow != DefaultSourcePortLow || s.portHigh != DefaultSourcePortHigh || s.timeout != DefaultTimeout || s.attempts != DefaultAttempts || s.window != DefaultWindow {
 		t.Errorf("defaults %+v", s)
 	}
-	if s, _ := (Config{Retries: -1}).check(); s.attempts != 1 {
-		t.Errorf("Retries -1: %d attempts, want 1", s.attempts)
+	if s, _ := (Config{Attempts: 1}).check(); s.attempts != 1 {
+		t.Errorf("Attempts 1: %d attempts, want 1", s.attempts)
+	}
+	if s, _ := (Config{Attempts: MaxAttempts}).check(); s.attempts != MaxAttempts {
+		t.Errorf("Attempts %d: %d attempts", MaxAttempts, s.attempts)
 	}
 	for _, tc := range []struct {
-		cfg  Config
-		word string
+		cfg   Config
+		field string
+		value string
 	}{
-		{Config{SourcePorts: [2]uint16{2000, 1000}}, "SourcePorts"},
-		{Config{SourcePorts: [2]uint16{0, 1000}}, "SourcePorts"},
-		{Config{Rate: -1}, "Rate"},
-		{Config{Timeout: -time.Second}, "Timeout"},
-		{Config{Window: -1}, "Window"},
-		{Config{Retries: 1000}, "Retries"},
+		{Config{SourcePorts: [2]uint16{2000, 1000}}, "SourcePorts", "2000-1000"},
+		{Config{SourcePorts: [2]uint16{0, 1000}}, "SourcePorts", "0-1000"},
+		{Config{Rate: -1}, "Rate", "-1"},
+		{Config{Timeout: -time.Second}, "Timeout", "-1s"},
+		{Config{Window: -1}, "Window", "-1"},
+		{Config{Attempts: -1}, "Attempts", "-1"},
+		{Config{Attempts: MaxAttempts + 1}, "Attempts", "256"},
 	} {
-		if _, err := tc.cfg.check(); err == nil || !strings.Contains(err.Error(), tc.word) {
-			t.Errorf("check(%+v) = %v, want an error naming %s", tc.cfg, err, tc.word)
+		err := tc.cfg.Validate()
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != tc.field || !strings.Contains(err.Error(), tc.field+" "+tc.value) {
+			t.Errorf("Validate(%+v) = %v, want a *ConfigError naming %s %s", tc.cfg, err, tc.field, tc.value)
 		}
-		if _, err := New(tc.cfg); err == nil || !strings.Contains(err.Error(), tc.word) {
-			t.Errorf("New(%+v) = %v, want an error naming %s", tc.cfg, err, tc.word)
+		if _, err := tc.cfg.check(); !errors.As(err, &ce) || ce.Field != tc.field {
+			t.Errorf("check(%+v) = %v, want a *ConfigError naming %s", tc.cfg, err, tc.field)
 		}
+		if _, err := New(tc.cfg); !errors.As(err, &ce) || ce.Field != tc.field {
+			t.Errorf("New(%+v) = %v, want a *ConfigError naming %s", tc.cfg, err, tc.field)
+		}
+	}
+}
+
+// TestConfigWithDefaults: zero fields take their defaults, set fields stay.
+func TestConfigWithDefaults(t *testing.T) {
+	want := Config{SourcePorts: [2]uint16{DefaultSourcePortLow, DefaultSourcePortHigh}, Timeout: DefaultTimeout, Attempts: DefaultAttempts, Window: DefaultWindow}
+	if got := (Config{}).WithDefaults(); got != want {
+		t.Errorf("Config{}.WithDefaults() = %+v, want %+v", got, want)
+	}
+	set := Config{SourcePorts: [2]uint16{40000, 40001}, Rate: 5, Timeout: time.Millisecond, Attempts: 1, Window: 7}
+	if got := set.WithDefaults(); got != set {
+		t.Errorf("WithDefaults changed set fields: %+v, want %+v", got, set)
 	}
 }
 

@@ -54,7 +54,7 @@ func TestConfigCookieKey(t *testing.T) {
 	key := synack.CookieKey{K0: 0x0123456789abcdef, K1: 0xfedcba9876543210}
 	given := key
 	tap := &seqTap{}
-	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61010, 61010}, CookieKey: &given, Retries: -1, Tap: tap})
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61010, 61010}, CookieKey: &given, Attempts: 1, Tap: tap})
 	given.K0++ // the engine keeps its own copy
 	if r, err := p.Probe(ctx, target); err != nil || r.State != Open {
 		t.Fatalf("Probe with a given key: %+v, %v; want open", r, err)
@@ -65,7 +65,7 @@ func TestConfigCookieKey(t *testing.T) {
 	}
 
 	ctrlTap := &seqTap{}
-	ctrl := newInProber(t, n, Config{SourcePorts: [2]uint16{61011, 61011}, Retries: -1, Tap: ctrlTap})
+	ctrl := newInProber(t, n, Config{SourcePorts: [2]uint16{61011, 61011}, Attempts: 1, Tap: ctrlTap})
 	if r, err := ctrl.Probe(ctx, target); err != nil || r.State != Open {
 		t.Fatalf("control Probe with a random key: %+v, %v; want open", r, err)
 	}

@@ -36,7 +36,7 @@ func TestLoadScanLoss(t *testing.T) {
 	}
 	n := testnet.New(t, testnet.WithLoss(0.1))
 	l := n.Listen(t, "tcp", ":80")
-	p := newInProber(t, n, Config{Timeout: time.Second, Retries: 2})
+	p := newInProber(t, n, Config{Timeout: time.Second, Attempts: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	seen := make(map[netip.AddrPort]uint8, 65536)

@@ -60,7 +60,7 @@ func TestScanNoRoute(t *testing.T) {
 	n := testnet.New(t)
 	n.Listen(t, "tcp", ":80")
 	tap := &dstTap{sent: map[netip.Addr]int{}}
-	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 200 * time.Millisecond, Retries: -1, Tap: tap})
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 200 * time.Millisecond, Attempts: 1, Tap: tap})
 	noRoute4 := netip.MustParseAddrPort("192.0.2.1:80")
 	noRoute6 := netip.MustParseAddrPort("[2001:db8:dead::1]:80")
 	want := map[netip.AddrPort]State{

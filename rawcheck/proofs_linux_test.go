@@ -59,7 +59,7 @@ func forgedReply(src, dst netip.AddrPort, flags uint8, seq, ack uint32) []byte {
 func TestForgedReplies(t *testing.T) {
 	n := testnet.New(t)
 	const sport = 61500
-	p := newInProber(t, n, Config{SourcePorts: [2]uint16{sport, sport}, Timeout: 1500 * time.Millisecond, Retries: -1})
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{sport, sport}, Timeout: 1500 * time.Millisecond, Attempts: 1})
 	var targets []netip.AddrPort
 	for i := range 20 {
 		targets = append(targets, netip.AddrPortFrom(nth(n.Silent4, 20+i), 80))

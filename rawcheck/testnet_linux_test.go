@@ -121,7 +121,7 @@ func testProbeStates(t *testing.T, mutate func(*settings), wantViolation bool) {
 	l := n.Listen(t, "tcp", ":80")
 	var p *Prober
 	if err := n.InProber(func() (err error) {
-		p, err = newWithSettings(Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 300 * time.Millisecond, Retries: 1}, mutate)
+		p, err = newWithSettings(Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 300 * time.Millisecond, Attempts: 2}, mutate)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -173,7 +173,7 @@ func testProbeStates(t *testing.T, mutate func(*settings), wantViolation bool) {
 func TestScanStates(t *testing.T) {
 	n := testnet.New(t)
 	l := n.Listen(t, "tcp", ":80")
-	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 300 * time.Millisecond, Retries: 1, Window: 100})
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 300 * time.Millisecond, Attempts: 2, Window: 100})
 	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
 	want := map[netip.AddrPort]stateCase{}
 	var targets []netip.AddrPort
@@ -260,7 +260,7 @@ func passiveOpens(t *testing.T, n *testnet.Net) uint64 {
 func TestProbeConcurrent(t *testing.T) {
 	n := testnet.New(t)
 	n.Listen(t, "tcp", ":80")
-	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: time.Second, Retries: 2})
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: time.Second, Attempts: 3})
 	type job struct {
 		target netip.AddrPort
 		want   State
@@ -339,7 +339,7 @@ func TestRouteRefresh(t *testing.T) {
 	defer func(ttl time.Duration) { routeCacheTTL = ttl }(routeCacheTTL)
 	routeCacheTTL = 200 * time.Millisecond
 	n := testnet.New(t)
-	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 100 * time.Millisecond, Retries: -1})
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 100 * time.Millisecond, Attempts: 1})
 	target := netip.AddrPortFrom(nth(n.Silent4, 3), 80)
 	if r, err := p.Probe(context.Background(), target); err != nil || r.State != Timeout {
 		t.Fatalf("before the change: %+v, %v; want a timeout", r, err)
@@ -443,7 +443,7 @@ func TestScanSmallWindow(t *testing.T) {
 // still end (as timeouts: the target is silent).
 func TestSourcePortsExhausted(t *testing.T) {
 	n := testnet.New(t)
-	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61001}, Timeout: 2 * time.Second, Retries: -1})
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61001}, Timeout: 2 * time.Second, Attempts: 1})
 	target := netip.AddrPortFrom(nth(n.Silent4, 1), 80)
 	errs := make(chan error, 2)
 	for range 2 {

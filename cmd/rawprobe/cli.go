@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
+	"math"
 	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/rawprobe/rawprobe/internal/cli/engine"
-	"github.com/rawprobe/rawprobe/internal/cli/output"
+	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
 // run dispatches to a subcommand and returns the exit status.
@@ -49,79 +49,92 @@ func rewriteNmapFlags(args []string) []string {
 	return out
 }
 
-// badInput reports a bad flag or target and returns ExitBadInput.
-func badInput(e env, err error) int {
-	fmt.Fprintf(e.stderr, "rawprobe: %v\n", err)
-	return output.ExitBadInput
-}
-
-// runtimeError reports a failure to run and returns ExitRuntime.
-func runtimeError(e env, err error) int {
-	fmt.Fprintf(e.stderr, "rawprobe: %v\n", err)
-	return output.ExitRuntime
-}
-
-// parseFlags parses args into fs; it returns done with the exit status when
-// the command should stop (help or a bad flag).
-func parseFlags(fs *pflag.FlagSet, args []string, usage string, e env) (status int, done bool) {
+// parseFlags parses args into fs. With --help it prints usage and the
+// flags to stdout and returns pflag.ErrHelp; a bad flag is bad input.
+func parseFlags(fs *pflag.FlagSet, args []string, usage string, e env) error {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	err := fs.Parse(args)
 	if errors.Is(err, pflag.ErrHelp) {
 		fmt.Fprint(e.stdout, usage)
 		fmt.Fprint(e.stdout, fs.FlagUsages())
-		return 0, true
+		return err
 	}
 	if err != nil {
-		return badInput(e, fmt.Errorf("%v (see rawprobe --help)", err)), true
+		return badInput(fmt.Errorf("%v (see rawprobe --help)", err))
 	}
-	return 0, false
+	return nil
 }
+
+// defaultRate is --rate's default. The engines' own default is unlimited;
+// the command paces itself so that a scan typed without --rate does not
+// flood a network.
+const defaultRate = 10000
 
 // engineFlags are the flags the scan and the exporter share.
 type engineFlags struct {
 	engine      string
 	rate        int
-	timeout     time.Duration
-	retries     int
-	sourcePorts string
+	timeout     positiveDuration
+	retries     uint
+	sourcePorts portRange
 	iface       string
 	ownRST      bool
 	window      int
 }
 
+// register adds the engine flags to fs. Their defaults are the engines'
+// (package rawcheck's constants), except --rate (defaultRate) and
+// --timeout, whose default and meaning the subcommand gives.
 func (f *engineFlags) register(fs *pflag.FlagSet, timeout time.Duration, timeoutHelp string) {
-	fs.StringVar(&f.engine, "engine", "", "engine: raw (needs CAP_NET_RAW) or connect; default raw when permitted, else connect")
-	fs.IntVar(&f.rate, "rate", 10000, "SYNs per second, retries included (0 = unlimited)")
-	fs.DurationVar(&f.timeout, "timeout", timeout, timeoutHelp)
-	fs.IntVar(&f.retries, "retries", 2, "extra attempts for a target that did not answer")
-	fs.StringVar(&f.sourcePorts, "source-ports", "61000-61999", "raw engine: source port range LOW-HIGH it owns")
+	f.timeout = positiveDuration(timeout)
+	f.sourcePorts = portRange{rawcheck.DefaultSourcePortLow, rawcheck.DefaultSourcePortHigh}
+	fs.StringVar(&f.engine, "engine", engine.Auto, "engine: raw (needs CAP_NET_RAW) or connect; default raw when permitted, else connect")
+	fs.IntVar(&f.rate, "rate", defaultRate, "SYNs per second, retries included (0 = unlimited)")
+	fs.Var(&f.timeout, "timeout", timeoutHelp)
+	fs.UintVar(&f.retries, "retries", rawcheck.DefaultAttempts-1, "extra attempts for a target that did not answer")
+	fs.Var(&f.sourcePorts, "source-ports", "raw engine: source port range LOW-HIGH it owns")
 	fs.StringVar(&f.iface, "interface", "", "raw engine: send every probe out of this interface")
 	fs.BoolVar(&f.ownRST, "own-rst", false, "raw engine: send our own RST to each SYN-ACK (the kernel's is then suppressed)")
 	fs.IntVar(&f.window, "window", 0, "probes in flight at most (0 = engine default)")
 }
 
-// config checks the flags and returns the engine configuration.
-func (f *engineFlags) config() (engine.Config, error) {
-	cfg := engine.Config{Rate: f.rate, Timeout: f.timeout, Retries: f.retries, Interface: f.iface, OwnRST: f.ownRST, Window: f.window}
-	switch {
-	case f.engine != engine.Raw && f.engine != engine.Connect && f.engine != engine.Auto:
-		return cfg, fmt.Errorf("invalid --engine %q: want raw or connect", f.engine)
-	case f.rate < 0:
-		return cfg, fmt.Errorf("invalid --rate %d: want 0 (unlimited) or more", f.rate)
-	case f.timeout <= 0:
-		return cfg, fmt.Errorf("invalid --timeout %v: want a positive duration such as 500ms", f.timeout)
-	case f.retries < 0 || f.retries > 254:
-		return cfg, fmt.Errorf("invalid --retries %d: want 0..254", f.retries)
-	case f.window < 0:
-		return cfg, fmt.Errorf("invalid --window %d: want 0 (default) or more", f.window)
+// config returns the engine configuration the flags describe, checked by
+// engine.Validate; a setting it rejects is bad input naming its flag.
+func (f *engineFlags) config(fs *pflag.FlagSet) (engine.Config, error) {
+	cfg := engine.Config{
+		Rate:        f.rate,
+		Timeout:     time.Duration(f.timeout),
+		Attempts:    1 + int(min(f.retries, math.MaxInt32)), // saturated: a huge count must not wrap to 0, the default
+		SourcePorts: f.sourcePorts,
+		Interface:   f.iface,
+		OwnRST:      f.ownRST,
+		Window:      f.window,
 	}
-	lo, hi, ok := strings.Cut(f.sourcePorts, "-")
-	l, errL := strconv.ParseUint(lo, 10, 16)
-	h, errH := strconv.ParseUint(hi, 10, 16)
-	if !ok || errL != nil || errH != nil || l == 0 || h < l {
-		return cfg, fmt.Errorf("invalid --source-ports %q: want LOW-HIGH with 1 <= LOW <= HIGH <= 65535", f.sourcePorts)
+	if err := engine.Validate(f.engine, cfg); err != nil {
+		return cfg, flagError(fs, err)
 	}
-	cfg.SourcePorts = [2]uint16{uint16(l), uint16(h)}
 	return cfg, nil
+}
+
+// flagOfField names the flag that sets each rawcheck.Config field.
+var flagOfField = map[string]string{
+	"Rate":        "rate",
+	"Timeout":     "timeout",
+	"Attempts":    "retries",
+	"SourcePorts": "source-ports",
+	"Window":      "window",
+}
+
+// flagError marks an error of engine.Validate as bad input and names the
+// flag behind it with the value given.
+func flagError(fs *pflag.FlagSet, err error) error {
+	name := "engine"
+	if ce := (*rawcheck.ConfigError)(nil); errors.As(err, &ce) {
+		name = flagOfField[ce.Field]
+	}
+	if fl := fs.Lookup(name); fl != nil {
+		err = fmt.Errorf("invalid --%s %s: %w", name, fl.Value, err)
+	}
+	return badInput(err)
 }

@@ -20,13 +20,22 @@ no ACK) and a one-line verdict. Exit status 0 when the verdict is PASS.
 
 `
 
+// runDemo is the demo command: 0 when its verdict is PASS, 1 when FAIL, 3
+// when it could not run.
 func runDemo(ctx context.Context, args []string, e env) int {
 	fs := pflag.NewFlagSet("rawprobe demo", pflag.ContinueOnError)
-	if code, done := parseFlags(fs, args, demoUsage, e); done {
-		return code
+	if err := parseFlags(fs, args, demoUsage, e); err != nil {
+		return exitStatus(e, err)
 	}
 	if fs.NArg() > 0 {
-		return badInput(e, fmt.Errorf("demo takes no arguments, got %q", fs.Arg(0)))
+		return exitStatus(e, badInput(fmt.Errorf("demo takes no arguments, got %q", fs.Arg(0))))
 	}
-	return demo.Run(ctx, e.stdout)
+	passed, err := demo.Run(ctx, e.stdout)
+	switch {
+	case err != nil:
+		return exitStatus(e, fmt.Errorf("demo: %w", err))
+	case passed:
+		return exitAllOpen
+	}
+	return exitNotAllOpen
 }

@@ -371,7 +371,7 @@ func TestEngineNote(t *testing.T) {
 	if c.code != 0 || !strings.Contains(c.stderr, "using the connect engine") || !slices.Equal(c.opened, []string{""}) {
 		t.Errorf("exit %d, opened %q, stderr %q", c.code, c.opened, c.stderr)
 	}
-	if got.Rate != 50 || got.Timeout != 250*time.Millisecond || got.Retries != 0 || got.SourcePorts != [2]uint16{40000, 40010} || !got.OwnRST {
+	if got.Rate != 50 || got.Timeout != 250*time.Millisecond || got.Attempts != 1 || got.SourcePorts != [2]uint16{40000, 40010} || !got.OwnRST {
 		t.Errorf("engine config %+v", got)
 	}
 }

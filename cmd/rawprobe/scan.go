@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -45,6 +45,7 @@ Flags:
 // so that every shard of a job walks the same order.
 const shardDefaultSeed = 1
 
+// scanFlags are the scan command's flags.
 type scanFlags struct {
 	engineFlags
 	ports        string
@@ -59,8 +60,67 @@ type scanFlags struct {
 	pcapFile     string
 }
 
+// runScan is the scan command: parse the flags and targets into a plan,
+// open the outputs and the engine, run the scan and report it.
 func runScan(ctx context.Context, args []string, e env) int {
+	p, err := parseScan(ctx, args, e)
+	if err != nil {
+		return exitStatus(e, err)
+	}
+	s, err := openScan(p, e)
+	if err != nil {
+		return exitStatus(e, err)
+	}
+	defer s.close()
+	return s.run(ctx, p, e).report(ctx, p, e)
+}
+
+// scanPlan is a scan as its flags and targets describe it, every part
+// checked; nothing has been opened or sent.
+type scanPlan struct {
+	engine   string // engine.Raw, engine.Connect or engine.Auto
+	cfg      engine.Config
+	set      *targets.Set
+	shard    targets.Shard
+	seed     uint64
+	format   output.Format
+	openOnly bool
+	outFile  string // "" or "-": stdout
+	pcapFile string // "": no capture
+}
+
+// parseScan parses args into a plan. Every error is bad input, or
+// pflag.ErrHelp after the usage was printed.
+func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 	var f scanFlags
+	fs := f.flagSet()
+	if err := parseFlags(fs, args, scanUsage, e); err != nil {
+		return nil, err
+	}
+	p := &scanPlan{engine: f.engine, openOnly: f.openOnly, outFile: f.outFile, pcapFile: f.pcapFile, seed: f.orderSeed(fs)}
+	var err error
+	if p.cfg, err = f.config(fs); err != nil {
+		return nil, err
+	}
+	if f.pcapFile != "" && f.engine == engine.Connect {
+		return nil, badInput(errors.New("--pcap needs the raw engine; the connect engine sends through the kernel's TCP stack"))
+	}
+	if f.shard != "" {
+		if p.shard, err = targets.ParseShard(f.shard); err != nil {
+			return nil, badInput(err)
+		}
+	}
+	if p.format, err = output.ParseFormat(f.format); err != nil {
+		return nil, badInput(fmt.Errorf("invalid --format: %w", err))
+	}
+	if p.set, err = f.buildSet(ctx, fs.Args(), e); err != nil {
+		return nil, badInput(err)
+	}
+	return p, nil
+}
+
+// flagSet returns the scan's flags, bound to f.
+func (f *scanFlags) flagSet() *pflag.FlagSet {
 	fs := pflag.NewFlagSet("rawprobe", pflag.ContinueOnError)
 	fs.StringVarP(&f.ports, "ports", "p", "", `ports for targets without their own, e.g. "80,443,8000-8100"`)
 	fs.StringArrayVar(&f.inputFiles, "input-file", nil, "read targets from FILE (- = stdin); nmap's -iL")
@@ -68,126 +128,26 @@ func runScan(ctx context.Context, args []string, e env) int {
 	fs.StringArrayVar(&f.excludeFiles, "exclude-file", nil, "leave out the addresses, prefixes or ranges listed in FILE")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the probe order (default random; 1 with --shard)")
 	fs.StringVar(&f.shard, "shard", "", "probe only share I of N, e.g. 2/8")
-	fs.StringVar(&f.format, "format", "text", "output format: text, jsonl or csv")
+	fs.StringVar(&f.format, "format", output.Format{}.String(), "output format: "+strings.Join(output.Formats, ", "))
 	fs.StringVarP(&f.outFile, "output", "o", "", "write results to FILE instead of stdout")
 	fs.BoolVar(&f.openOnly, "open", false, "write only open targets")
 	fs.StringVar(&f.pcapFile, "pcap", "", "raw engine: write every packet sent and received to FILE (pcap)")
-	f.register(fs, time.Second, "time one attempt waits for a reply")
-	if code, done := parseFlags(fs, args, scanUsage, e); done {
-		return code
-	}
-
-	// Everything the user gave is checked before any engine exists.
-	cfg, err := f.config()
-	if err != nil {
-		return badInput(e, err)
-	}
-	if f.pcapFile != "" && f.engine == engine.Connect {
-		return badInput(e, errors.New("--pcap needs the raw engine; the connect engine sends through the kernel's TCP stack"))
-	}
-	var shard targets.Shard
-	if f.shard != "" {
-		if shard, err = targets.ParseShard(f.shard); err != nil {
-			return badInput(e, err)
-		}
-	}
-	if _, err := output.NewWriter(f.format, io.Discard); err != nil {
-		return badInput(e, fmt.Errorf("invalid --format: %v", err))
-	}
-	set, err := f.buildSet(ctx, fs.Args(), e)
-	if err != nil {
-		return badInput(e, err)
-	}
-	seed := f.seed
-	if !fs.Changed("seed") {
-		seed = shardDefaultSeed
-		if f.shard == "" {
-			var b [8]byte
-			rand.Read(b[:])
-			seed = binary.LittleEndian.Uint64(b[:])
-		}
-	}
-
-	// Output files, then the engine.
-	out := e.stdout
-	if f.outFile != "" && f.outFile != "-" {
-		file, err := os.Create(f.outFile)
-		if err != nil {
-			return runtimeError(e, err)
-		}
-		defer file.Close()
-		out = file
-	}
-	w, _ := output.NewWriter(f.format, out)
-	if f.openOnly {
-		w = output.OpenOnly(w)
-	}
-	var tap *output.PcapTap
-	if f.pcapFile != "" {
-		file, err := os.Create(f.pcapFile)
-		if err != nil {
-			return runtimeError(e, err)
-		}
-		defer file.Close()
-		if tap, err = output.NewPcapTap(file); err != nil {
-			return runtimeError(e, fmt.Errorf("writing %s: %v", f.pcapFile, err))
-		}
-		cfg.Tap = tap
-	}
-	eng, note, err := e.openEngine(f.engine, cfg)
-	if err != nil {
-		return runtimeError(e, fmt.Errorf("cannot start the %s engine: %v", engineLabel(f.engine), err))
-	}
-	defer eng.Close()
-	if note != "" {
-		fmt.Fprintln(e.stderr, note)
-	}
-	if tap != nil && eng.Name() != engine.Raw {
-		return runtimeError(e, errors.New("--pcap needs the raw engine, which is not available"))
-	}
-
-	var tally output.Tally
-	bar := output.NewProgress(e.stderr, set.ShardLen(shard), e.stderrTerminal)
-	var writeErr error
-	start := e.now()
-	scanErr := eng.Scan(ctx, set.Order(seed, shard), func(r rawcheck.Result) {
-		tally.Add(r)
-		bar.Add(r)
-		if writeErr == nil {
-			writeErr = w.Write(output.Record{Name: set.Name(r.Target), Result: r, Time: e.now()})
-		}
-	})
-	elapsed := e.now().Sub(start)
-	stats := eng.Stats()
-	// Close before flushing the pcap: the engine may still send (own RSTs)
-	// and tap packets until it has stopped.
-	eng.Close()
-	bar.Finish()
-	if err := w.Flush(); writeErr == nil {
-		writeErr = err
-	}
-	if tap != nil {
-		if err := tap.Flush(); writeErr == nil && err != nil {
-			writeErr = fmt.Errorf("writing %s: %v", f.pcapFile, err)
-		}
-	}
-	fmt.Fprintln(e.stderr, tally.Summary(stats.Invalid, elapsed))
-	switch {
-	case scanErr != nil && ctx.Err() != nil:
-		return runtimeError(e, fmt.Errorf("interrupted after %d of %d targets", tally.Probed, set.ShardLen(shard)))
-	case scanErr != nil:
-		return runtimeError(e, scanErr)
-	case writeErr != nil:
-		return runtimeError(e, writeErr)
-	}
-	return tally.ExitStatus()
+	f.register(fs, rawcheck.DefaultTimeout, "time one attempt waits for a reply")
+	return fs
 }
 
-func engineLabel(name string) string {
-	if name == engine.Auto {
-		return "probe"
+// orderSeed returns --seed if given; otherwise shardDefaultSeed with
+// --shard, so that the shards of a job agree, else a random seed.
+func (f *scanFlags) orderSeed(fs *pflag.FlagSet) uint64 {
+	switch {
+	case fs.Changed("seed"):
+		return f.seed
+	case f.shard != "":
+		return shardDefaultSeed
 	}
-	return name
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.LittleEndian.Uint64(b[:])
 }
 
 // buildSet parses the targets, input files and exclusions.

@@ -26,7 +26,7 @@ import (
 // ENETUNREACH, ...) or a target it has no route to (ENETUNREACH; nothing
 // is sent). The handshake is never completed, so the zero-linger setting
 // changes nothing. Each attempt of the engine lasts cfg.Timeout, with
-// cfg.Retries retries, within the timeout given to CheckAddr.
+// up to cfg.Attempts attempts, within the timeout given to CheckAddr.
 func NewRawChecker(cfg rawcheck.Config) *compat.Checker {
 	return compat.NewCheckerWithBackend(&rawBackend{cfg: cfg}, true)
 }

@@ -112,7 +112,7 @@ func TestRawCheckerLoopback(t *testing.T) {
 func TestRawCheckerInTestnet(t *testing.T) {
 	n := testnet.New(t)
 	l := n.Listen(t, "tcp", ":80")
-	c := startRawChecker(t, rawcheck.Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 200 * time.Millisecond, Retries: -1}, n.InProber)
+	c := startRawChecker(t, rawcheck.Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 200 * time.Millisecond, Attempts: 1}, n.InProber)
 	capture := pcapcheck.Start(t, n.ProberLink, n.InProber)
 	first := func(p netip.Prefix) netip.Addr { return p.Addr().Next() }
 	at := func(a netip.Addr, port uint16) string { return netip.AddrPortFrom(a, port).String() }

@@ -18,13 +18,6 @@ import (
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
-// Exit statuses of Run, as the rawprobe command uses them.
-const (
-	exitPass  = 0
-	exitFail  = 1
-	exitSetup = 3
-)
-
 // Target is one built-in target and the state it must be found in.
 type Target struct {
 	Label  string
@@ -56,9 +49,10 @@ type observation struct {
 	Elapsed  time.Duration
 }
 
-// Run runs the demo, writing to w, and returns the exit status: 0 when the
-// verdict is PASS, 1 when it is FAIL, 3 when the demo could not run.
-func Run(ctx context.Context, w io.Writer) int {
+// Run runs the demo, writing to w, and reports whether the verdict is
+// PASS. The error is non-nil when the demo could not run (its targets or
+// its engine could not be set up); nothing is judged then.
+func Run(ctx context.Context, w io.Writer) (passed bool, err error) {
 	start := time.Now()
 	obs, note, err := runNamespaces(ctx)
 	if obs == nil && err == nil {
@@ -66,11 +60,10 @@ func Run(ctx context.Context, w io.Writer) int {
 		obs, err = runLoopback(ctx)
 	}
 	if err != nil {
-		fmt.Fprintf(w, "rawprobe demo: %v\n", err)
-		return exitSetup
+		return false, err
 	}
 	obs.Elapsed = time.Since(start)
-	return obs.print(w)
+	return obs.print(w), nil
 }
 
 // sequence describes a captured flow as arrows, e.g.
@@ -142,8 +135,9 @@ func (o *observation) judge() []string {
 	return bad
 }
 
-// print writes the results and the verdict and returns the exit status.
-func (o *observation) print(w io.Writer) int {
+// print writes the results and the verdict and reports whether it is
+// PASS.
+func (o *observation) print(w io.Writer) (passed bool) {
 	fmt.Fprintln(w, o.Mode)
 	for _, oc := range o.Outcomes {
 		res := oc.Result
@@ -179,8 +173,8 @@ func (o *observation) print(w io.Writer) int {
 		}
 		fmt.Fprintf(w, "verdict: PASS — %d targets as expected; %s; the application accepted %d connections (%v)\n",
 			len(o.Outcomes), what, o.Accepted, o.Elapsed.Round(time.Millisecond))
-		return exitPass
+		return true
 	}
 	fmt.Fprintf(w, "verdict: FAIL — %s\n", strings.Join(bad, "; "))
-	return exitFail
+	return false
 }

@@ -47,7 +47,7 @@ func runLoopback(ctx context.Context) (*observation, error) {
 	closed := tmp.Addr().(*net.TCPAddr).AddrPort()
 	tmp.Close()
 
-	eng, _, err := engine.Open(engine.Connect, engine.Config{Timeout: 500 * time.Millisecond, Retries: 1})
+	eng, _, err := engine.Open(engine.Connect, engine.Config{Timeout: 500 * time.Millisecond, Attempts: 2})
 	if err != nil {
 		return nil, err
 	}

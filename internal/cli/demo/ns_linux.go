@@ -54,7 +54,7 @@ func runNamespaces(ctx context.Context) (*observation, string, error) {
 	var eng engine.Engine
 	err = n.InProber(func() error {
 		var err error
-		eng, _, err = engine.Open(engine.Raw, engine.Config{Timeout: 500 * time.Millisecond, Retries: 1})
+		eng, _, err = engine.Open(engine.Raw, engine.Config{Timeout: 500 * time.Millisecond, Attempts: 2})
 		return err
 	})
 	if err != nil {

@@ -16,10 +16,10 @@ import (
 func TestNamespaces(t *testing.T) {
 	testnet.RequirePrivileges(t)
 	var out bytes.Buffer
-	code := Run(context.Background(), &out)
+	passed, err := Run(context.Background(), &out)
 	text := out.String()
-	if code != exitPass {
-		t.Fatalf("exit %d\n%s", code, text)
+	if err != nil || !passed {
+		t.Fatalf("passed %v, err %v\n%s", passed, err, text)
 	}
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`raw engine in private network namespaces (\S+) \(prober\) and (\S+) \(target\)`),

@@ -66,10 +66,10 @@ func newConnect(c checker, stop func() error, cfg Config) *connectEngine {
 }
 
 // attemptPlan returns how many attempts a probe makes at most and how
-// long each may wait for its answer: the one place that reads cfg's
-// retries and timeout.
+// long each may wait for its answer, the defaults applied: the one place
+// that reads cfg's attempts and timeout.
 func (e *connectEngine) attemptPlan() (attempts int, timeout time.Duration) {
-	return max(e.cfg.Retries, 0) + 1, e.cfg.timeout()
+	return e.cfg.attempts(), e.cfg.timeout()
 }
 
 func (e *connectEngine) Name() string { return Connect }

@@ -66,7 +66,7 @@ func ap(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
 func TestConnectProbe(t *testing.T) {
 	f := &fakeChecker{}
-	e := newConnect(f, func() error { return nil }, Config{Retries: 2, Timeout: time.Second})
+	e := newConnect(f, func() error { return nil }, Config{Attempts: 3, Timeout: time.Second})
 	for _, tc := range []struct {
 		target   string
 		state    rawcheck.State
@@ -110,7 +110,7 @@ func TestConnectProbe(t *testing.T) {
 // Unreachable outcome) stays an ordinary unreachable with its attempt.
 func TestConnectNoRoute(t *testing.T) {
 	f := &fakeChecker{}
-	e := newConnect(f, func() error { return nil }, Config{Retries: 2, Timeout: time.Second})
+	e := newConnect(f, func() error { return nil }, Config{Attempts: 3, Timeout: time.Second})
 	res, err := e.Probe(context.Background(), ap("198.18.0.6:80"))
 	if want := (rawcheck.Result{Target: ap("198.18.0.6:80"), State: rawcheck.NoRoute}); err != nil || res != want {
 		t.Errorf("no route: %+v, %v; want %+v, nil", res, err, want)
@@ -149,7 +149,7 @@ func TestConnectNoRoute(t *testing.T) {
 
 func TestConnectScan(t *testing.T) {
 	f := &fakeChecker{}
-	e := newConnect(f, func() error { return nil }, Config{Window: 8, Retries: 0})
+	e := newConnect(f, func() error { return nil }, Config{Window: 8, Attempts: 1})
 	var targets []netip.AddrPort
 	for port := 1; port <= 300; port++ {
 		targets = append(targets, netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(1 + port%4)}), uint16(port)))

@@ -49,14 +49,25 @@ const (
 )
 
 // Config configures either engine; fields an engine has no use for are
-// ignored (the connect engine uses Rate, Timeout, Retries and Window).
+// ignored (the connect engine uses Rate, Timeout, Attempts and Window).
+//
+// Every field means what the rawcheck.Config field of the same name means,
+// zero values included, so that a Config reaches either engine unchanged:
+// a zero Timeout or Attempts means rawcheck's default, applied by
+// rawcheck.Config.WithDefaults and nowhere else; a zero Window means the
+// engine's own default (the connect engine holds a socket per probe in
+// flight, so it keeps fewer). The ranges are checked by
+// rawcheck.Config.Validate, through Validate.
 type Config struct {
 	// Rate limits SYNs (attempts) per second; 0 means unlimited.
 	Rate int
-	// Timeout is the time one attempt waits; 0 means 1s.
+	// Timeout is the time one attempt waits; 0 means
+	// rawcheck.DefaultTimeout.
 	Timeout time.Duration
-	// Retries is the number of extra attempts; 0 means none.
-	Retries int
+	// Attempts is the number of SYNs (connects) sent at most to a target
+	// that does not answer, the first included: 1 means no retry. 0 means
+	// rawcheck.DefaultAttempts.
+	Attempts int
 	// Window bounds the probes in flight in Scan; 0 means the engine's
 	// default.
 	Window int
@@ -71,19 +82,60 @@ type Config struct {
 	Tap rawcheck.PacketTap
 }
 
-func (c Config) timeout() time.Duration {
-	if c.Timeout <= 0 {
-		return time.Second
+// probeConfig returns c as the rawcheck.Config it stands for.
+func (c Config) probeConfig() rawcheck.Config {
+	return rawcheck.Config{
+		SourcePorts: c.SourcePorts,
+		Interface:   c.Interface,
+		Rate:        c.Rate,
+		Timeout:     c.Timeout,
+		Attempts:    c.Attempts,
+		Window:      c.Window,
+		OwnRST:      c.OwnRST,
+		Tap:         c.Tap,
 	}
-	return c.Timeout
+}
+
+// timeout returns the time one attempt waits, the default applied.
+func (c Config) timeout() time.Duration { return c.probeConfig().WithDefaults().Timeout }
+
+// attempts returns the number of attempts per target, the default applied.
+func (c Config) attempts() int { return c.probeConfig().WithDefaults().Attempts }
+
+// UnknownEngineError reports an engine name that is none of Raw, Connect
+// and Auto.
+type UnknownEngineError struct{ Name string }
+
+// Error names the engine asked for and the ones there are.
+func (e *UnknownEngineError) Error() string {
+	return fmt.Sprintf("unknown engine %q: want raw or connect", e.Name)
+}
+
+// Validate checks an engine name and a Config before anything is opened:
+// it returns an *UnknownEngineError for a name that is none of Raw,
+// Connect and Auto, a *rawcheck.ConfigError for a setting out of range
+// (for either engine), and nil when Open may be called. Open calls it
+// first; a caller that must reject bad settings before doing anything
+// else (a command line) calls it itself.
+func Validate(name string, cfg Config) error {
+	switch name {
+	case Raw, Connect, Auto:
+	default:
+		return &UnknownEngineError{Name: name}
+	}
+	return cfg.probeConfig().Validate()
 }
 
 // Open returns the engine called name. With name Auto it returns the raw
 // engine when it can be opened (Linux with CAP_NET_RAW) and otherwise the
 // connect engine, along with a one-line note saying why.
 // Without CAP_NET_RAW, Open(Raw, ...) fails with an error for which
-// errors.Is(err, os.ErrPermission) holds.
+// errors.Is(err, os.ErrPermission) holds. A name or setting Validate
+// rejects fails with its error, and nothing is opened.
 func Open(name string, cfg Config) (e Engine, note string, err error) {
+	if err := Validate(name, cfg); err != nil {
+		return nil, "", err
+	}
 	switch name {
 	case Raw:
 		e, err = openRaw(cfg)
@@ -91,18 +143,16 @@ func Open(name string, cfg Config) (e Engine, note string, err error) {
 	case Connect:
 		e, err = openConnect(cfg)
 		return e, "", err
-	case Auto:
-		e, err = openRaw(cfg)
-		if err == nil {
-			return e, "", nil
-		}
-		why := "the raw engine is not available"
-		if errors.Is(err, os.ErrPermission) {
-			why = "the process lacks CAP_NET_RAW"
-		}
-		note = fmt.Sprintf("rawprobe: using the connect engine because %s (%v)", why, err)
-		e, err = openConnect(cfg)
-		return e, note, err
 	}
-	return nil, "", fmt.Errorf("unknown engine %q: want raw or connect", name)
+	e, err = openRaw(cfg)
+	if err == nil {
+		return e, "", nil
+	}
+	why := "the raw engine is not available"
+	if errors.Is(err, os.ErrPermission) {
+		why = "the process lacks CAP_NET_RAW"
+	}
+	note = fmt.Sprintf("rawprobe: using the connect engine because %s (%v)", why, err)
+	e, err = openConnect(cfg)
+	return e, note, err
 }

@@ -16,7 +16,7 @@ import (
 // listening port is open and its application never accepts a connection;
 // a port with nothing listening is closed.
 func TestConnectLoopback(t *testing.T) {
-	e, _, err := Open(Connect, Config{Timeout: time.Second, Retries: 1})
+	e, _, err := Open(Connect, Config{Timeout: time.Second, Attempts: 2})
 	if err != nil {
 		t.Fatal(err)
 	}

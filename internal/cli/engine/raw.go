@@ -12,20 +12,7 @@ import (
 type rawEngine struct{ p *rawcheck.Prober }
 
 func openRaw(cfg Config) (Engine, error) {
-	retries := cfg.Retries
-	if retries == 0 {
-		retries = -1 // rawcheck reads 0 as its default, negative as none
-	}
-	p, err := rawcheck.New(rawcheck.Config{
-		SourcePorts: cfg.SourcePorts,
-		Interface:   cfg.Interface,
-		Rate:        cfg.Rate,
-		Timeout:     cfg.timeout(),
-		Retries:     retries,
-		Window:      cfg.Window,
-		OwnRST:      cfg.OwnRST,
-		Tap:         cfg.Tap,
-	})
+	p, err := rawcheck.New(cfg.probeConfig())
 	if err != nil {
 		return nil, err
 	}

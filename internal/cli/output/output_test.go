@@ -132,27 +132,27 @@ func TestWritersDoNotAllocate(t *testing.T) {
 
 func TestTally(t *testing.T) {
 	var tl Tally
-	if tl.ExitStatus() != ExitNotAllOpen {
+	if tl.AllOpen() {
 		t.Error("nothing probed must not count as all open")
 	}
 	tl.Add(sample[0].Result)
 	tl.Add(sample[4].Result)
-	if tl.ExitStatus() != ExitAllOpen {
-		t.Errorf("all open: exit %d", tl.ExitStatus())
+	if !tl.AllOpen() {
+		t.Errorf("all open: AllOpen false, %+v", tl)
 	}
 	for _, r := range sample[1:4] {
 		tl.Add(r.Result)
 	}
-	if tl.ExitStatus() != ExitNotAllOpen {
-		t.Errorf("some not open: exit %d", tl.ExitStatus())
+	if tl.AllOpen() {
+		t.Errorf("some not open: AllOpen true, %+v", tl)
 	}
 	// A target without a route is not open either, and is counted apart
 	// from the unreachable ones.
 	var noRoute Tally
 	noRoute.Add(sample[0].Result)
 	noRoute.Add(sample[5].Result)
-	if noRoute.ExitStatus() != ExitNotAllOpen || noRoute.NoRoute != 1 || noRoute.Unreachable != 0 {
-		t.Errorf("open and noroute: exit %d, %+v; want %d, noroute 1, unreachable 0", noRoute.ExitStatus(), noRoute, ExitNotAllOpen)
+	if noRoute.AllOpen() || noRoute.NoRoute != 1 || noRoute.Unreachable != 0 {
+		t.Errorf("open and noroute: AllOpen %v, %+v; want false, noroute 1, unreachable 0", noRoute.AllOpen(), noRoute)
 	}
 	tl.Add(sample[5].Result)
 	want := "rawprobe: probed 6, open 2, closed 1, timeout 1, unreachable 1, noroute 1, invalid replies 7, elapsed 1.5s"

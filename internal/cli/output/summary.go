@@ -7,21 +7,6 @@ import (
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
-// Exit statuses of the rawprobe command.
-const (
-	// ExitAllOpen: every target probed was open.
-	ExitAllOpen = 0
-	// ExitNotAllOpen: at least one target was closed, timed out,
-	// unreachable or without a route from the prober (or no target was
-	// probed).
-	ExitNotAllOpen = 1
-	// ExitBadInput: a flag or target was invalid; nothing was sent.
-	ExitBadInput = 2
-	// ExitRuntime: the probe could not run, e.g. the raw engine lacked
-	// CAP_NET_RAW.
-	ExitRuntime = 3
-)
-
 // Tally counts results by state.
 type Tally struct {
 	Probed, Open, Closed, Timeout, Unreachable, NoRoute uint64
@@ -44,13 +29,10 @@ func (t *Tally) Add(r rawcheck.Result) {
 	}
 }
 
-// ExitStatus returns ExitAllOpen when at least one target was probed and
-// all were open, else ExitNotAllOpen.
-func (t *Tally) ExitStatus() int {
-	if t.Probed > 0 && t.Open == t.Probed {
-		return ExitAllOpen
-	}
-	return ExitNotAllOpen
+// AllOpen reports whether at least one target was probed and all were
+// open.
+func (t *Tally) AllOpen() bool {
+	return t.Probed > 0 && t.Open == t.Probed
 }
 
 // Summary formats the final summary line (without newline): counts by state,

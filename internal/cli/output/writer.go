@@ -3,7 +3,6 @@ package output
 import (
 	"bufio"
 	"encoding/csv"
-	"fmt"
 	"io"
 	"strconv"
 	"time"
@@ -47,15 +46,11 @@ var Formats = []string{"text", "jsonl", "csv"}
 // prober has no route to the target, so nothing was sent: no RTT, no
 // attempt, no TTL, no ICMP type or code).
 func NewWriter(format string, w io.Writer) (Writer, error) {
-	switch format {
-	case "text":
-		return &textWriter{w: bufio.NewWriter(w)}, nil
-	case "jsonl":
-		return &jsonlWriter{w: bufio.NewWriter(w)}, nil
-	case "csv":
-		return &csvWriter{w: csv.NewWriter(w)}, nil
+	f, err := ParseFormat(format)
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("unknown output format %q: want text, jsonl or csv", format)
+	return f.NewWriter(w), nil
 }
 
 type textWriter struct {

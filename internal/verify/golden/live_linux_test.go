@@ -72,12 +72,8 @@ func TestLiveRawcheckMatchesGolden(t *testing.T) {
 	probers := make(map[int]*rawcheck.Prober)
 	ports := map[int]uint16{1: 62001, 3: 62003}
 	for syns, port := range ports {
-		retries := syns - 1
-		if retries == 0 {
-			retries = -1 // 0 would mean the default
-		}
 		err := n.InProber(func() error {
-			p, err := rawcheck.New(rawcheck.Config{SourcePorts: [2]uint16{port, port}, Timeout: 300 * time.Millisecond, Retries: retries})
+			p, err := rawcheck.New(rawcheck.Config{SourcePorts: [2]uint16{port, port}, Timeout: 300 * time.Millisecond, Attempts: syns})
 			probers[syns] = p
 			return err
 		})

@@ -149,10 +149,6 @@ func verify(d Def, s golden.Scenario, frames []golden.Frame, path string, accept
 // does not acknowledge it. The Prober's result must be the scenario's
 // state, and with d.Forge the forged reply must be counted invalid.
 func probeRaw(n *testnet.Net, s golden.Scenario, d Def) error {
-	retries := d.SYNs - 1
-	if retries == 0 {
-		retries = -1 // rawcheck reads 0 as its default
-	}
 	key := s.Key
 	var p *rawcheck.Prober
 	if err := n.InProber(func() (err error) {
@@ -160,7 +156,7 @@ func probeRaw(n *testnet.Net, s golden.Scenario, d Def) error {
 			SourcePorts: [2]uint16{s.Prober.Port(), s.Prober.Port()},
 			CookieKey:   &key,
 			Timeout:     retransmitAfter,
-			Retries:     retries,
+			Attempts:    d.SYNs,
 		})
 		return err
 	}); err != nil {

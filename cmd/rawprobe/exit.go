@@ -1,0 +1,63 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/pflag"
+
+	"github.com/rawprobe/rawprobe/internal/cli/engine"
+	"github.com/rawprobe/rawprobe/rawcheck"
+)
+
+// Exit statuses of the command. They are decided here and in the run
+// functions of this package only; the internal packages return results and
+// errors, never statuses.
+const (
+	// exitAllOpen: every target probed was open (also: help, a clean
+	// shutdown of serve, a PASS verdict of demo).
+	exitAllOpen = 0
+	// exitNotAllOpen: at least one target was closed, timed out,
+	// unreachable or without a route from the prober, or no target was
+	// probed (also: a FAIL verdict of demo).
+	exitNotAllOpen = 1
+	// exitBadInput: a flag, target or file named on the command line
+	// cannot be used; nothing was sent.
+	exitBadInput = 2
+	// exitRuntime: the command could not run, e.g. the raw engine lacked
+	// CAP_NET_RAW or an output file could not be written.
+	exitRuntime = 3
+)
+
+// inputError marks an error as bad input: a flag, target or input file the
+// command cannot use, found before anything was opened or sent.
+type inputError struct{ err error }
+
+func (e inputError) Error() string { return e.err.Error() }
+func (e inputError) Unwrap() error { return e.err }
+
+// badInput marks err as bad input.
+func badInput(err error) error { return inputError{err} }
+
+// isBadInput reports whether err is the user's: marked by this package, or
+// a setting the engines reject (a *rawcheck.ConfigError or an
+// *engine.UnknownEngineError), wherever it surfaced.
+func isBadInput(err error) bool {
+	var ie inputError
+	var ce *rawcheck.ConfigError
+	var ue *engine.UnknownEngineError
+	return errors.As(err, &ie) || errors.As(err, &ce) || errors.As(err, &ue)
+}
+
+// exitStatus reports err on stderr and returns its exit status: 0 for
+// help (already printed), 2 for bad input, 3 for anything else.
+func exitStatus(e env, err error) int {
+	if errors.Is(err, pflag.ErrHelp) {
+		return exitAllOpen
+	}
+	fmt.Fprintf(e.stderr, "rawprobe: %v\n", err)
+	if isBadInput(err) {
+		return exitBadInput
+	}
+	return exitRuntime
+}
