@@ -86,7 +86,7 @@ var captureSeq atomic.Int64
 
 // Open captures every frame on interface ifname into the pcap file path
 // (created or truncated) until Stop, for programs as well as tests. The
-// capture socket is opened through enter (e.g. a testnet.Net's InProber,
+// capture socket is opened through enter (e.g. a netlab.Net's InProber,
 // so that ifname is looked up and captured inside the prober namespace);
 // a nil enter opens it in the current namespace. Open returns once the
 // socket captures, so packets sent afterwards are in the file. On error

@@ -1,5 +1,5 @@
 // Package record records the golden captures of testdata/pcaps in an
-// internal/verify/testnet network: `make pcaps` (internal/devtools/mkpcaps) writes
+// internal/verify/netlab network: `make pcaps` (internal/devtools/mkpcaps) writes
 // them with it and the live tests of internal/verify/golden record the same
 // scenarios again to compare their flag sequences with the golden ones.
 package record
@@ -8,7 +8,7 @@ import (
 	"net/netip"
 
 	"github.com/rawprobe/rawprobe/internal/verify/golden"
-	"github.com/rawprobe/rawprobe/internal/verify/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 )
 
 // OpenPort is the port the target's listener must listen on (for every
@@ -133,6 +133,6 @@ func Defs() []Def {
 }
 
 // PrefixesOf returns the prefixes of n that Defs pick targets from.
-func PrefixesOf(n *testnet.Net) Prefixes {
+func PrefixesOf(n *netlab.Net) Prefixes {
 	return Prefixes{n.Answering4, n.Answering6, n.Silent4, n.Unreachable4, n.Unreachable6}
 }
