@@ -131,7 +131,7 @@ func TestLiveRawcheckMatchesGolden(t *testing.T) {
 			if res.err != nil {
 				t.Fatal(res.err)
 			}
-			if res.r.State.String() != want.State {
+			if res.r.State != rawcheck.State(want.State) {
 				t.Errorf("rawcheck state %v, golden %s", res.r.State, want.State)
 			}
 			frames, err := golden.ReadFrames(path)

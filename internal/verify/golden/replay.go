@@ -119,12 +119,13 @@ func FirstSYN(frames []Frame, target netip.AddrPort) (netip.AddrPort, bool) {
 
 // Outcome is what a replay found in a capture for a scenario's flow.
 type Outcome struct {
-	// State is the result the first valid reply gives ("open", "closed",
-	// "unreachable"), or "timeout" when no valid reply came.
-	State string
+	// State is the result the first valid reply gives (StateOpen,
+	// StateClosed or StateUnreachable), or StateTimeout when no valid
+	// reply came.
+	State State
 	// Reply is the kind of the first reply of the flow, valid or not
-	// ("syn-ack", "rst", "icmp" or "none").
-	Reply string
+	// (pcapcheck.NoReply when there was none).
+	Reply pcapcheck.Reply
 	// SYNs counts the prober's SYNs; ISN is the first one's sequence
 	// number.
 	SYNs int
@@ -152,7 +153,7 @@ func Replay(s Scenario, dir string) (Outcome, error) {
 
 // ReplayFrames is Replay on frames already read.
 func ReplayFrames(s Scenario, frames []Frame) (Outcome, error) {
-	o := Outcome{State: "timeout", Reply: "none"}
+	o := Outcome{State: StateTimeout, Reply: pcapcheck.NoReply}
 	var r synack.Reply
 	for i, f := range frames {
 		err := synack.Parse(f.Data, synack.LinkEthernet, &r)
@@ -174,8 +175,8 @@ func ReplayFrames(s Scenario, frames []Frame) (Outcome, error) {
 		if o.SYNs == 0 {
 			return o, fmt.Errorf("golden: %s: frame %d: %v reply before any SYN", s.Name, i+1, r.Kind)
 		}
-		if o.Reply == "none" {
-			o.Reply = replyName(r.Kind)
+		if o.Reply == pcapcheck.NoReply {
+			o.Reply = replyOf(r.Kind)
 		}
 		var valid bool
 		if s.HasKey {
@@ -195,11 +196,11 @@ func ReplayFrames(s Scenario, frames []Frame) (Outcome, error) {
 		}
 		switch r.Kind {
 		case synack.KindSYNACK:
-			o.State = "open"
+			o.State = StateOpen
 		case synack.KindRST:
-			o.State = "closed"
+			o.State = StateClosed
 		case synack.KindUnreachable:
-			o.State = "unreachable"
+			o.State = StateUnreachable
 			o.ICMPType, o.ICMPCode = r.ICMPType, r.ICMPCode
 		}
 	}
@@ -214,16 +215,17 @@ func ReplayFrames(s Scenario, frames []Frame) (Outcome, error) {
 	return o, nil
 }
 
-func replyName(k synack.Kind) string {
+// replyOf returns the pcapcheck classification of a reply synack parsed.
+func replyOf(k synack.Kind) pcapcheck.Reply {
 	switch k {
 	case synack.KindSYNACK:
-		return "syn-ack"
+		return pcapcheck.SYNACK
 	case synack.KindRST:
-		return "rst"
+		return pcapcheck.RST
 	case synack.KindUnreachable:
-		return "icmp"
+		return pcapcheck.ICMP
 	}
-	return "none"
+	return pcapcheck.NoReply
 }
 
 // FlagsMatch reports whether a flag sequence got matches the golden one

@@ -192,8 +192,8 @@ func probeRaw(n *netlab.Net, s golden.Scenario, d Def) error {
 		return fmt.Errorf("rawcheck Probe %v: %w", s.Target, res.err)
 	case forgeErr != nil:
 		return forgeErr
-	case res.r.State.String() != d.Expected.State:
-		return fmt.Errorf("rawcheck Probe %v: %v, want %s", s.Target, res.r.State, d.Expected.State)
+	case rawcheck.State(d.Expected.State) != res.r.State:
+		return fmt.Errorf("rawcheck Probe %v: %v, want %v", s.Target, res.r.State, d.Expected.State)
 	case res.r.Attempts != d.SYNs:
 		return fmt.Errorf("rawcheck Probe %v: %d attempts, want %d", s.Target, res.r.Attempts, d.SYNs)
 	}
