@@ -9,6 +9,7 @@ import (
 	"golang.org/x/net/bpf"
 
 	"github.com/rawprobe/rawprobe/internal/verify/golden"
+	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
 	"github.com/rawprobe/rawprobe/synack"
 )
 
@@ -108,17 +109,17 @@ func TestReplayGoldenCaptures(t *testing.T) {
 			if o.finished {
 				got = o.result.State.String()
 			}
-			if got != s.State {
+			if got != s.State.String() {
 				t.Fatalf("state %s, want %s (fed %d frames, stats %+v)", got, s.State, o.fed, o.stats)
 			}
 			wantInvalid := uint64(0)
-			if s.Reply != "none" && !s.Valid {
+			if s.Reply != pcapcheck.NoReply && !s.Valid {
 				wantInvalid = 1
 			}
 			if o.stats.Invalid != wantInvalid {
 				t.Errorf("Invalid = %d, want %d", o.stats.Invalid, wantInvalid)
 			}
-			if s.Reply == "none" && o.fed != 0 {
+			if s.Reply == pcapcheck.NoReply && o.fed != 0 {
 				t.Errorf("%d frames reached the receiver of a silent target", o.fed)
 			}
 			if !o.finished {
@@ -128,7 +129,7 @@ func TestReplayGoldenCaptures(t *testing.T) {
 			if r.Target != s.Target || r.Attempts != 1 || r.TTL == 0 {
 				t.Errorf("result %+v: want target %v, 1 attempt, a TTL", r, s.Target)
 			}
-			if s.State == "unreachable" && (r.ICMPType != 3 || r.ICMPCode != 1) {
+			if s.State == golden.StateUnreachable && (r.ICMPType != 3 || r.ICMPCode != 1) {
 				t.Errorf("ICMP %d/%d, want 3/1 (host unreachable)", r.ICMPType, r.ICMPCode)
 			}
 			if o.stats.Received != 1 || o.stats.Late != 0 {

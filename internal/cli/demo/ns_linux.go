@@ -9,19 +9,19 @@ import (
 	"time"
 
 	"github.com/rawprobe/rawprobe/internal/cli/engine"
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
-	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
 // runNamespaces builds the private two-namespace network of package
-// testnet, listens on one port in the target namespace, and probes four
+// netlab, listens on one port in the target namespace, and probes four
 // targets from the prober namespace with the raw engine while capturing
 // on the prober's veth. It returns a nil observation and a note when the
 // network cannot be built (no root, no ip or nft), so Run falls back to
 // loopback.
 func runNamespaces(ctx context.Context) (*observation, string, error) {
-	n, remove, err := testnet.Setup()
+	n, remove, err := netlab.Setup()
 	if err != nil {
 		return nil, fmt.Sprintf("no private network namespaces (%v)", err), nil
 	}
@@ -29,7 +29,7 @@ func runNamespaces(ctx context.Context) (*observation, string, error) {
 
 	host := n.Answering4.Addr().Next()
 	open := netip.AddrPortFrom(host, 80)
-	l, err := n.ListenOutsideTest("tcp", open.String())
+	l, err := n.Listen("tcp", open.String())
 	if err != nil {
 		return nil, "", fmt.Errorf("listening on %v in %s: %v", open, n.TargetNS, err)
 	}

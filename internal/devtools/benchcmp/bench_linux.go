@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/rawprobe/rawprobe/internal/verify/golden/record"
-	"github.com/rawprobe/rawprobe/internal/verify/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 )
 
 // settle is how long a run waits after its system ends before reading
@@ -109,7 +109,7 @@ func bench(c config) (err error) {
 // bencher runs the systems in a network.
 type bencher struct {
 	c           config
-	n           *testnet.Net
+	n           *netlab.Net
 	exe         string
 	dir         string
 	targetsFile string
@@ -263,7 +263,7 @@ func writeTargets(path string, p netip.Prefix, count int) (first, last netip.Add
 // targetMAC returns the MAC address of the target's end of the link, the
 // prober's next hop, for masscan (the prober has no default route whose
 // gateway masscan could resolve).
-func targetMAC(n *testnet.Net) (string, error) {
+func targetMAC(n *netlab.Net) (string, error) {
 	var mac string
 	err := n.InTarget(func() error {
 		ifi, err := net.InterfaceByName(n.TargetLink)

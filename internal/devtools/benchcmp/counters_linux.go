@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rawprobe/rawprobe/internal/verify/testnet"
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 )
 
 // counterSet are the target's counts a run is judged by.
@@ -42,7 +42,7 @@ const counterRules = `table inet benchcmp {
 }
 `
 
-func nft(n *testnet.Net, stdin string, args ...string) (string, error) {
+func nft(n *netlab.Net, stdin string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := n.TargetCmd(ctx, "nft", args...)
@@ -56,7 +56,7 @@ func nft(n *testnet.Net, stdin string, args ...string) (string, error) {
 
 // addCounters installs counterRules in the target namespace (removed with
 // it).
-func addCounters(n *testnet.Net) error {
+func addCounters(n *netlab.Net) error {
 	_, err := nft(n, fmt.Sprintf(counterRules, n.TargetLink), "-f", "-")
 	return err
 }
@@ -64,7 +64,7 @@ func addCounters(n *testnet.Net) error {
 var counterRE = regexp.MustCompile(`counter (\w+) \{\s*packets (\d+)`)
 
 // readCounters reads the nft counters and Tcp.PassiveOpens.
-func readCounters(n *testnet.Net) (counterSet, error) {
+func readCounters(n *netlab.Net) (counterSet, error) {
 	var c counterSet
 	out, err := nft(n, "", "list", "counters", "table", "inet", "benchcmp")
 	if err != nil {

@@ -1,5 +1,5 @@
 // Command benchcmp is the side-by-side benchmark of `make bench`: as root
-// it builds a private test network (internal/verify/testnet), and for the same
+// it builds a private test network (internal/verify/netlab), and for the same
 // targets in one run measures rawcheck's Scan, compat's (epoll) checks,
 // net.Dialer connect+close, nmap -sS, masscan, and the path ceiling (an
 // hping3 SYN flood to random addresses of the answering prefix, counting

@@ -1,5 +1,5 @@
 // Command mkpcaps records the golden captures of testdata/pcaps (`make
-// pcaps`). As root it builds a private test network (internal/verify/testnet),
+// pcaps`). As root it builds a private test network (internal/verify/netlab),
 // records every scenario of internal/verify/golden/record into <out>/<name>.pcap
 // with its replay data in <out>/<name>.txt, checks each recording against
 // the scenario's expectations, and removes the network. It writes nothing

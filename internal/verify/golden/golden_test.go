@@ -1,6 +1,9 @@
 package golden_test
 
 import (
+	"bytes"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -8,6 +11,7 @@ import (
 	"github.com/rawprobe/rawprobe/internal/verify/golden"
 	"github.com/rawprobe/rawprobe/internal/verify/golden/record"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
+	"github.com/rawprobe/rawprobe/rawcheck"
 	"github.com/rawprobe/rawprobe/synack"
 )
 
@@ -61,7 +65,7 @@ func TestReplayGivesExpectedState(t *testing.T) {
 				t.Errorf("replay: state %s, reply %s, %d valid, %d invalid, %d SYNs; want state %s, reply %s, valid %v, %d SYNs",
 					o.State, o.Reply, o.Valid, o.Invalid, o.SYNs, s.State, s.Reply, s.Valid, s.SYNs)
 			}
-			if s.State == "unreachable" && o.ICMPType == 0 {
+			if s.State == golden.StateUnreachable && o.ICMPType == 0 {
 				t.Errorf("unreachable without an ICMP type")
 			}
 			frames, err := golden.ReadFrames(s.PcapPath(pcaps))
@@ -95,7 +99,7 @@ func TestPcapcheckClassifiesEveryCapture(t *testing.T) {
 				t.Fatalf("pcapcheck found no flow %v -> %v: %v", s.Prober, s.Target, rep)
 			}
 			f := rep.Flows[i]
-			if f.Reply.String() != s.Reply || f.SYNs != s.SYNs {
+			if f.Reply != s.Reply || f.SYNs != s.SYNs {
 				t.Errorf("flow: reply %v, %d SYNs; want %s, %d", f.Reply, f.SYNs, s.Reply, s.SYNs)
 			}
 		})
@@ -136,7 +140,7 @@ func TestReplayTamperedSYNACK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.State != "timeout" || o.Invalid != 1 || o.Valid != 0 {
+	if o.State != golden.StateTimeout || o.Invalid != 1 || o.Valid != 0 {
 		t.Fatalf("tampered SYN-ACK: state %s, %d valid, %d invalid; want timeout, 0, 1", o.State, o.Valid, o.Invalid)
 	}
 }
@@ -168,6 +172,8 @@ func TestUnmarshalRejectsBadFiles(t *testing.T) {
 		{"missing key", strings.Replace(good, "state=open\n", "", 1), `"state" missing`},
 		{"bad state", strings.Replace(good, "state=open", "state=ajar", 1), "unknown state"},
 		{"bad engine", strings.Replace(good, "engine=raw", "engine=ftp", 1), "unknown engine"},
+		{"bad reply", strings.Replace(good, "reply=syn-ack", "reply=synack", 1), "unknown reply"},
+		{"state rawcheck has but no scenario", strings.Replace(good, "state=open", "state=noroute", 1), "unknown state"},
 		{"no key for raw", strings.Replace(good, "cookie_k1=", "x_cookie_k1=", 1), "unknown key"},
 		{"half a key", strings.Replace(good, "cookie_k1=", "#", 1), "together"},
 		{"bad address", strings.Replace(good, "target=198.18.0.1:80", "target=nowhere", 1), "target"},
@@ -177,6 +183,50 @@ func TestUnmarshalRejectsBadFiles(t *testing.T) {
 		_, err := golden.Unmarshal([]byte(c.text))
 		if err == nil || !strings.Contains(err.Error(), c.wantErr) {
 			t.Errorf("%s: err %v, want one containing %q", c.name, err, c.wantErr)
+		}
+	}
+}
+
+// golden.State is rawcheck.State by value and by name, so a scenario's
+// state converts to the one a prober reports; every name parses back to
+// its state and every reply name to its pcapcheck.Reply.
+func TestStatesAreRawcheckStates(t *testing.T) {
+	for _, s := range []golden.State{golden.StateTimeout, golden.StateOpen, golden.StateClosed, golden.StateUnreachable} {
+		if got := rawcheck.State(s).String(); got != s.String() {
+			t.Errorf("golden state %v is rawcheck state %s", s, got)
+		}
+		if p, err := golden.ParseState(s.String()); err != nil || p != s {
+			t.Errorf("ParseState(%q) = %v, %v", s.String(), p, err)
+		}
+	}
+	for _, r := range []pcapcheck.Reply{pcapcheck.NoReply, pcapcheck.SYNACK, pcapcheck.RST, pcapcheck.ICMP} {
+		if p, err := golden.ParseReply(r.String()); err != nil || p != r {
+			t.Errorf("ParseReply(%q) = %v, %v", r.String(), p, err)
+		}
+	}
+	// Negative control: names that are no scenario state or reply.
+	for _, bad := range []string{"", "Open", "ajar", rawcheck.NoRoute.String()} {
+		if st, err := golden.ParseState(bad); err == nil {
+			t.Errorf("ParseState(%q) = %v, want an error", bad, st)
+		}
+	}
+	for _, bad := range []string{"", "synack", "timeout"} {
+		if r, err := golden.ParseReply(bad); err == nil {
+			t.Errorf("ParseReply(%q) = %v, want an error", bad, r)
+		}
+	}
+}
+
+// The typed fields write the names the scenario files hold: marshalling a
+// loaded scenario gives its file back byte for byte.
+func TestMarshalReproducesFiles(t *testing.T) {
+	for _, s := range load(t) {
+		want, err := os.ReadFile(filepath.Join(pcaps, s.Name+".txt"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Marshal(); !bytes.Equal(got, want) {
+			t.Errorf("%s: Marshal gives\n%s\nthe file holds\n%s", s.Name, got, want)
 		}
 	}
 }

@@ -28,7 +28,7 @@ func TestLiveFlagsMatchGolden(t *testing.T) {
 	}
 	n := testnet.New(t)
 	l := n.Listen(t, "tcp", fmt.Sprintf(":%d", record.OpenPort))
-	if err := record.WaitReady(n, 10*time.Second); err != nil {
+	if err := record.WaitReady(n.Net, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
@@ -38,7 +38,7 @@ func TestLiveFlagsMatchGolden(t *testing.T) {
 			if !ok {
 				t.Fatalf("no golden capture for %s (run make pcaps)", d.Name)
 			}
-			live, err := record.Record(n, l, d, dir)
+			live, err := record.Record(n.Net, l, d, dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,7 +64,7 @@ func TestLiveRawcheckMatchesGolden(t *testing.T) {
 	}
 	n := testnet.New(t)
 	l := n.Listen(t, "tcp", fmt.Sprintf(":%d", record.OpenPort))
-	if err := record.WaitReady(n, 10*time.Second); err != nil {
+	if err := record.WaitReady(n.Net, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	accepted := l.Accepted()
@@ -92,14 +92,14 @@ func TestLiveRawcheckMatchesGolden(t *testing.T) {
 			if !ok {
 				t.Fatalf("no prober for %d SYNs", want.SYNs)
 			}
-			target := d.Target(record.PrefixesOf(n))
+			target := d.Target(record.PrefixesOf(n.Net))
 			src := n.ProberAddr4
 			if target.Addr().Is6() {
 				src = n.ProberAddr6
 			}
 			prober := netip.AddrPortFrom(src, ports[want.SYNs])
 			path := filepath.Join(t.TempDir(), d.Name+".pcap")
-			c, err := record.StartCapture(n, path)
+			c, err := record.StartCapture(n.Net, path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -116,7 +116,7 @@ func TestLiveRawcheckMatchesGolden(t *testing.T) {
 			}()
 			if d.Forge {
 				time.Sleep(50 * time.Millisecond)
-				if err := record.ForgeSYNACK(n, target, prober, rand.Uint32()); err != nil {
+				if err := record.ForgeSYNACK(n.Net, target, prober, rand.Uint32()); err != nil {
 					t.Error(err)
 				}
 			}
@@ -127,7 +127,7 @@ func TestLiveRawcheckMatchesGolden(t *testing.T) {
 			if res.err != nil {
 				t.Fatal(res.err)
 			}
-			if res.r.State.String() != want.State {
+			if res.r.State != rawcheck.State(want.State) {
 				t.Errorf("rawcheck state %v, golden %s", res.r.State, want.State)
 			}
 			frames, err := golden.ReadFrames(path)

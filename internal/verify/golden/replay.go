@@ -1,7 +1,6 @@
 package golden
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"net/netip"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
 	"github.com/rawprobe/rawprobe/synack"
 )
 
@@ -51,125 +51,25 @@ func ReadFrames(path string) ([]Frame, error) {
 	}
 }
 
-// segment is a TCP segment, or an ICMP destination unreachable quoting the
-// start of one (icmp true; src and dst are then the quoted segment's).
-type segment struct {
-	src, dst           netip.AddrPort
-	seq, ack           uint32
-	flags              uint8
-	icmp               bool
-	icmpV6             bool
-	icmpType, icmpCode uint8
-}
-
-// decode reads the segment of an Ethernet frame; ok is false for anything
-// else (ARP, neighbour discovery, other ICMP).
-func decode(frame []byte) (s segment, ok bool) {
-	if len(frame) < 14 {
-		return s, false
-	}
-	ip := frame[14:]
-	switch binary.BigEndian.Uint16(frame[12:]) {
-	case 0x0800:
-		src, dst, proto, payload, ok := ipv4(ip)
-		if !ok {
-			return s, false
-		}
-		switch proto {
-		case 6:
-			return tcp(payload, src, dst)
-		case 1:
-			if len(payload) < 8 || payload[0] != 3 {
-				return s, false
-			}
-			qsrc, qdst, qproto, qpayload, ok := ipv4(payload[8:])
-			if !ok || qproto != 6 {
-				return s, false
-			}
-			return quoted(qpayload, qsrc, qdst, payload[0], payload[1], false)
-		}
-	case 0x86dd:
-		src, dst, next, payload, ok := ipv6(ip)
-		if !ok {
-			return s, false
-		}
-		switch next {
-		case 6:
-			return tcp(payload, src, dst)
-		case 58:
-			if len(payload) < 8 || payload[0] != 1 {
-				return s, false
-			}
-			qsrc, qdst, qnext, qpayload, ok := ipv6(payload[8:])
-			if !ok || qnext != 6 {
-				return s, false
-			}
-			return quoted(qpayload, qsrc, qdst, payload[0], payload[1], true)
-		}
-	}
-	return s, false
-}
-
-// ipv4 returns the addresses, protocol and payload of an IPv4 packet (the
-// payload cut to the captured bytes, as in a quote).
-func ipv4(b []byte) (src, dst netip.Addr, proto uint8, payload []byte, ok bool) {
-	if len(b) < 20 || b[0]>>4 != 4 {
-		return
-	}
-	hl := int(b[0]&0x0f) * 4
-	if hl < 20 || len(b) < hl {
-		return
-	}
-	end := min(len(b), max(int(binary.BigEndian.Uint16(b[2:])), hl))
-	return netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20])), b[9], b[hl:end], true
-}
-
-// ipv6 does the same for an IPv6 packet without extension headers.
-func ipv6(b []byte) (src, dst netip.Addr, next uint8, payload []byte, ok bool) {
-	if len(b) < 40 || b[0]>>4 != 6 {
-		return
-	}
-	end := min(len(b), 40+int(binary.BigEndian.Uint16(b[4:])))
-	return netip.AddrFrom16([16]byte(b[8:24])), netip.AddrFrom16([16]byte(b[24:40])), b[6], b[40:end], true
-}
-
-func tcp(b []byte, src, dst netip.Addr) (s segment, ok bool) {
-	if len(b) < 20 {
-		return s, false
-	}
-	s.src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(b[0:]))
-	s.dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(b[2:]))
-	s.seq, s.ack, s.flags = binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint32(b[8:]), b[13]
-	return s, true
-}
-
-func quoted(b []byte, src, dst netip.Addr, typ, code uint8, v6 bool) (s segment, ok bool) {
-	if len(b) < 8 {
-		return s, false
-	}
-	s.src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(b[0:]))
-	s.dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(b[2:]))
-	s.seq = binary.BigEndian.Uint32(b[4:])
-	s.icmp, s.icmpV6, s.icmpType, s.icmpCode = true, v6, typ, code
-	return s, true
-}
-
 // flagLetters spells TCP flags in a fixed order.
 var flagLetters = []struct {
 	bit    uint8
 	letter byte
-}{{0x02, 'S'}, {0x01, 'F'}, {0x04, 'R'}, {0x08, 'P'}, {0x10, 'A'}, {0x20, 'U'}}
+}{
+	{pcapcheck.FlagSYN, 'S'}, {pcapcheck.FlagFIN, 'F'}, {pcapcheck.FlagRST, 'R'},
+	{pcapcheck.FlagPSH, 'P'}, {pcapcheck.FlagACK, 'A'}, {pcapcheck.FlagURG, 'U'},
+}
 
 // token spells one segment of a flow: ">" from the prober, "<" from the
 // target, then its flags ("S", "SA", "R", "RA", "FA", "PA", "A"), or
 // "<ICMPv4:3/1" / "<ICMPv6:1/3" for an ICMP error quoting the prober's SYN.
-func (s segment) token(fromProber bool) string {
-	if s.icmp {
+func token(s pcapcheck.Segment, fromProber bool) string {
+	if s.Quoted {
 		v := "v4"
-		if s.icmpV6 {
+		if s.Src.Addr().Is6() {
 			v = "v6"
 		}
-		return fmt.Sprintf("<ICMP%s:%d/%d", v, s.icmpType, s.icmpCode)
+		return fmt.Sprintf("<ICMP%s:%d/%d", v, s.ICMPType, s.ICMPCode)
 	}
 	var b strings.Builder
 	if fromProber {
@@ -178,7 +78,7 @@ func (s segment) token(fromProber bool) string {
 		b.WriteByte('<')
 	}
 	for _, f := range flagLetters {
-		if s.flags&f.bit != 0 {
+		if s.Flags&f.bit != 0 {
 			b.WriteByte(f.letter)
 		}
 	}
@@ -192,15 +92,15 @@ func (s segment) token(fromProber bool) string {
 func FlagSequence(frames []Frame, prober, target netip.AddrPort) string {
 	var tokens []string
 	for _, f := range frames {
-		s, ok := decode(f.Data)
+		s, ok := pcapcheck.DecodeEthernet(f.Data)
 		if !ok {
 			continue
 		}
 		switch {
-		case s.src == prober && s.dst == target:
-			tokens = append(tokens, s.token(!s.icmp))
-		case s.src == target && s.dst == prober:
-			tokens = append(tokens, s.token(false))
+		case s.Src == prober && s.Dst == target:
+			tokens = append(tokens, token(s, !s.Quoted))
+		case s.Src == target && s.Dst == prober:
+			tokens = append(tokens, token(s, false))
 		}
 	}
 	return strings.Join(tokens, " ")
@@ -210,8 +110,8 @@ func FlagSequence(frames []Frame, prober, target netip.AddrPort) string {
 // in frames, for flows whose source port the kernel chose.
 func FirstSYN(frames []Frame, target netip.AddrPort) (netip.AddrPort, bool) {
 	for _, f := range frames {
-		if s, ok := decode(f.Data); ok && !s.icmp && s.dst == target && s.flags&(0x02|0x10) == 0x02 {
-			return s.src, true
+		if s, ok := pcapcheck.DecodeEthernet(f.Data); ok && s.IsSYN() && s.Dst == target {
+			return s.Src, true
 		}
 	}
 	return netip.AddrPort{}, false
@@ -219,12 +119,13 @@ func FirstSYN(frames []Frame, target netip.AddrPort) (netip.AddrPort, bool) {
 
 // Outcome is what a replay found in a capture for a scenario's flow.
 type Outcome struct {
-	// State is the result the first valid reply gives ("open", "closed",
-	// "unreachable"), or "timeout" when no valid reply came.
-	State string
+	// State is the result the first valid reply gives (StateOpen,
+	// StateClosed or StateUnreachable), or StateTimeout when no valid
+	// reply came.
+	State State
 	// Reply is the kind of the first reply of the flow, valid or not
-	// ("syn-ack", "rst", "icmp" or "none").
-	Reply string
+	// (pcapcheck.NoReply when there was none).
+	Reply pcapcheck.Reply
 	// SYNs counts the prober's SYNs; ISN is the first one's sequence
 	// number.
 	SYNs int
@@ -252,16 +153,16 @@ func Replay(s Scenario, dir string) (Outcome, error) {
 
 // ReplayFrames is Replay on frames already read.
 func ReplayFrames(s Scenario, frames []Frame) (Outcome, error) {
-	o := Outcome{State: "timeout", Reply: "none"}
+	o := Outcome{State: StateTimeout, Reply: pcapcheck.NoReply}
 	var r synack.Reply
 	for i, f := range frames {
 		err := synack.Parse(f.Data, synack.LinkEthernet, &r)
 		if err != nil {
-			if seg, ok := decode(f.Data); ok && !seg.icmp && seg.src == s.Prober && seg.dst == s.Target && seg.flags&(0x02|0x10) == 0x02 {
+			if seg, ok := pcapcheck.DecodeEthernet(f.Data); ok && seg.IsSYN() && seg.Src == s.Prober && seg.Dst == s.Target {
 				if o.SYNs == 0 {
-					o.ISN = seg.seq
-				} else if seg.seq != o.ISN {
-					return o, fmt.Errorf("golden: %s: frame %d: SYN with seq %d after one with %d", s.Name, i+1, seg.seq, o.ISN)
+					o.ISN = seg.Seq
+				} else if seg.Seq != o.ISN {
+					return o, fmt.Errorf("golden: %s: frame %d: SYN with seq %d after one with %d", s.Name, i+1, seg.Seq, o.ISN)
 				}
 				o.SYNs++
 			}
@@ -274,8 +175,8 @@ func ReplayFrames(s Scenario, frames []Frame) (Outcome, error) {
 		if o.SYNs == 0 {
 			return o, fmt.Errorf("golden: %s: frame %d: %v reply before any SYN", s.Name, i+1, r.Kind)
 		}
-		if o.Reply == "none" {
-			o.Reply = replyName(r.Kind)
+		if o.Reply == pcapcheck.NoReply {
+			o.Reply = replyOf(r.Kind)
 		}
 		var valid bool
 		if s.HasKey {
@@ -295,11 +196,11 @@ func ReplayFrames(s Scenario, frames []Frame) (Outcome, error) {
 		}
 		switch r.Kind {
 		case synack.KindSYNACK:
-			o.State = "open"
+			o.State = StateOpen
 		case synack.KindRST:
-			o.State = "closed"
+			o.State = StateClosed
 		case synack.KindUnreachable:
-			o.State = "unreachable"
+			o.State = StateUnreachable
 			o.ICMPType, o.ICMPCode = r.ICMPType, r.ICMPCode
 		}
 	}
@@ -314,16 +215,17 @@ func ReplayFrames(s Scenario, frames []Frame) (Outcome, error) {
 	return o, nil
 }
 
-func replyName(k synack.Kind) string {
+// replyOf returns the pcapcheck classification of a reply synack parsed.
+func replyOf(k synack.Kind) pcapcheck.Reply {
 	switch k {
 	case synack.KindSYNACK:
-		return "syn-ack"
+		return pcapcheck.SYNACK
 	case synack.KindRST:
-		return "rst"
+		return pcapcheck.RST
 	case synack.KindUnreachable:
-		return "icmp"
+		return pcapcheck.ICMP
 	}
-	return "none"
+	return pcapcheck.NoReply
 }
 
 // FlagsMatch reports whether a flag sequence got matches the golden one

@@ -12,20 +12,92 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
 	"github.com/rawprobe/rawprobe/synack"
 )
+
+// Engine names what sent a scenario's probe.
+type Engine string
 
 // The engines a scenario's probe was sent by.
 const (
 	// EngineRaw: rawcheck's Prober (Probe) with the scenario's cookie key
 	// as its Config.CookieKey; the prober's kernel answers a SYN-ACK with
 	// RST.
-	EngineRaw = "raw"
+	EngineRaw Engine = "raw"
 	// EngineCompat: a compat (epoll) Checker's CheckAddr.
-	EngineCompat = "compat"
+	EngineCompat Engine = "compat"
 	// EngineDial: net.Dial then Close, a full handshake (the negative case).
-	EngineDial = "dial"
+	EngineDial Engine = "dial"
 )
+
+// parseEngine returns the engine called name.
+func parseEngine(name string) (Engine, error) {
+	switch e := Engine(name); e {
+	case EngineRaw, EngineCompat, EngineDial:
+		return e, nil
+	}
+	return "", fmt.Errorf("unknown engine %q (want raw, compat or dial)", name)
+}
+
+// State is the result a prober must report for a scenario's flow. Its
+// values and names are those of rawcheck.State (rawcheck.State(s) converts
+// it); golden cannot use rawcheck.State itself because rawcheck's own
+// tests replay the golden scenarios. A test keeps the two in step.
+type State uint8
+
+// The states a scenario can expect, numbered as rawcheck's.
+const (
+	// StateTimeout: no valid reply (rawcheck.Timeout).
+	StateTimeout State = iota
+	// StateOpen: a valid SYN-ACK (rawcheck.Open).
+	StateOpen
+	// StateClosed: a valid RST (rawcheck.Closed).
+	StateClosed
+	// StateUnreachable: a valid ICMP or ICMPv6 destination unreachable
+	// (rawcheck.Unreachable).
+	StateUnreachable
+)
+
+// states are the states a scenario file may name, in order.
+var states = []State{StateTimeout, StateOpen, StateClosed, StateUnreachable}
+
+// String returns the state's name in scenario files and in rawprobe's
+// output: "timeout", "open", "closed" or "unreachable".
+func (s State) String() string {
+	switch s {
+	case StateTimeout:
+		return "timeout"
+	case StateOpen:
+		return "open"
+	case StateClosed:
+		return "closed"
+	case StateUnreachable:
+		return "unreachable"
+	}
+	return fmt.Sprintf("State(%d)", uint8(s))
+}
+
+// ParseState returns the state called name.
+func ParseState(name string) (State, error) {
+	for _, s := range states {
+		if s.String() == name {
+			return s, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown state %q (want timeout, open, closed or unreachable)", name)
+}
+
+// ParseReply returns the pcapcheck.Reply called name ("syn-ack", "rst",
+// "icmp" or "none", as Reply.String spells them).
+func ParseReply(name string) (pcapcheck.Reply, error) {
+	for _, r := range []pcapcheck.Reply{pcapcheck.NoReply, pcapcheck.SYNACK, pcapcheck.RST, pcapcheck.ICMP} {
+		if r.String() == name {
+			return r, nil
+		}
+	}
+	return 0, fmt.Errorf("unknown reply %q (want syn-ack, rst, icmp or none)", name)
+}
 
 // Scenario is what the replay of one capture needs: the contents of
 // <Name>.txt beside <Name>.pcap.
@@ -34,20 +106,18 @@ type Scenario struct {
 	Name string
 	// Description says what the capture shows, in one line.
 	Description string
-	// Engine is EngineRaw, EngineCompat or EngineDial.
-	Engine string
+	// Engine is what sent the probe.
+	Engine Engine
 	// Key is the cookie key the SYNs' sequence numbers were made with;
 	// HasKey is false for the kernel-made SYNs of compat and dial.
 	Key    synack.CookieKey
 	HasKey bool
 	// Prober and Target are the flow the scenario is about.
 	Prober, Target netip.AddrPort
-	// State is the result a prober must report: "open", "closed",
-	// "timeout" or "unreachable" (rawcheck's State names).
-	State string
-	// Reply is how pcapcheck classifies the flow: "syn-ack", "rst",
-	// "icmp" or "none".
-	Reply string
+	// State is the result a prober must report.
+	State State
+	// Reply is how pcapcheck classifies the flow.
+	Reply pcapcheck.Reply
 	// Valid says whether the flow's reply answers the SYN (its cookie
 	// validates); false for a forged reply or when there is none.
 	Valid bool
@@ -146,12 +216,7 @@ func (s *Scenario) set(k, v string) error {
 	case "description":
 		s.Description = v
 	case "engine":
-		switch v {
-		case EngineRaw, EngineCompat, EngineDial:
-			s.Engine = v
-		default:
-			return fmt.Errorf("unknown engine %q (want raw, compat or dial)", v)
-		}
+		s.Engine, err = parseEngine(v)
 	case "cookie_k0":
 		s.Key.K0, err = strconv.ParseUint(v, 0, 64)
 	case "cookie_k1":
@@ -161,19 +226,9 @@ func (s *Scenario) set(k, v string) error {
 	case "target":
 		s.Target, err = netip.ParseAddrPort(v)
 	case "state":
-		switch v {
-		case "open", "closed", "timeout", "unreachable":
-			s.State = v
-		default:
-			return fmt.Errorf("unknown state %q", v)
-		}
+		s.State, err = ParseState(v)
 	case "reply":
-		switch v {
-		case "syn-ack", "rst", "icmp", "none":
-			s.Reply = v
-		default:
-			return fmt.Errorf("unknown reply %q", v)
-		}
+		s.Reply, err = ParseReply(v)
 	case "valid":
 		s.Valid, err = strconv.ParseBool(v)
 	case "syns":

@@ -171,11 +171,11 @@ func AnalyzeFile(path string) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pcapcheck: %s: %w", path, err)
 	}
-	decode := decodeEthernet
+	decode := DecodeEthernet
 	switch lt := r.LinkType(); lt {
 	case layers.LinkTypeEthernet:
 	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6:
-		decode = decodeIP
+		decode = DecodeIP
 	default:
 		return nil, fmt.Errorf("pcapcheck: %s: link type %v not supported (want Ethernet or raw IP)", path, lt)
 	}
@@ -214,39 +214,39 @@ func newAnalyzer() *analyzer {
 }
 
 // add accounts one segment captured at ts.
-func (a *analyzer) add(s segment, ts time.Time) {
-	if s.quoted {
-		f := a.current[flowKey{s.src, s.dst}]
+func (a *analyzer) add(s Segment, ts time.Time) {
+	if s.Quoted {
+		f := a.current[flowKey{s.Src, s.Dst}]
 		if f == nil {
-			a.stray(s, fmt.Sprintf("ICMP type %d code %d from %v quotes no captured SYN", s.icmpType, s.icmpCode, s.icmpSource))
+			a.stray(s, fmt.Sprintf("ICMP type %d code %d from %v quotes no captured SYN", s.ICMPType, s.ICMPCode, s.ICMPSource))
 			return
 		}
 		if f.ICMPs == 0 {
-			f.ICMPType, f.ICMPCode = s.icmpType, s.icmpCode
+			f.ICMPType, f.ICMPCode = s.ICMPType, s.ICMPCode
 		}
 		f.ICMPs++
 		return
 	}
-	if s.flags&(tcpFlagSYN|tcpFlagACK|tcpFlagRST) == tcpFlagSYN {
-		k := flowKey{s.src, s.dst}
+	if s.IsSYN() {
+		k := flowKey{s.Src, s.Dst}
 		f := a.current[k]
-		if f != nil && f.ISN == s.seq {
+		if f != nil && f.ISN == s.Seq {
 			f.SYNs++ // retransmission
 			return
 		}
 		// A new handshake, possibly on a reused 4-tuple.
-		f = &Flow{Prober: s.src, Target: s.dst, ISN: s.seq, SYNs: 1, FirstSYN: ts}
+		f = &Flow{Prober: s.Src, Target: s.Dst, ISN: s.Seq, SYNs: 1, FirstSYN: ts}
 		a.flows = append(a.flows, f)
 		a.current[k] = f
 		return
 	}
-	if f := a.current[flowKey{s.src, s.dst}]; f != nil {
+	if f := a.current[flowKey{s.Src, s.Dst}]; f != nil {
 		// From the prober.
-		if s.payload > 0 {
+		if s.Payload > 0 {
 			f.ProberACKs++
 		}
 		switch {
-		case s.flags&tcpFlagRST != 0:
+		case s.Flags&FlagRST != 0:
 			f.ProberRSTs++
 			if f.FirstRST.IsZero() {
 				f.FirstRST = ts
@@ -254,15 +254,15 @@ func (a *analyzer) add(s segment, ts time.Time) {
 					f.Gap, f.hasGap = ts.Sub(f.lastSYNACK), true
 				}
 			}
-		case s.payload == 0:
+		case s.Payload == 0:
 			f.ProberACKs++ // ACK alone, FIN, or SYN+ACK (simultaneous open)
 		}
 		return
 	}
-	if f := a.current[flowKey{s.dst, s.src}]; f != nil {
+	if f := a.current[flowKey{s.Dst, s.Src}]; f != nil {
 		// From the target.
 		switch {
-		case s.flags&(tcpFlagSYN|tcpFlagACK) == tcpFlagSYN|tcpFlagACK:
+		case s.Flags&(FlagSYN|FlagACK) == FlagSYN|FlagACK:
 			f.SYNACKs++
 			if f.FirstSYNACK.IsZero() {
 				f.FirstSYNACK = ts
@@ -270,17 +270,17 @@ func (a *analyzer) add(s segment, ts time.Time) {
 			if f.FirstRST.IsZero() {
 				f.lastSYNACK = ts
 			}
-		case s.flags&tcpFlagRST != 0:
+		case s.Flags&FlagRST != 0:
 			f.TargetRSTs++
 		}
 		return
 	}
-	a.stray(s, fmt.Sprintf("TCP segment (flags %s) of no captured handshake", flagString(s.flags)))
+	a.stray(s, fmt.Sprintf("TCP segment (flags %s) of no captured handshake", flagString(s.Flags)))
 }
 
 // stray records a segment that belongs to no flow whose SYN was captured.
-func (a *analyzer) stray(s segment, what string) {
-	a.strays = append(a.strays, Violation{Prober: s.src, Target: s.dst, What: what})
+func (a *analyzer) stray(s Segment, what string) {
+	a.strays = append(a.strays, Violation{Prober: s.Src, Target: s.Dst, What: what})
 }
 
 // report applies the rules to every flow.
@@ -347,7 +347,7 @@ func flagString(f uint8) string {
 	for _, n := range []struct {
 		bit  uint8
 		name string
-	}{{tcpFlagFIN, "FIN"}, {tcpFlagSYN, "SYN"}, {tcpFlagRST, "RST"}, {0x08, "PSH"}, {tcpFlagACK, "ACK"}, {0x20, "URG"}} {
+	}{{FlagFIN, "FIN"}, {FlagSYN, "SYN"}, {FlagRST, "RST"}, {FlagPSH, "PSH"}, {FlagACK, "ACK"}, {FlagURG, "URG"}} {
 		if f&n.bit != 0 {
 			parts = append(parts, n.name)
 		}

@@ -217,8 +217,8 @@ func TestDecodeAllocatesNothing(t *testing.T) {
 		return []gopacketLayer{eth, ip, tcp}
 	}()...)
 	var ok bool
-	if n := testing.AllocsPerRun(100, func() { _, ok = decodeEthernet(frame) }); n != 0 {
-		t.Errorf("decodeEthernet allocates %v times per frame", n)
+	if n := testing.AllocsPerRun(100, func() { _, ok = DecodeEthernet(frame) }); n != 0 {
+		t.Errorf("DecodeEthernet allocates %v times per frame", n)
 	}
 	if !ok {
 		t.Error("frame not decoded")
@@ -228,8 +228,8 @@ func TestDecodeAllocatesNothing(t *testing.T) {
 func FuzzDecodeEthernet(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0x45})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, ok := decodeEthernet(b)
-		if ok && !s.src.IsValid() {
+		s, ok := DecodeEthernet(b)
+		if ok && !s.Src.IsValid() {
 			t.Errorf("decoded %+v without a source", s)
 		}
 	})

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/google/gopacket"
@@ -35,9 +34,23 @@ const (
 	drainMax  = 10 * time.Second
 )
 
+// TB is the part of testing.TB that Start and Analyze use; *testing.T and
+// *testing.B satisfy it. It keeps package testing out of the programs
+// that capture with Open.
+type TB interface {
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Failed() bool
+	Fatal(args ...any)
+	Helper()
+	Logf(format string, args ...any)
+	Name() string
+	TempDir() string
+}
+
 // Capture is a running packet capture started by Open or Start.
 type Capture struct {
-	t    testing.TB // set by Start; nil after Open
+	t    TB // set by Start; nil after Open
 	path string
 	src  source
 	opts options
@@ -86,7 +99,7 @@ var captureSeq atomic.Int64
 
 // Open captures every frame on interface ifname into the pcap file path
 // (created or truncated) until Stop, for programs as well as tests. The
-// capture socket is opened through enter (e.g. a testnet.Net's InProber,
+// capture socket is opened through enter (e.g. a netlab.Net's InProber,
 // so that ifname is looked up and captured inside the prober namespace);
 // a nil enter opens it in the current namespace. Open returns once the
 // socket captures, so packets sent afterwards are in the file. On error
@@ -131,7 +144,7 @@ func Open(ifname string, enter func(func() error) error, path string, opts ...Op
 // the test, when it stops the capture itself. When the test fails, the
 // pcap is copied out of the temporary directory (see EnvKeepDir) and its
 // path logged. Start fails t if the capture cannot start.
-func Start(t testing.TB, ifname string, enter func(func() error) error) *Capture {
+func Start(t TB, ifname string, enter func(func() error) error) *Capture {
 	t.Helper()
 	name := strings.NewReplacer("/", "_", " ", "_").Replace(t.Name())
 	path := filepath.Join(t.TempDir(), fmt.Sprintf("%s-%s-%d.pcap", name, ifname, captureSeq.Add(1)))

@@ -5,7 +5,19 @@ import (
 	"net/netip"
 )
 
-// Offsets and constants of the headers the analyzer reads.
+// TCP header flags, as Segment.Flags holds them.
+const (
+	FlagFIN = 0x01
+	FlagSYN = 0x02
+	FlagRST = 0x04
+	FlagPSH = 0x08
+	FlagACK = 0x10
+	FlagURG = 0x20
+)
+
+// Offsets and constants of the headers the decoder reads. They are written
+// out here rather than taken from package synack: the decoder checks what
+// synack puts on the wire, so it must not share synack's mistakes.
 const (
 	ethHeaderLen   = 14
 	ethTypeOffset  = 12
@@ -21,30 +33,46 @@ const (
 	icmpHeaderLen  = 8
 	icmpv4Unreach  = 3
 	icmpv6Unreach  = 1
-	tcpFlagFIN     = 0x01
-	tcpFlagSYN     = 0x02
-	tcpFlagRST     = 0x04
-	tcpFlagACK     = 0x10
 	tcpFlagsOffset = 13
 )
 
-// segment is what the analyzer needs from one captured frame: a TCP
-// segment, or an ICMP destination-unreachable quoting one (then quoted is
-// true and src/dst are the quoted segment's, i.e. the prober's SYN).
-type segment struct {
-	src, dst   netip.AddrPort
-	seq, ack   uint32
-	flags      uint8
-	payload    int // TCP payload length from the IP header, not the capture
-	quoted     bool
-	icmpType   uint8
-	icmpCode   uint8
-	icmpSource netip.Addr // who sent the ICMP error
+// Segment is what the decoder reads from one captured frame: a TCP
+// segment, or an ICMP or ICMPv6 destination unreachable quoting the start
+// of one.
+type Segment struct {
+	// Src and Dst are the segment's source and destination. For a quote
+	// they are the quoted segment's (the prober's SYN), so Src is the
+	// prober whichever way the ICMP error travelled.
+	Src, Dst netip.AddrPort
+	// Seq and Ack are the sequence and acknowledgement numbers; a quote
+	// has only Seq.
+	Seq, Ack uint32
+	// Flags are the TCP flags (FlagSYN, FlagACK, ...); zero for a quote.
+	Flags uint8
+	// Payload is the TCP payload length the IP header states (not what
+	// the capture kept); zero for a quote.
+	Payload int
+	// Quoted is true for an ICMP (IPv4) or ICMPv6 (IPv6, Src.Addr().Is6())
+	// destination unreachable quoting a TCP segment; ICMPType and ICMPCode
+	// are then its type and code, ICMPSource the address that sent it.
+	Quoted             bool
+	ICMPType, ICMPCode uint8
+	ICMPSource         netip.Addr
 }
 
-// decodeEthernet decodes an Ethernet frame; ok is false for frames that are
-// neither TCP nor an ICMP unreachable quoting TCP (ARP, NDP, ...).
-func decodeEthernet(b []byte) (s segment, ok bool) {
+// IsSYN reports whether s opens a handshake: a TCP segment with SYN set
+// and neither ACK nor RST (a quote never is).
+func (s Segment) IsSYN() bool {
+	return !s.Quoted && s.Flags&(FlagSYN|FlagACK|FlagRST) == FlagSYN
+}
+
+// DecodeEthernet decodes an Ethernet frame (with or without one 802.1Q
+// tag) holding IPv4 or IPv6; ok is false for frames that are neither TCP
+// nor an ICMP destination unreachable quoting TCP (ARP, neighbour
+// discovery, other ICMP, IPv4 fragments after the first, IPv6 with
+// extension headers) and for truncated ones. It does not allocate.
+func DecodeEthernet(frame []byte) (s Segment, ok bool) {
+	b := frame
 	if len(b) < ethHeaderLen {
 		return s, false
 	}
@@ -56,13 +84,14 @@ func decodeEthernet(b []byte) (s segment, ok bool) {
 	}
 	switch et {
 	case ethTypeIPv4, ethTypeIPv6:
-		return decodeIP(b)
+		return DecodeIP(b)
 	}
 	return s, false
 }
 
-// decodeIP decodes an IPv4 or IPv6 packet (by its version nibble).
-func decodeIP(b []byte) (s segment, ok bool) {
+// DecodeIP decodes an IPv4 or IPv6 packet (by its version nibble), as
+// DecodeEthernet does the packet in a frame.
+func DecodeIP(b []byte) (s Segment, ok bool) {
 	if len(b) < 1 {
 		return s, false
 	}
@@ -75,7 +104,7 @@ func decodeIP(b []byte) (s segment, ok bool) {
 	return s, false
 }
 
-// ipv4 reads the parts of an IPv4 header the analyzer uses: addresses,
+// ipv4 reads the parts of an IPv4 header the decoder uses: addresses,
 // protocol, header length and the length of the payload as the header
 // states it.
 func ipv4(b []byte) (src, dst netip.Addr, proto uint8, hlen, plen int, ok bool) {
@@ -105,7 +134,7 @@ func ipv6(b []byte) (src, dst netip.Addr, proto uint8, plen int, ok bool) {
 	return src, dst, b[6], int(binary.BigEndian.Uint16(b[4:])), true
 }
 
-func decodeIPv4(b []byte) (s segment, ok bool) {
+func decodeIPv4(b []byte) (s Segment, ok bool) {
 	src, dst, proto, hlen, plen, ok := ipv4(b)
 	if !ok {
 		return s, false
@@ -127,7 +156,7 @@ func decodeIPv4(b []byte) (s segment, ok bool) {
 	return s, false
 }
 
-func decodeIPv6(b []byte) (s segment, ok bool) {
+func decodeIPv6(b []byte) (s Segment, ok bool) {
 	src, dst, proto, plen, ok := ipv6(b)
 	if !ok {
 		return s, false
@@ -150,7 +179,7 @@ func decodeIPv6(b []byte) (s segment, ok bool) {
 }
 
 // decodeTCP decodes a TCP header; plen is the IP payload length.
-func decodeTCP(b []byte, src, dst netip.Addr, plen int) (s segment, ok bool) {
+func decodeTCP(b []byte, src, dst netip.Addr, plen int) (s Segment, ok bool) {
 	if len(b) < tcpMinLen {
 		return s, false
 	}
@@ -158,24 +187,24 @@ func decodeTCP(b []byte, src, dst netip.Addr, plen int) (s segment, ok bool) {
 	if doff < tcpMinLen || plen < doff {
 		return s, false
 	}
-	s.src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(b[0:]))
-	s.dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(b[2:]))
-	s.seq = binary.BigEndian.Uint32(b[4:])
-	s.ack = binary.BigEndian.Uint32(b[8:])
-	s.flags = b[tcpFlagsOffset]
-	s.payload = plen - doff
+	s.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(b[0:]))
+	s.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(b[2:]))
+	s.Seq = binary.BigEndian.Uint32(b[4:])
+	s.Ack = binary.BigEndian.Uint32(b[8:])
+	s.Flags = b[tcpFlagsOffset]
+	s.Payload = plen - doff
 	return s, true
 }
 
 // quotedTCP decodes the first 8 bytes of a TCP header quoted in an ICMP
 // error (ports and sequence number are all an ICMP error must carry).
-func quotedTCP(b []byte, src, dst netip.Addr, typ, code uint8, from netip.Addr) (s segment, ok bool) {
+func quotedTCP(b []byte, src, dst netip.Addr, typ, code uint8, from netip.Addr) (s Segment, ok bool) {
 	if len(b) < 8 {
 		return s, false
 	}
-	s.src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(b[0:]))
-	s.dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(b[2:]))
-	s.seq = binary.BigEndian.Uint32(b[4:])
-	s.quoted, s.icmpType, s.icmpCode, s.icmpSource = true, typ, code, from
+	s.Src = netip.AddrPortFrom(src, binary.BigEndian.Uint16(b[0:]))
+	s.Dst = netip.AddrPortFrom(dst, binary.BigEndian.Uint16(b[2:]))
+	s.Seq = binary.BigEndian.Uint32(b[4:])
+	s.Quoted, s.ICMPType, s.ICMPCode, s.ICMPSource = true, typ, code, from
 	return s, true
 }

@@ -3,14 +3,23 @@
 // SYN-ACK answered by exactly one RST and never by an ACK or data.
 //
 // [Start] captures on an interface (normally the prober's veth of an
-// internal/verify/testnet network) with an AF_PACKET socket in pure Go and writes
-// a pcap file to the test's temporary directory; the file is kept, and its
-// path logged, when the test fails. [Open] is the same capture for
-// programs (rawprobe demo, the golden recordings): it writes the file it
-// is given, optionally with another snaplen and a frame filter, and
+// internal/verify/netlab network) with an AF_PACKET socket in pure Go and
+// writes a pcap file to the test's temporary directory; the file is kept,
+// and its path logged, when the test fails. Start takes a [TB], the few
+// methods of testing.TB it uses, so the package does not import testing
+// and programs can link it. [Open] is the same capture for programs
+// (rawprobe demo, the golden recordings): it writes the file it is given,
+// optionally with another snaplen and a frame filter, and
 // [Capture.Report] analyses it. [AnalyzeFile] (or [Capture.Analyze])
 // reads a pcap and returns a [Report]: one [Flow] per handshake, the
 // violations of the rules, the reply counts and the SYN-ACK → RST gap.
+//
+// [DecodeEthernet] and [DecodeIP] turn one frame into a [Segment]; they
+// are the analyzer's decoder and the one the rest of the verification
+// harness (internal/verify/golden) uses. The decoder is deliberately
+// independent of package synack: it reads the few header offsets it needs
+// itself, so that a bug in synack's packet code cannot hide itself in the
+// tests that check synack.
 //
 // The rules, per flow (4-tuple; the prober is the side that sent the SYN):
 //

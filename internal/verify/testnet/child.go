@@ -38,7 +38,7 @@ func (n *Net) RunInProber(t *testing.T, env ...string) {
 	if err != nil {
 		t.Fatalf("testnet: finding the test binary: %v", err)
 	}
-	state, err := json.Marshal(n)
+	state, err := json.Marshal(n.Net)
 	if err != nil {
 		t.Fatalf("testnet: encoding the Net for the child: %v", err)
 	}

@@ -1,27 +1,18 @@
-// Package testnet builds a private two-namespace IPv4/IPv6 test network for
-// rawprobe's privileged tests.
+// Package testnet is the testing layer of the private two-namespace
+// IPv4/IPv6 network of package internal/verify/netlab, for rawprobe's
+// privileged tests.
 //
-// [New] creates a prober and a target network namespace joined by a veth
-// pair. Nothing is created or changed in the host's own namespace: the veth
-// is created inside the prober namespace with its peer moved straight into
-// the target, and every address, route, nft table and sysctl lives in one
-// of the two namespaces. Everything is removed in t.Cleanup, also when the
-// test fails or panics.
+// [New] builds a netlab network for a test, first skipping the test (or
+// failing it, see [EnvRequirePrivileges]) without the privileges it
+// needs, and removes it in t.Cleanup, also when the test fails or panics.
+// [Net] embeds the *netlab.Net, so its fields and methods (ProberNS,
+// Answering4, InProber, ProberCmd, SetLoss, TargetCounters, ...) are used
+// directly; see package netlab for what the network offers. [Net.Listen]
+// starts a [Listener] closed in t.Cleanup.
 //
-// The target namespace offers, for IPv4 and IPv6:
-//
-//   - Answering4/Answering6: every address is local (AnyIP); ports with a
-//     [Listener] answer SYN-ACK, all other ports answer RST;
-//   - Silent4/Silent6: routed to the target and dropped there (timeouts);
-//   - Unreachable4/Unreachable6: answered with ICMP / ICMPv6 destination
-//     unreachable;
-//   - optional random SYN loss ([WithLoss], [Net.SetLoss]).
-//
-// The prober namespace has routes only to those prefixes, via the target's
-// link address; it has no default route.
-//
-// Code runs in a namespace on a locked OS thread ([Net.InProber],
-// [Net.InTarget]), as a command ([Net.ProberCmd], [Net.TargetCmd]), or, for
-// code that creates sockets on threads of its own, as a re-executed copy of
-// the running test inside the prober namespace ([Net.RunInProber], [Child]).
+// Code runs in a namespace on a locked OS thread ([netlab.Net.InProber],
+// [netlab.Net.InTarget]), as a command ([netlab.Net.ProberCmd],
+// [netlab.Net.TargetCmd]), or, for code that creates sockets on threads of
+// its own, as a re-executed copy of the running test inside the prober
+// namespace ([Net.RunInProber], [Child]).
 package testnet

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -26,87 +25,6 @@ func dialIn(n *testnet.Net, addr netip.AddrPort, timeout time.Duration) error {
 		}
 		return c.Close()
 	})
-}
-
-func TestNetBehaviour(t *testing.T) {
-	t.Parallel()
-	if _, ok := testnet.Child(); ok {
-		return
-	}
-	n := testnet.New(t)
-	before, err := n.TargetCounters()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := before["Tcp.PassiveOpens"]; got != 0 {
-		t.Fatalf("fresh target namespace has Tcp.PassiveOpens %d, want 0", got)
-	}
-	l := n.Listen(t, "tcp", ":80")
-
-	a4 := n.Answering4.Addr().Next()
-	a6 := n.Answering6.Addr().Next()
-	open := []netip.AddrPort{
-		netip.AddrPortFrom(a4, 80),
-		netip.AddrPortFrom(n.Answering4.Addr().Next().Next().Next(), 80), // any address of the prefix
-		netip.AddrPortFrom(a6, 80),
-	}
-	for _, a := range open {
-		if err := dialIn(n, a, 5*time.Second); err != nil {
-			t.Errorf("dial open %v: %v", a, err)
-		}
-	}
-	if got := l.WaitAccepted(int64(len(open)), 5*time.Second); got != int64(len(open)) {
-		t.Errorf("listener accepted %d connections, want %d", got, len(open))
-	}
-
-	for _, c := range []struct {
-		what string
-		addr netip.AddrPort
-		want error
-	}{
-		{"closed port v4", netip.AddrPortFrom(a4, 81), syscall.ECONNREFUSED},
-		{"closed port v6", netip.AddrPortFrom(a6, 81), syscall.ECONNREFUSED},
-		{"unreachable v4", netip.AddrPortFrom(n.Unreachable4.Addr().Next(), 80), syscall.EHOSTUNREACH},
-		{"unreachable v6", netip.AddrPortFrom(n.Unreachable6.Addr().Next(), 80), syscall.EHOSTUNREACH},
-		// No default route in the prober: nothing leaves for 192.0.2.1.
-		{"unrouted v4", netip.MustParseAddrPort("192.0.2.1:80"), syscall.ENETUNREACH},
-		{"unrouted v6", netip.MustParseAddrPort("[2001:db9::1]:80"), syscall.ENETUNREACH},
-	} {
-		err := dialIn(n, c.addr, 5*time.Second)
-		if !errors.Is(err, c.want) {
-			t.Errorf("%s: dial %v: got %v, want %v", c.what, c.addr, err, c.want)
-		}
-	}
-	for _, a := range []netip.AddrPort{
-		netip.AddrPortFrom(n.Silent4.Addr().Next(), 80),
-		netip.AddrPortFrom(n.Silent6.Addr().Next(), 80),
-	} {
-		err := dialIn(n, a, 300*time.Millisecond)
-		var ne net.Error
-		if !errors.As(err, &ne) || !ne.Timeout() {
-			t.Errorf("silent %v: got %v, want a timeout", a, err)
-		}
-	}
-
-	after, err := n.TargetCounters()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := after["Tcp.PassiveOpens"]; got != uint64(len(open)) {
-		t.Errorf("Tcp.PassiveOpens = %d, want %d", got, len(open))
-	}
-	if got := after["Icmp.OutDestUnreachs"]; got < 1 {
-		t.Errorf("Icmp.OutDestUnreachs = %d, want >= 1", got)
-	}
-	if got := after["Icmp6.OutDestUnreachs"]; got < 1 {
-		t.Errorf("Icmp6.OutDestUnreachs = %d, want >= 1", got)
-	}
-	if got := after["Tcp.OutRsts"]; got < 2 {
-		t.Errorf("Tcp.OutRsts = %d, want >= 2 (closed ports)", got)
-	}
-	if l.Accepted() != int64(len(open)) {
-		t.Errorf("Accepted = %d after the failing dials, want %d", l.Accepted(), len(open))
-	}
 }
 
 // The host namespace must not see the test network's links, and the

@@ -3,6 +3,8 @@ package testnet
 import (
 	"os"
 	"testing"
+
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 )
 
 // RequirePrivileges skips t, saying what is missing, unless the process
@@ -12,7 +14,7 @@ import (
 // skipping, so that CI cannot pass without running the privileged tests.
 func RequirePrivileges(t testing.TB) {
 	t.Helper()
-	missing := missingPrivileges()
+	missing := netlab.MissingPrivileges()
 	if missing == "" {
 		return
 	}

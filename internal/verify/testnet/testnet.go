@@ -3,8 +3,11 @@ package testnet
 import (
 	"encoding/json"
 	"fmt"
-	"net/netip"
 	"os"
+	"sync"
+	"testing"
+
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 )
 
 // EnvRequirePrivileges is the environment variable that turns the skip of
@@ -16,68 +19,76 @@ const EnvRequirePrivileges = "RAWPROBE_REQUIRE_PRIV"
 // RunInProber.
 const envChild = "RAWPROBE_TESTNET_CHILD"
 
-// The prefixes and link addresses every Net uses. They are the same in
-// every Net: each Net has namespaces of its own, so they never clash.
-var (
-	proberAddr4  = netip.MustParseAddr("198.19.254.1")
-	targetAddr4  = netip.MustParseAddr("198.19.254.2")
-	linkPrefix4  = 24
-	proberAddr6  = netip.MustParseAddr("2001:db8:ffff::1")
-	targetAddr6  = netip.MustParseAddr("2001:db8:ffff::2")
-	linkPrefix6  = 64
-	answering4   = netip.MustParsePrefix("198.18.0.0/16")
-	answering6   = netip.MustParsePrefix("2001:db8:a::/64")
-	silent4      = netip.MustParsePrefix("198.19.0.0/24")
-	silent6      = netip.MustParsePrefix("2001:db8:5::/64")
-	unreachable4 = netip.MustParsePrefix("203.0.113.0/24")
-	unreachable6 = netip.MustParsePrefix("2001:db8:e::/64")
-)
+// Net is a test network made by New: a netlab network, whose fields and
+// methods it promotes, with the testing.TB methods Listen and RunInProber.
+type Net struct{ *netlab.Net }
 
-// Net is a test network made by New: a prober and a target namespace
-// joined by a veth pair. All fields are set by New and must not be changed.
-type Net struct {
-	// ProberNS and TargetNS are the namespace names, usable with
-	// `ip netns exec` and `ip -n`.
-	ProberNS, TargetNS string
-	// ProberLink and TargetLink are the names of the two ends of the veth
-	// pair, in the prober and in the target namespace.
-	ProberLink, TargetLink string
-	// ProberAddr4 and TargetAddr4 are the IPv4 addresses of the two ends
-	// of the link (inside 198.19.0.0/16).
-	ProberAddr4, TargetAddr4 netip.Addr
-	// ProberAddr6 and TargetAddr6 are the IPv6 addresses of the two ends
-	// of the link (inside 2001:db8::/32).
-	ProberAddr6, TargetAddr6 netip.Addr
-	// Answering4 and Answering6 are prefixes in which every address is
-	// local to the target (AnyIP): a port with a Listener answers SYN-ACK,
-	// any other port RST. Answering4 is a /16 inside 198.18.0.0/15.
-	Answering4, Answering6 netip.Prefix
-	// Silent4 and Silent6 are routed to the target and silently dropped
-	// there.
-	Silent4, Silent6 netip.Prefix
-	// Unreachable4 and Unreachable6 are answered by the target with ICMP
-	// host unreachable and ICMPv6 address unreachable, one per SYN and
-	// without rate limit. (Observed on this kernel: connect() fails with
-	// EHOSTUNREACH on the first ICMP for IPv4, but for IPv6 only on the
-	// error answering its first SYN retransmission, about a second later;
-	// likely the first error arrives, over this zero-delay link, while
-	// connect still holds the socket, which makes it a soft error.)
-	Unreachable4, Unreachable6 netip.Prefix
-}
-
-// options collects what the Options given to New ask for.
-type options struct {
-	loss float64
-}
+// Listener is a TCP listener in the target namespace made by Net.Listen.
+type Listener = netlab.Listener
 
 // Option changes how New builds the network.
-type Option func(*options)
+type Option = netlab.Option
 
 // WithLoss makes the target drop the given fraction (0 to 1) of the TCP
-// SYNs that arrive on its link, at random (nft numgen random). Values
+// SYNs that arrive on its link, at random; see netlab.WithLoss. Values
 // outside [0, 1] make New fail the test.
-func WithLoss(fraction float64) Option {
-	return func(o *options) { o.loss = fraction }
+func WithLoss(fraction float64) Option { return netlab.WithLoss(fraction) }
+
+// removeStaleOnce runs netlab.RemoveStale once per test binary.
+var removeStaleOnce sync.Once
+
+// New builds a fresh test network for t with netlab.Setup: two
+// namespaces, a veth pair, the addresses, routes, nft rules and namespaced
+// sysctls described in package netlab. It first calls RequirePrivileges
+// and, once per test binary, removes the namespaces that crashed test
+// binaries left behind (netlab.RemoveStale). Everything is removed in
+// t.Cleanup. New fails t if the network cannot be built.
+//
+// In a process started by RunInProber, New creates nothing and returns the
+// parent's Net, so that a parent test whose subtests use RunInProber runs
+// the same code in both processes; it must still not call Listen there.
+func New(t testing.TB, opts ...Option) *Net {
+	t.Helper()
+	if n, ok := Child(); ok {
+		return n
+	}
+	RequirePrivileges(t)
+	removeStaleOnce.Do(func() {
+		for _, ns := range netlab.RemoveStale() {
+			t.Logf("testnet: removed stale namespace %s", ns)
+		}
+	})
+	n, remove, err := netlab.Setup(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("testnet: removing namespaces %s and %s (links %s, %s)", n.ProberNS, n.TargetNS, n.ProberLink, n.TargetLink)
+		}
+		if err := remove(); err != nil {
+			t.Error(err)
+		}
+	})
+	return &Net{n}
+}
+
+// Listen starts a TCP listener in the target namespace and closes it in
+// t.Cleanup; see netlab.Net.Listen for network and address. An empty or
+// unspecified host covers every local address, so ":80" with "tcp" listens
+// on port 80 of the whole of Answering4 and Answering6. Listen fails t on
+// error, and in a RunInProber child, where the target is the parent's.
+func (n *Net) Listen(t testing.TB, network, address string) *Listener {
+	t.Helper()
+	if _, ok := Child(); ok {
+		t.Fatal("testnet: Listen called in a RunInProber child process; listen in the parent, before RunInProber")
+	}
+	l, err := n.Net.Listen(network, address)
+	if err != nil {
+		t.Fatalf("testnet: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
 }
 
 // Child reports whether the running process is a test re-executed by
@@ -89,18 +100,13 @@ func Child() (*Net, bool) {
 	if !ok {
 		return nil, false
 	}
-	var n Net
+	var n netlab.Net
 	if err := json.Unmarshal([]byte(s), &n); err != nil {
 		panic(fmt.Sprintf("testnet: bad %s in the environment: %v", envChild, err))
 	}
-	return &n, true
+	return &Net{&n}, true
 }
 
-// lossRule checks fraction and converts it to the numgen threshold out of
-// 10000.
-func lossRule(fraction float64) (int, error) {
-	if !(fraction >= 0 && fraction <= 1) { // also rejects NaN
-		return 0, fmt.Errorf("testnet: loss fraction %v is outside [0, 1]", fraction)
-	}
-	return int(fraction*10000 + 0.5), nil
-}
+// BacklogDrops returns how many received packets the kernel has dropped
+// because a CPU's input backlog was full; see netlab.BacklogDrops.
+func BacklogDrops() (uint64, error) { return netlab.BacklogDrops() }

@@ -6,8 +6,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
-	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
 // snaplen is the most a capture keeps of a frame: every frame of a
@@ -22,7 +22,7 @@ type Capture struct{ c *pcapcheck.Capture }
 // until Stop. It keeps the TCP and ICMP-unreachable frames only (others,
 // such as ARP and neighbour discovery, are left out to keep the golden
 // files small and stable).
-func StartCapture(n *testnet.Net, path string) (*Capture, error) {
+func StartCapture(n *netlab.Net, path string) (*Capture, error) {
 	c, err := pcapcheck.Open(n.ProberLink, n.InProber, path,
 		pcapcheck.WithSnaplen(snaplen), pcapcheck.WithFilter(wanted))
 	if err != nil {

@@ -16,8 +16,8 @@ import (
 
 	"github.com/rawprobe/rawprobe/compat"
 	"github.com/rawprobe/rawprobe/internal/verify/golden"
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
-	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 	"github.com/rawprobe/rawprobe/rawcheck"
 	"github.com/rawprobe/rawprobe/synack"
 )
@@ -35,7 +35,7 @@ const (
 // target accepted, and the golden flags when d has them) against d's
 // expectations, and on success writes dir/<name>.txt and returns the
 // scenario. The error names every mismatch.
-func Record(n *testnet.Net, l *testnet.Listener, d Def, dir string) (golden.Scenario, error) {
+func Record(n *netlab.Net, l *netlab.Listener, d Def, dir string) (golden.Scenario, error) {
 	s := d.Expected
 	s.Name, s.Description, s.Engine = d.Name, d.Description, d.Engine
 	s.Target = d.Target(PrefixesOf(n))
@@ -148,7 +148,7 @@ func verify(d Def, s golden.Scenario, frames []golden.Frame, path string, accept
 // d.Forge, 50 ms after the SYN the target namespace sends a SYN-ACK that
 // does not acknowledge it. The Prober's result must be the scenario's
 // state, and with d.Forge the forged reply must be counted invalid.
-func probeRaw(n *testnet.Net, s golden.Scenario, d Def) error {
+func probeRaw(n *netlab.Net, s golden.Scenario, d Def) error {
 	key := s.Key
 	var p *rawcheck.Prober
 	if err := n.InProber(func() (err error) {
@@ -188,8 +188,8 @@ func probeRaw(n *testnet.Net, s golden.Scenario, d Def) error {
 		return fmt.Errorf("rawcheck Probe %v: %w", s.Target, res.err)
 	case forgeErr != nil:
 		return forgeErr
-	case res.r.State.String() != d.Expected.State:
-		return fmt.Errorf("rawcheck Probe %v: %v, want %s", s.Target, res.r.State, d.Expected.State)
+	case rawcheck.State(d.Expected.State) != res.r.State:
+		return fmt.Errorf("rawcheck Probe %v: %v, want %v", s.Target, res.r.State, d.Expected.State)
 	case res.r.Attempts != d.SYNs:
 		return fmt.Errorf("rawcheck Probe %v: %d attempts, want %d", s.Target, res.r.Attempts, d.SYNs)
 	}
@@ -202,7 +202,7 @@ func probeRaw(n *testnet.Net, s golden.Scenario, d Def) error {
 // ForgeSYNACK sends, from the target namespace, a SYN-ACK from `from` to
 // `to` acknowledging ack, with a random sequence number: a reply no SYN
 // asked for unless ack happens to be its ISN+1.
-func ForgeSYNACK(n *testnet.Net, from, to netip.AddrPort, ack uint32) error {
+func ForgeSYNACK(n *netlab.Net, from, to netip.AddrPort, ack uint32) error {
 	forged := synACK(from, to, rand.Uint32(), ack)
 	return n.InTarget(func() error {
 		fd, err := rawTCPSocket(to.Addr(), from.Addr())
@@ -264,7 +264,7 @@ func synACK(src, dst netip.AddrPort, seq, ack uint32) []byte {
 
 // probeCompat checks target with a compat Checker whose check socket is
 // created in the prober namespace.
-func probeCompat(n *testnet.Net, target netip.AddrPort) error {
+func probeCompat(n *netlab.Net, target netip.AddrPort) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c := compat.NewChecker()
@@ -287,7 +287,7 @@ func probeCompat(n *testnet.Net, target netip.AddrPort) error {
 }
 
 // probeDial connects to target from the prober namespace and closes.
-func probeDial(n *testnet.Net, target netip.AddrPort) error {
+func probeDial(n *netlab.Net, target netip.AddrPort) error {
 	return n.InProber(func() error {
 		conn, err := net.DialTimeout("tcp", target.String(), checkTimeout)
 		if err != nil {
@@ -302,7 +302,7 @@ func probeDial(n *testnet.Net, target netip.AddrPort) error {
 // to get its carrier, and the first packets would wait for neighbour
 // resolution). Its connections use addresses no scenario uses and end
 // with RST; they are accepted by the target before WaitReady returns.
-func WaitReady(n *testnet.Net, timeout time.Duration) error {
+func WaitReady(n *netlab.Net, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for _, p := range []netip.Prefix{n.Answering4, n.Answering6} {
 		addr := target(p, 200, OpenPort).String()

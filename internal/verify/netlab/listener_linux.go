@@ -1,4 +1,4 @@
-package testnet
+package netlab
 
 import (
 	"fmt"
@@ -6,34 +6,29 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
-	"testing"
 
 	"golang.org/x/sys/unix"
 )
 
 // listenBacklog is the accept backlog of a Listener; the kernel caps it at
-// the target's net.core.somaxconn, which New raises to the same value.
+// the target's net.core.somaxconn, which Setup raises to the same value.
 // The SYN queue of a listener is bounded by it too.
 const listenBacklog = 65535
 
-// Listen starts a TCP listener in the target namespace and closes it in
-// t.Cleanup. network is "tcp", "tcp4" or "tcp6"; address is host:port.
-// An empty or unspecified host covers every local address, so ":80" with
-// "tcp" listens on port 80 of the whole of Answering4 and Answering6
-// (IPv4 and IPv6), with "tcp6" "[::]:80" only on IPv6. A specific host
-// may be any address of the answering prefixes. Listen fails t on error.
-func (n *Net) Listen(t testing.TB, network, address string) *Listener {
-	t.Helper()
-	if _, ok := Child(); ok {
-		t.Fatal("testnet: Listen called in a RunInProber child process; listen in the parent, before RunInProber")
-	}
+// Listen starts a TCP listener in the target namespace that accepts,
+// counts and closes connections; the caller closes it. network is "tcp",
+// "tcp4" or "tcp6"; address is host:port. An empty or unspecified host
+// covers every local address, so ":80" with "tcp" listens on port 80 of
+// the whole of Answering4 and Answering6 (IPv4 and IPv6), with "tcp6"
+// "[::]:80" only on IPv6. A specific host may be any address of the
+// answering prefixes; host names are refused, never looked up.
+func (n *Net) Listen(network, address string) (*Listener, error) {
 	l, err := n.listen(network, address)
 	if err != nil {
-		t.Fatalf("testnet: %v", err)
+		return nil, err
 	}
 	go l.serve()
-	t.Cleanup(func() { l.Close() })
-	return l
+	return l, nil
 }
 
 // listen creates the listening socket in the target namespace, with a
@@ -82,7 +77,7 @@ func (n *Net) listen(network, address string) (*Listener, error) {
 			return os.NewSyscallError("socket", err)
 		}
 		// A non-blocking descriptor: os.NewFile puts it in the poller.
-		f := os.NewFile(uintptr(fd), "testnet-listener")
+		f := os.NewFile(uintptr(fd), "netlab-listener")
 		if err := listenOn(fd, family, v6only, sa); err != nil {
 			f.Close()
 			return err

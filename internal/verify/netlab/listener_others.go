@@ -1,6 +1,6 @@
 //go:build !linux
 
-package testnet
+package netlab
 
 // queued is 0: no Listener exists outside Linux.
 func (l *Listener) queued() int64 { return 0 }

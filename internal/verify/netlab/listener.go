@@ -1,4 +1,4 @@
-package testnet
+package netlab
 
 import (
 	"net"
@@ -51,8 +51,8 @@ func (l *Listener) WaitAccepted(n int64, timeout time.Duration) int64 {
 func (l *Listener) Addr() net.Addr { return l.addr }
 
 // Close stops the listener and waits for its accepting goroutine to end.
-// It is called in t.Cleanup; calling it earlier is allowed. Accepted
-// keeps returning the count reached.
+// It may be called more than once. Accepted keeps returning the count
+// reached.
 func (l *Listener) Close() error {
 	var err error
 	l.close.Do(func() {

@@ -1,17 +1,18 @@
-package testnet
+package netlab
 
 import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"testing"
 	"time"
 )
 
-// removeStale deletes only namespaces that are old and whose creator is
-// gone.
+// RemoveStale deletes only namespaces that are old and whose creator is
+// gone, and names them.
 func TestRemoveStale(t *testing.T) {
-	RequirePrivileges(t)
+	requirePrivileges(t)
 	deadPID := 0
 	for pid := 4194000; pid < 4194300; pid++ { // near pid_max: free
 		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); os.IsNotExist(err) {
@@ -38,7 +39,10 @@ func TestRemoveStale(t *testing.T) {
 			}
 		})
 	}
-	removeStale(t)
+	removed := RemoveStale()
+	if !slices.Contains(removed, stale) || slices.Contains(removed, alive) || slices.Contains(removed, fresh) {
+		t.Errorf("RemoveStale returned %v, want %s among them and neither %s nor %s", removed, stale, alive, fresh)
+	}
 	exists := func(ns string) bool { _, err := os.Stat("/run/netns/" + ns); return err == nil }
 	if exists(stale) {
 		t.Errorf("stale namespace %s (dead creator, an hour old) not removed", stale)

@@ -1,4 +1,4 @@
-package testnet
+package netlab
 
 import (
 	"bufio"
@@ -15,9 +15,11 @@ const (
 	capSysAdmin = 21
 )
 
-// missingPrivileges says what keeps this process from building a test
-// network, or returns "" when nothing does.
-func missingPrivileges() string {
+// MissingPrivileges says what keeps this process from building a network
+// with Setup, or returns "" when nothing does: Setup needs Linux, the
+// capabilities CAP_NET_ADMIN, CAP_NET_RAW and CAP_SYS_ADMIN (e.g. root),
+// and the ip and nft commands.
+func MissingPrivileges() string {
 	eff, err := effectiveCaps()
 	if err != nil {
 		return "cannot read capabilities: " + err.Error()

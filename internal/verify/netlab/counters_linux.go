@@ -1,4 +1,4 @@
-package testnet
+package netlab
 
 import (
 	"fmt"
@@ -33,7 +33,7 @@ func (n *Net) TargetCounters() (map[string]uint64, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("testnet: target counters: %w", err)
+		return nil, fmt.Errorf("netlab: target counters: %w", err)
 	}
 	return m, nil
 }
@@ -49,7 +49,7 @@ func (n *Net) TargetCounters() (map[string]uint64, error) {
 func BacklogDrops() (uint64, error) {
 	b, err := os.ReadFile("/proc/net/softnet_stat")
 	if err != nil {
-		return 0, fmt.Errorf("testnet: %w", err)
+		return 0, fmt.Errorf("netlab: %w", err)
 	}
 	return parseSoftnetDrops(b)
 }

@@ -1,4 +1,4 @@
-package testnet
+package netlab
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 // that thread inside the prober namespace. Sockets fn creates stay in the
 // prober namespace for their whole life; goroutines fn starts do not run
 // in it. The thread's namespace is restored afterwards, also when fn
-// panics or calls t.FailNow.
+// panics or ends its goroutine (runtime.Goexit, as t.FailNow does).
 func (n *Net) InProber(fn func() error) error { return inNamespace(n.ProberNS, fn) }
 
 // InTarget runs fn like InProber, inside the target namespace.
@@ -26,18 +26,18 @@ func inNamespace(name string, fn func() error) (err error) {
 	orig, err := netns.Get()
 	if err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("testnet: current network namespace: %w", os.NewSyscallError("open", err))
+		return fmt.Errorf("netlab: current network namespace: %w", os.NewSyscallError("open", err))
 	}
 	defer orig.Close()
 	ns, err := netns.GetFromName(name)
 	if err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("testnet: namespace %s: %w", name, err)
+		return fmt.Errorf("netlab: namespace %s: %w", name, err)
 	}
 	defer ns.Close()
 	if err := netns.Set(ns); err != nil {
 		runtime.UnlockOSThread()
-		return fmt.Errorf("testnet: entering namespace %s: %w", name, os.NewSyscallError("setns", err))
+		return fmt.Errorf("netlab: entering namespace %s: %w", name, os.NewSyscallError("setns", err))
 	}
 	// Make sure: code run here sends test traffic, which must never
 	// leave from the host's namespace.
@@ -50,14 +50,14 @@ func inNamespace(name string, fn func() error) (err error) {
 		if netns.Set(orig) == nil {
 			runtime.UnlockOSThread()
 		}
-		return fmt.Errorf("testnet: thread is not in namespace %s after setns (%v)", name, err)
+		return fmt.Errorf("netlab: thread is not in namespace %s after setns (%v)", name, err)
 	}
 	defer func() {
 		if rerr := netns.Set(orig); rerr != nil {
 			// Leave the thread locked: it ends with its goroutine
 			// instead of carrying the wrong namespace to other code.
 			if err == nil {
-				err = fmt.Errorf("testnet: leaving namespace %s: %w", name, os.NewSyscallError("setns", rerr))
+				err = fmt.Errorf("netlab: leaving namespace %s: %w", name, os.NewSyscallError("setns", rerr))
 			}
 			return
 		}
@@ -102,7 +102,7 @@ func (n *Net) SetLoss(fraction float64) error {
 `, n.TargetLink, random)
 	}
 	if err := n.nft(rules); err != nil {
-		return fmt.Errorf("testnet: setting SYN loss %v: %w", fraction, err)
+		return fmt.Errorf("netlab: setting SYN loss %v: %w", fraction, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package testnet
+package netlab
 
 import (
 	"bytes"
@@ -12,20 +12,19 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
-	"testing"
 	"time"
 )
 
-// nsPrefix starts the name of every namespace New creates. The full name
-// is rp-<creator pid>-<unix seconds, hex>-<random hex>-p or -t, which lets
-// New recognise namespaces left behind by a test binary that crashed.
+// nsPrefix starts the name of every namespace Setup creates. The full
+// name is rp-<creator pid>-<unix seconds, hex>-<random hex>-p or -t, which
+// lets RemoveStale recognise namespaces left behind by a process that
+// died without removing them.
 const nsPrefix = "rp-"
 
 // staleAge is how old a namespace whose creator process is gone must be
-// before New removes it. (A test binary killed by -test.timeout runs no
-// cleanup and leaves its namespaces behind.)
+// before RemoveStale removes it. (A test binary killed by -test.timeout
+// runs no cleanup and leaves its namespaces behind.)
 const staleAge = 2 * time.Minute
 
 // The veth ends' MAC addresses (locally administered). Every Net uses the
@@ -35,65 +34,9 @@ const (
 	targetMAC = "02:72:70:00:00:02"
 )
 
-// cmdTimeout bounds every ip/nft command New and Cleanup run.
+// cmdTimeout bounds every ip/nft command that building and removing a
+// network run.
 const cmdTimeout = 30 * time.Second
-
-var removeStaleOnce sync.Once
-
-// New builds a fresh test network for t: two namespaces, a veth pair, the
-// addresses, routes, nft rules and namespaced sysctls described in the
-// package documentation. It first calls RequirePrivileges. Everything is
-// removed in t.Cleanup. New fails t if the network cannot be built.
-//
-// In a process started by RunInProber, New creates nothing and returns the
-// parent's Net, so that a parent test whose subtests use RunInProber runs
-// the same code in both processes; it must still not call Listen there.
-func New(t testing.TB, opts ...Option) *Net {
-	t.Helper()
-	if n, ok := Child(); ok {
-		return n
-	}
-	RequirePrivileges(t)
-	var o options
-	for _, opt := range opts {
-		opt(&o)
-	}
-	n, err := newNet(t, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-// newNet does New's work and returns its errors; unlike New it may be
-// called from any goroutine.
-func newNet(t testing.TB, o options) (*Net, error) {
-	if _, err := lossRule(o.loss); err != nil {
-		return nil, err
-	}
-	removeStaleOnce.Do(func() { removeStale(t) })
-
-	n := newNames()
-	// Register the removal before creating anything, so a failure half-way
-	// through the set-up still removes what exists.
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("testnet: removing namespaces %s and %s (links %s, %s)", n.ProberNS, n.TargetNS, n.ProberLink, n.TargetLink)
-		}
-		if err := n.remove(); err != nil {
-			t.Errorf("testnet: removing %s/%s: %v", n.ProberNS, n.TargetNS, err)
-		}
-	})
-	if err := n.build(); err != nil {
-		return nil, fmt.Errorf("testnet: building the test network %s/%s: %w", n.ProberNS, n.TargetNS, err)
-	}
-	if o.loss > 0 {
-		if err := n.SetLoss(o.loss); err != nil {
-			return nil, err
-		}
-	}
-	return n, nil
-}
 
 // newNames returns a Net with fresh, unique namespace and link names and
 // the fixed addresses and prefixes; nothing exists yet.
@@ -266,8 +209,8 @@ var targetSysctls = []sysctl{
 	{"net/ipv6/icmp/ratelimit", "0"},
 }
 
-// writeSysctls writes sysctls; it runs on a thread inside a test
-// namespace, where /proc/sys/net is that namespace's, never the host's.
+// writeSysctls writes sysctls; it runs on a thread inside a network
+// namespace of a Net, where /proc/sys/net is that namespace's, never the host's.
 func writeSysctls(sysctls []sysctl) error {
 	for _, s := range sysctls {
 		if err := os.WriteFile(filepath.Join("/proc/sys", s.path), []byte(s.value), 0); err != nil {
@@ -324,13 +267,14 @@ func killIn(ns string) {
 	}
 }
 
-// removeStale deletes namespaces a crashed test binary left behind: named
-// by New, created more than staleAge ago by a process that no longer
-// exists. Namespaces of running tests are never touched.
-func removeStale(t testing.TB) {
+// RemoveStale deletes the namespaces that a process which died without
+// removing them left behind: named by Setup, created more than two minutes
+// ago by a process that no longer exists. Namespaces of running processes
+// are never touched. It returns the names of the namespaces it removed.
+func RemoveStale() (removed []string) {
 	entries, err := os.ReadDir("/run/netns")
 	if err != nil {
-		return
+		return nil
 	}
 	for _, e := range entries {
 		name := e.Name()
@@ -355,9 +299,10 @@ func removeStale(t testing.TB) {
 		}
 		killIn(name)
 		if err := run(nil, "ip", "netns", "del", name); err == nil {
-			t.Logf("testnet: removed stale namespace %s", name)
+			removed = append(removed, name)
 		}
 	}
+	return removed
 }
 
 // ipBatch runs ip commands, one per line, in namespace ns.

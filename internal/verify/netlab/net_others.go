@@ -1,26 +1,32 @@
 //go:build !linux
 
-package testnet
+package netlab
 
 import (
 	"context"
 	"errors"
 	"os/exec"
 	"runtime"
-	"testing"
 )
 
-// errNotImplemented is returned by every operation on a test network
-// outside Linux.
-var errNotImplemented = errors.New("testnet: not implemented on " + runtime.GOOS)
+// errNotImplemented is returned by every operation on a network outside
+// Linux.
+var errNotImplemented = errors.New("netlab: not implemented on " + runtime.GOOS)
 
-// New calls RequirePrivileges, which skips (or fails) t outside Linux.
-func New(t testing.TB, opts ...Option) *Net {
-	t.Helper()
-	RequirePrivileges(t)
-	t.Fatal(errNotImplemented)
-	return nil
+// Setup returns an error: networks need Linux network namespaces.
+func Setup(opts ...Option) (n *Net, remove func() error, err error) {
+	return nil, nil, errNotImplemented
 }
+
+// SetupRemovedOnExit returns an error: networks need Linux network
+// namespaces.
+func SetupRemovedOnExit(opts ...Option) (n *Net, remove func() error, err error) {
+	return nil, nil, errNotImplemented
+}
+
+// RemoveStale removes nothing: there are no network namespaces outside
+// Linux.
+func RemoveStale() (removed []string) { return nil }
 
 // InProber returns an error: not implemented outside Linux.
 func (n *Net) InProber(fn func() error) error { return errNotImplemented }
@@ -41,12 +47,8 @@ func (n *Net) TargetCmd(ctx context.Context, name string, args ...string) *exec.
 // SetLoss returns an error: not implemented outside Linux.
 func (n *Net) SetLoss(fraction float64) error { return errNotImplemented }
 
-// Listen fails t: not implemented outside Linux.
-func (n *Net) Listen(t testing.TB, network, address string) *Listener {
-	t.Helper()
-	t.Fatal(errNotImplemented)
-	return nil
-}
+// Listen returns an error: not implemented outside Linux.
+func (n *Net) Listen(network, address string) (*Listener, error) { return nil, errNotImplemented }
 
 // TargetCounters returns an error: not implemented outside Linux.
 func (n *Net) TargetCounters() (map[string]uint64, error) { return nil, errNotImplemented }

@@ -1,4 +1,4 @@
-package testnet
+package netlab
 
 import (
 	"errors"
@@ -15,14 +15,21 @@ import (
 // the same.
 func TestParallelNetsIsolated(t *testing.T) {
 	t.Parallel()
-	RequirePrivileges(t)
+	requirePrivileges(t)
 	const nets = 4
 	ns := make([]*Net, nets)
 	errs := make(chan error, nets)
 	for i := range nets {
 		go func() {
-			var err error
-			ns[i], err = newNet(t, options{})
+			n, remove, err := Setup()
+			if err == nil {
+				ns[i] = n
+				t.Cleanup(func() {
+					if err := remove(); err != nil {
+						t.Error(err)
+					}
+				})
+			}
 			errs <- err
 		}()
 	}
@@ -33,7 +40,7 @@ func TestParallelNetsIsolated(t *testing.T) {
 	}
 	ls := make([]*Listener, nets)
 	for i, n := range ns {
-		ls[i] = n.Listen(t, "tcp", fmt.Sprintf(":%d", 1000+i))
+		ls[i] = listenTest(t, n, "tcp", fmt.Sprintf(":%d", 1000+i))
 	}
 	for i, n := range ns {
 		for j := range ns {

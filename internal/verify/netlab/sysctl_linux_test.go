@@ -1,4 +1,4 @@
-package testnet
+package netlab
 
 import (
 	"os"
@@ -20,13 +20,13 @@ func readSysctl(t *testing.T, path string) string {
 // host namespace keeps its own.
 func TestSysctlsOnlyInTarget(t *testing.T) {
 	t.Parallel()
-	RequirePrivileges(t)
+	requirePrivileges(t)
 	all := append(append([]sysctl{}, targetSysctls...), noDADSysctls...)
 	host := map[string]string{}
 	for _, s := range all {
 		host[s.path] = readSysctl(t, s.path)
 	}
-	n := New(t)
+	n := newTestNet(t)
 	err := n.InTarget(func() error {
 		for _, s := range all {
 			if got := readSysctl(t, s.path); got != s.value {

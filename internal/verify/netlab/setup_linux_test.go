@@ -1,4 +1,4 @@
-package testnet_test
+package netlab
 
 import (
 	"errors"
@@ -6,16 +6,13 @@ import (
 	"os"
 	"testing"
 	"time"
-
-	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
-// Setup (for programs that are not tests) builds the same network and
-// its remove function deletes it, once.
+// Setup builds a network and its remove function deletes it, once.
 func TestSetup(t *testing.T) {
 	t.Parallel()
-	testnet.RequirePrivileges(t)
-	n, remove, err := testnet.Setup()
+	requirePrivileges(t)
+	n, remove, err := Setup()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +22,7 @@ func TestSetup(t *testing.T) {
 			remove()
 		}
 	})
-	l, err := n.ListenOutsideTest("tcp", ":80")
+	l, err := n.Listen("tcp", ":80")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,8 +35,8 @@ func TestSetup(t *testing.T) {
 	if err := l.Close(); err != nil {
 		t.Error(err)
 	}
-	if _, err := n.ListenOutsideTest("udp", ":80"); err == nil {
-		t.Error("ListenOutsideTest accepted network udp")
+	if _, err := n.Listen("udp", ":80"); err == nil {
+		t.Error("Listen accepted network udp")
 	}
 	removed = true
 	if err := remove(); err != nil {

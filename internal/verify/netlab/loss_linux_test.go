@@ -1,4 +1,4 @@
-package testnet_test
+package netlab
 
 import (
 	"encoding/binary"
@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
 // synTo builds a 20-byte TCP SYN from src to dst with a valid checksum.
@@ -44,7 +42,7 @@ func synTo(src, dst netip.AddrPort, seq uint32) []byte {
 // answering prefix through a raw socket, and returns how many of them
 // reached the target's TCP (its Tcp.InSegs delta: the target answers RST,
 // which the prober's kernel ignores, so nothing else arrives).
-func sendSYNs(t *testing.T, n *testnet.Net, count int) uint64 {
+func sendSYNs(t *testing.T, n *Net, count int) uint64 {
 	t.Helper()
 	before, err := n.TargetCounters()
 	if err != nil {
@@ -98,7 +96,7 @@ func sendSYNs(t *testing.T, n *testnet.Net, count int) uint64 {
 func TestLoss(t *testing.T) {
 	t.Parallel()
 	const count = 2000
-	n := testnet.New(t, testnet.WithLoss(0.5))
+	n := newTestNet(t, WithLoss(0.5))
 	// Binomial(2000, 0.5): mean 1000, sd 22; ±150 is a 6.7 sd margin.
 	if got := sendSYNs(t, n, count); got < 850 || got > 1150 {
 		t.Errorf("loss 0.5: %d of %d SYNs arrived, want about 1000", got, count)

@@ -1,4 +1,4 @@
-package testnet
+package netlab
 
 import "testing"
 
@@ -66,18 +66,6 @@ func TestLossRule(t *testing.T) {
 	for f, want := range map[float64]int{0: 0, 0.5: 5000, 1: 10000, 0.00005: 1} {
 		if got, err := lossRule(f); err != nil || got != want {
 			t.Errorf("lossRule(%v) = %d, %v; want %d", f, got, err, want)
-		}
-	}
-}
-
-func TestRunPattern(t *testing.T) {
-	for name, want := range map[string]string{
-		"TestA":           "^TestA$",
-		"TestA/sub_one":   "^TestA$/^sub_one$",
-		"TestA/x.y(1)#01": `^TestA$/^x\.y\(1\)#01$`,
-	} {
-		if got := RunPattern(name); got != want {
-			t.Errorf("RunPattern(%q) = %q, want %q", name, got, want)
 		}
 	}
 }

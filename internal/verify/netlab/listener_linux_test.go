@@ -1,4 +1,4 @@
-package testnet
+package netlab
 
 import (
 	"net"
@@ -12,7 +12,7 @@ import (
 // has not reached yet.
 func TestAcceptedCountsQueue(t *testing.T) {
 	t.Parallel()
-	n := New(t)
+	n := newTestNet(t)
 	l, err := n.listen("tcp", ":7")
 	if err != nil {
 		t.Fatal(err)

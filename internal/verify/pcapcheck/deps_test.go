@@ -1,0 +1,44 @@
+package pcapcheck
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// rawprobePackages returns the rawprobe packages pkg is built from (`go
+// list -deps`), pkg included.
+func rawprobePackages(t *testing.T, pkg string) []string {
+	t.Helper()
+	gotool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("the go tool is not on PATH, so the dependencies of %s cannot be listed: %v", pkg, err)
+	}
+	out, err := exec.Command(gotool, "list", "-deps", pkg).Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v", pkg, err)
+	}
+	var own []string
+	for _, p := range strings.Fields(string(out)) {
+		if strings.HasPrefix(p, "github.com/rawprobe/rawprobe/") {
+			own = append(own, p)
+		}
+	}
+	return own
+}
+
+// The decoder is independent of the packet code it checks: pcapcheck is
+// built from no other rawprobe package, in particular not from synack.
+func TestIndependentOfSynack(t *testing.T) {
+	const self = "github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
+	if got := rawprobePackages(t, self); !slices.Equal(got, []string{self}) {
+		t.Errorf("pcapcheck is built from %v, want itself alone", got)
+	}
+	// Negative control: golden, which replays captures through synack,
+	// is seen to depend on it.
+	const synack = "github.com/rawprobe/rawprobe/synack"
+	if got := rawprobePackages(t, "github.com/rawprobe/rawprobe/internal/verify/golden"); !slices.Contains(got, synack) {
+		t.Errorf("golden's dependencies %v lack %s", got, synack)
+	}
+}
