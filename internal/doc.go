@@ -1,4 +1,46 @@
-// Package internal holds what only rawprobe itself needs: the isolated test
-// network (testnet), handshake assertions over captures (pcapcheck) and
-// target sets.
+// Package internal holds what only rawprobe itself needs. Its folders are
+// its roles; every package is listed here with one line.
+//
+// # Building blocks of the engines
+//
+// Used by the public packages and by the command alike.
+//
+//   - epollcheck: the connect() engine on epoll (netip.AddrPort in, a typed
+//     Outcome out), behind compat and the command's connect engine.
+//   - ratelimit: --rate's one meaning for both engines (SYNs per second on
+//     golang.org/x/time/rate; abandoned waits give their tokens back).
+//
+// # cli: the command's application layer
+//
+// Only cmd/rawprobe imports these; cmd/rawprobe itself holds the wiring,
+// flags and exit codes.
+//
+//   - cli/engine: the raw and connect engines behind one interface.
+//   - cli/targets: target parsing, the seeded permutation, shards.
+//   - cli/output: text, JSON Lines, CSV, nmap XML and grepable writers, the
+//     summary line, the progress bar, pcap output.
+//   - cli/services: port service names (/etc/services, else IANA's table).
+//   - cli/services/internal/servicesfile: the services(5) file parser.
+//   - cli/exporter: the Prometheus exporter (blackbox-style /probe).
+//   - cli/demo: "rawprobe demo".
+//
+// # verify: the verification harness
+//
+// netlab and pcapcheck import no test code, so the demo uses them too; the
+// others serve tests and devtools only.
+//
+//   - verify/netlab: builds the private prober/target namespace network.
+//   - verify/pcapcheck: AF_PACKET captures and the handshake analysis; its
+//     packet decoder is deliberately independent of synack.
+//   - verify/testnet: netlab's testing layer (t.Cleanup, the privilege
+//     gate, re-executed children in the prober namespace).
+//   - verify/golden: loads and replays the golden captures of
+//     testdata/pcaps without privileges.
+//   - verify/golden/record: records those scenarios in a netlab network.
+//
+// # devtools: developer commands
+//
+//   - devtools/mkpcaps: `make pcaps`, records testdata/pcaps.
+//   - devtools/benchcmp: `make bench`'s side-by-side comparison, writes
+//     BENCHMARKS.md.
 package internal
