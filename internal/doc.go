@@ -23,6 +23,7 @@
 //   - cli/services/internal/servicesfile: the services(5) file parser.
 //   - cli/exporter: the Prometheus exporter (blackbox-style /probe).
 //   - cli/demo: "rawprobe demo".
+//   - cli/buildinfo: version, commit and Go version of the running binary.
 //
 // # verify: the verification harness
 //
