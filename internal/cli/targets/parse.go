@@ -67,7 +67,10 @@ type Builder struct {
 //	CIDR:port, [v6-CIDR]:port          a prefix on one port
 //
 // A host name is resolved now; its first IPv4 address is used, or its first
-// IPv6 address when it has none.
+// IPv6 address when it has none. IPv4-mapped IPv6 spellings are the IPv4
+// targets they map: ::ffff:a.b.c.d is a.b.c.d, ::ffff:a.b.c.d/(96+n) is
+// a.b.c.d/n, and a name resolving to ::ffff:a.b.c.d is a.b.c.d. A prefix or
+// range partly inside ::ffff:0:0/96 (::/64, ::ffff:0:0/95) is an error.
 func (b *Builder) Add(ctx context.Context, token string) error {
 	return b.add(ctx, token, "")
 }
@@ -163,7 +166,8 @@ func (b *Builder) AddFile(ctx context.Context, r io.Reader, name string) error {
 }
 
 // Exclude parses a comma-separated list of addresses, CIDR prefixes and
-// ranges a.b.c.d-e.f.g.h that are left out of the set.
+// ranges a.b.c.d-e.f.g.h that are left out of the set. IPv4-mapped
+// spellings exclude the IPv4 addresses they map, as in Add.
 func (b *Builder) Exclude(list string) error {
 	for _, tok := range strings.Split(list, ",") {
 		if tok = strings.TrimSpace(tok); tok != "" {
@@ -245,7 +249,10 @@ func splitHostPort(tok string) (hosts, port string, hasPort bool, err error) {
 }
 
 // parseHosts parses an address, CIDR prefix, range or host name. For a host
-// name it returns the name, to be resolved by the caller.
+// name it returns the name, to be resolved by the caller. An IPv4-mapped
+// IPv6 address, prefix or range comes back as the IPv4 one it maps, so
+// excludes and the never-probed guards see the address the engines send to;
+// a prefix or range partly inside ::ffff:0:0/96 is an error.
 func parseHosts(s string) (r addrRange, name string, err error) {
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
@@ -266,6 +273,10 @@ func parseHosts(s string) (r addrRange, name string, err error) {
 		default:
 			r.last.lo |= uint64(1)<<hostBits - 1
 		}
+		r, ok := unmapRange(r)
+		if !ok {
+			return r, "", errStraddles("prefix", s)
+		}
 		return r, "", nil
 	}
 	if lo, hi, ok := strings.Cut(s, "-"); ok {
@@ -276,15 +287,25 @@ func parseHosts(s string) (r addrRange, name string, err error) {
 				return r, "", fmt.Errorf("range end %s is not a valid IP address", hi)
 			}
 			if a.Is4() != bAddr.Is4() {
-				return r, "", fmt.Errorf("range %s mixes IPv4 and IPv6", s)
+				// One end is written as IPv4: the range is IPv4 when
+				// the other end maps an IPv4 address.
+				a, bAddr = a.Unmap(), bAddr.Unmap()
+				if a.Is4() != bAddr.Is4() {
+					return r, "", fmt.Errorf("range %s mixes IPv4 and IPv6", s)
+				}
 			}
 			if bAddr.Less(a) {
 				return r, "", fmt.Errorf("range %s runs backwards", s)
 			}
-			return addrRange{is4: a.Is4(), first: fromAddr(a), last: fromAddr(bAddr)}, "", nil
+			r, ok := unmapRange(addrRange{is4: a.Is4(), first: fromAddr(a), last: fromAddr(bAddr)})
+			if !ok {
+				return r, "", errStraddles("range", s)
+			}
+			return r, "", nil
 		}
 	}
 	if a, err := parseAddr(s); err == nil {
+		a = a.Unmap()
 		v := fromAddr(a)
 		return addrRange{is4: a.Is4(), first: v, last: v}, "", nil
 	}
@@ -299,6 +320,8 @@ func parseHosts(s string) (r addrRange, name string, err error) {
 	return r, strings.TrimSuffix(s, "."), nil
 }
 
+// parseAddr parses an IP address without a zone as written: an
+// IPv4-mapped address stays IPv6 until the caller unmaps it.
 func parseAddr(s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
@@ -307,7 +330,7 @@ func parseAddr(s string) (netip.Addr, error) {
 	if a.Zone() != "" {
 		return netip.Addr{}, fmt.Errorf("zones are not supported")
 	}
-	return a.Unmap(), nil
+	return a, nil
 }
 
 // validHostName reports whether s is a DNS name: labels of letters, digits
