@@ -36,32 +36,49 @@ var dropAll = []unix.SockFilter{{Code: 0x06, K: 0}} // BPF_RET|BPF_K 0
 // reservePorts reserves one chunk of [lo, hi] for this engine: the first
 // of the aligned chunks lo, lo+chunk, ... (the last one shorter) whose
 // every port it can bind. Several engines on one host (in one network
-// namespace) so each get a disjoint chunk: at most ceil((hi-lo+1)/chunk)
-// of them share a range. A chunk with a port in use (by another engine or
-// any socket) is released whole and the next one tried; two engines racing
-// for a chunk both move on rather than share it. It fails, naming the
-// range, when no chunk is wholly free.
+// namespace) so each get a disjoint chunk: ceil((hi-lo+1)/chunk) of them
+// share a range. A chunk with a port in use (by another engine or any
+// socket) is released whole and the next one tried, so two engines racing
+// for a chunk move on rather than share it. When no chunk is wholly free
+// it falls back to the free ports of the first chunk that has any, as a
+// range smaller than a chunk with a port in use needs (the engine then
+// sees replies to any other engine's ports of that chunk, and counts them
+// invalid); it fails, naming the range, when no port of it is free.
 func reservePorts(lo, hi uint16, chunk int, listen bool) (*portReservation, error) {
 	chunk = max(chunk, 1)
+	var best *portReservation
 	for c := int(lo); c <= int(hi); c += chunk {
 		end := min(c+chunk-1, int(hi))
-		r, err := reserveChunk(uint16(c), uint16(end), listen)
+		r, err := reserveChunk(uint16(c), uint16(end), listen, best == nil)
 		if err != nil {
+			best.close()
 			return nil, err
 		}
-		if r != nil {
+		if r == nil {
+			continue
+		}
+		if len(r.ports) == end-c+1 {
+			best.close()
 			return r, nil
 		}
+		best = r // partial: the first chunk with a free port
 	}
-	return nil, fmt.Errorf("rawcheck: no %d-port chunk of source ports %d-%d is wholly free (each raw engine on the host takes one; some port of every chunk is in use)", chunk, lo, hi)
+	if best != nil {
+		return best, nil
+	}
+	return nil, fmt.Errorf("rawcheck: every source port in %d-%d is in use", lo, hi)
 }
 
-// reserveChunk binds every port of [lo, hi]; it returns nil and no error
-// when one of them is already in use, having released the others.
-func reserveChunk(lo, hi uint16, listen bool) (*portReservation, error) {
+// reserveChunk binds the ports of [lo, hi]. With partial, it skips ports
+// in use and returns the rest (nil if none); without, it returns nil, the
+// others released, at the first port in use.
+func reserveChunk(lo, hi uint16, listen, partial bool) (*portReservation, error) {
 	r := &portReservation{lo: lo, hi: hi}
 	for p := int(lo); p <= int(hi); p++ {
 		fd, err := reservePort(uint16(p), listen)
+		if errors.Is(err, unix.EADDRINUSE) && partial {
+			continue
+		}
 		if err != nil {
 			r.close()
 			if errors.Is(err, unix.EADDRINUSE) {
@@ -71,6 +88,9 @@ func reserveChunk(lo, hi uint16, listen bool) (*portReservation, error) {
 		}
 		r.fds = append(r.fds, fd)
 		r.ports = append(r.ports, uint16(p))
+	}
+	if len(r.ports) == 0 {
+		return nil, nil
 	}
 	return r, nil
 }
@@ -113,8 +133,11 @@ func reservePort(port uint16, listen bool) (int, error) {
 	return fd, nil
 }
 
-// close releases every reserved port.
+// close releases every reserved port; a nil r holds none.
 func (r *portReservation) close() {
+	if r == nil {
+		return
+	}
 	for _, fd := range r.fds {
 		unix.Close(fd)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,8 @@ import (
 // TestReservePortsChunks reserves chunks of one range in the prober
 // namespace: each reservation gets the next wholly free aligned chunk, a
 // chunk with one port in use is skipped whole, the last chunk may be
-// short, and a range with no free chunk fails naming the range.
+// short; with no chunk wholly free the first with free ports serves, and
+// a range with no free port fails naming the range.
 func TestReservePortsChunks(t *testing.T) {
 	testnet.RequirePrivileges(t)
 	n := testnet.New(t)
@@ -49,10 +51,20 @@ func TestReservePortsChunks(t *testing.T) {
 		} else {
 			l.Close()
 		}
+		// No chunk is wholly free: the free ports of the first chunk
+		// that has any.
 		c, err := reservePorts(lo, hi, 4, false)
+		if err != nil {
+			return err
+		}
+		defer c.close()
+		if c.lo != 40004 || c.hi != 40007 || !slices.Equal(c.ports, []uint16{40004, 40006, 40007}) {
+			t.Errorf("third reservation: chunk %d-%d ports %v, want 40004-40007 ports [40004 40006 40007]", c.lo, c.hi, c.ports)
+		}
+		d, err := reservePorts(lo, hi, 4, false)
 		if err == nil {
-			c.close()
-			t.Fatalf("third reservation got chunk %d-%d, want an error: no chunk is free", c.lo, c.hi)
+			d.close()
+			t.Fatalf("fourth reservation got chunk %d-%d, want an error: every port is in use", d.lo, d.hi)
 		}
 		if !strings.Contains(err.Error(), "40000-40009") {
 			t.Errorf("error %q does not name the range 40000-40009", err)
