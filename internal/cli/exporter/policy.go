@@ -8,7 +8,7 @@ import (
 
 // DefaultDeny are the prefixes a Policy refuses unless told otherwise:
 // IPv4 and IPv6 link-local, which hold the cloud metadata services
-//.
+// .
 var DefaultDeny = []netip.Prefix{
 	netip.MustParsePrefix("169.254.0.0/16"),
 	netip.MustParsePrefix("fe80::/10"),
