@@ -7,8 +7,8 @@ import (
 )
 
 // DefaultDeny are the prefixes a Policy refuses unless told otherwise:
-// IPv4 and IPv6 link-local, which hold the cloud metadata services
-// .
+// IPv4 and IPv6 link-local, where cloud metadata services answer
+// (169.254.169.254 among them).
 var DefaultDeny = []netip.Prefix{
 	netip.MustParsePrefix("169.254.0.0/16"),
 	netip.MustParsePrefix("fe80::/10"),
