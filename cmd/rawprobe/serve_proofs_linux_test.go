@@ -221,13 +221,14 @@ func TestServePolicy(t *testing.T) {
 	}
 }
 
-// TestServeLoad: 2,000 concurrent /probe requests over 1,000 targets
+// TestLoadServe (run by make test without the race detector, like the
+// other TestLoad tests): 2,000 concurrent /probe requests over 1,000 targets
 // (open, closed, silent) with --max-concurrent 300, below the ~667 silent
 // probes that each hold a slot for their 1.5 s budget: every 200 answer is
 // right, the rest are 503s (counted) and nothing else, and the exporter
 // answers right afterwards. It reports p99 latency and the exporter's peak
 // RSS.
-func TestServeLoad(t *testing.T) {
+func TestLoadServe(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test")
 	}
