@@ -41,7 +41,8 @@ type Config struct {
 	// draws its ports from; the zero value means
 	// {DefaultSourcePortLow, DefaultSourcePortHigh}. The engine reserves
 	// one wholly free chunk of SourcePortChunk ports of it (see
-	// SourcePortChunk) and New fails when there is none.
+	// SourcePortChunk), else the free ports of the first chunk that has
+	// any; New fails when every port of the range is in use.
 	SourcePorts [2]uint16
 	// Interface, if set, forces every probe out of that interface; by
 	// default the route to each target decides.
