@@ -15,6 +15,14 @@ const (
 	// compete for ports.
 	DefaultSourcePortLow  = 61000
 	DefaultSourcePortHigh = 61999
+	// SourcePortChunk is how many ports of the SourcePorts range one
+	// engine reserves: the first aligned chunk of the range whose every
+	// port is free. Several engines (processes) on one host so share the
+	// range without sharing a port, each filtering replies to its own
+	// chunk only; the default range holds 16 of them. A probe uses one
+	// port per target in flight, so a chunk serves any number of distinct
+	// targets and 64 probes of the same one at once.
+	SourcePortChunk = 64
 	// DefaultTimeout is the default per-attempt timeout.
 	DefaultTimeout = time.Second
 	// DefaultAttempts is the default number of SYNs sent to a target that
@@ -30,9 +38,11 @@ const (
 // takes the default named in its comment.
 type Config struct {
 	// SourcePorts is the inclusive range of TCP source ports the engine
-	// owns and reserves; the zero value means
-	// {DefaultSourcePortLow, DefaultSourcePortHigh}. Ports of the range
-	// that are already in use are skipped.
+	// draws its ports from; the zero value means
+	// {DefaultSourcePortLow, DefaultSourcePortHigh}. The engine reserves
+	// one wholly free chunk of SourcePortChunk ports of it (see
+	// SourcePortChunk), else the free ports of the first chunk that has
+	// any; New fails when every port of the range is in use.
 	SourcePorts [2]uint16
 	// Interface, if set, forces every probe out of that interface; by
 	// default the route to each target decides.

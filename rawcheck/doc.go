@@ -33,9 +33,12 @@
 // one timer: every attempt has the same timeout, so the probes due are
 // always at its head.
 //
-// Source ports and the RST: the engine reserves every port of its range
-// with an ordinary TCP socket bound to the wildcard address of both
-// families, so no local connection can take them. By default these sockets
+// Source ports and the RST: the engine reserves one chunk of its range
+// (SourcePortChunk ports, the first wholly free one) with ordinary TCP
+// sockets bound to the wildcard address of both families, so no local
+// connection and no other engine can take them, and its reply filter
+// accepts that chunk only: engines in several processes on one host share
+// a range without seeing each other's replies. By default these sockets
 // do not listen: a SYN-ACK finds no socket and the kernel answers it with
 // RST. With Config.OwnRST they listen behind a socket filter that drops
 // everything; the kernel runs a listener's filter before any TCP

@@ -114,7 +114,12 @@ func newEngine(s settings) (_ *engine, err error) {
 	} else if e.key, err = synack.NewCookieKey(); err != nil {
 		return nil, err
 	}
-	if e.filter, err = synack.Filter(synack.LinkIP, s.portLow, s.portHigh); err != nil {
+	// The ports before the filter: it accepts replies to this engine's
+	// chunk only, not to other engines' chunks of the same range.
+	if e.ports, err = reservePorts(s.portLow, s.portHigh, SourcePortChunk, s.ownRST && !s.keepKernelRST); err != nil {
+		return nil, err
+	}
+	if e.filter, err = synack.Filter(synack.LinkIP, e.ports.lo, e.ports.hi); err != nil {
 		return nil, err
 	}
 	if s.iface != "" {
@@ -131,9 +136,6 @@ func newEngine(s settings) (_ *engine, err error) {
 	}
 	if e.router, err = newRouter(h, s.iface, e.buildRoute); err != nil {
 		h.Close()
-		return nil, err
-	}
-	if e.ports, err = reservePorts(s.portLow, s.portHigh, s.ownRST && !s.keepKernelRST); err != nil {
 		return nil, err
 	}
 	e.nextPort.Store(rand.Uint32())

@@ -116,11 +116,13 @@ func TestExitStatusByErrorType(t *testing.T) {
 
 var errTest = fmt.Errorf("test failure")
 
-// TestServeTimeoutSplit: serve's --timeout is a probe's budget, split
-// across the attempts into the engine's per-attempt timeout.
+// TestServeTimeoutSplit: serve's --timeout is a probe's longest budget;
+// the exporter sends its --retries+1 attempts one engine Probe each,
+// splitting each scrape's budget among them, so the engines send one SYN
+// per Probe and let it last up to the whole budget.
 func TestServeTimeoutSplit(t *testing.T) {
 	p, err := parseServe([]string{"--timeout", "6s", "--retries", "2"}, env{})
-	if err != nil || p.timeout != 6*time.Second || p.cfg.Timeout != 2*time.Second || p.cfg.Attempts != 3 {
-		t.Errorf("parseServe = %+v, %v; want a 6s budget, 3 attempts of 2s", p, err)
+	if err != nil || p.timeout != 6*time.Second || p.attempts != 3 || p.cfg.Timeout != 6*time.Second || p.cfg.Attempts != 1 {
+		t.Errorf("parseServe = %+v, %v; want a 6s budget, 3 exporter attempts of one engine SYN each", p, err)
 	}
 }

@@ -28,8 +28,9 @@ import (
 )
 
 // ErrDeadline is returned (wrapped with the wait it would have needed) when
-// the tokens asked for are not free before the context's deadline. It
-// matches context.DeadlineExceeded with errors.Is.
+// the tokens asked for are not free before the context's deadline, whether
+// that is known at once or the deadline passes during the wait: whoever
+// gets it sent nothing. It matches context.DeadlineExceeded with errors.Is.
 var ErrDeadline = fmt.Errorf("ratelimit: no send slot before the deadline: %w", context.DeadlineExceeded)
 
 // ErrDone is returned when the done channel closes during a wait.
@@ -87,14 +88,14 @@ func (l *Limiter) wait(ctx context.Context, done <-chan struct{}, k int) error {
 		select {
 		case l.turn <- struct{}{}:
 		case <-ctx.Done():
-			return ctx.Err()
+			return ctxErr(ctx)
 		case <-done:
 			return ErrDone
 		}
 	}
 	defer func() { <-l.turn }()
-	if err := ctx.Err(); err != nil {
-		return err
+	if ctx.Err() != nil {
+		return ctxErr(ctx)
 	}
 	now := time.Now()
 	r := l.lim.ReserveN(now, k)
@@ -113,9 +114,19 @@ func (l *Limiter) wait(ctx context.Context, done <-chan struct{}, k int) error {
 		return nil
 	case <-ctx.Done():
 		r.Cancel()
-		return ctx.Err()
+		return ctxErr(ctx)
 	case <-done:
 		r.Cancel()
 		return ErrDone
 	}
+}
+
+// ctxErr is ctx's error for a wait it ended, ErrDeadline when its deadline
+// passed: the tokens were not free before it, so the caller sent nothing.
+func ctxErr(ctx context.Context) error {
+	err := ctx.Err()
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (the deadline passed while waiting)", ErrDeadline)
+	}
+	return err
 }

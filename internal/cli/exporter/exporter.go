@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rawprobe/rawprobe/internal/cli/buildinfo"
 	"github.com/rawprobe/rawprobe/internal/cli/targets"
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
@@ -47,15 +48,32 @@ type Config struct {
 	TimeoutOffset time.Duration
 	// Resolver looks host names up; nil means net.DefaultResolver.
 	Resolver targets.Resolver
-	// Logger receives one line per failed probe; nil means slog.Default().
+	// Logger receives one line per probe at debug level and one per
+	// refused request; nil means slog.Default().
 	Logger *slog.Logger
+	// Attempts is the number of SYNs a silent target gets at most; 0
+	// means rawcheck.DefaultAttempts. The exporter times them itself: the
+	// probe's budget is split evenly among them, so the last ends with
+	// the budget, and each prober should send one SYN per Probe.
+	Attempts int
+	// MaxConcurrent bounds the /probe requests served at once; those
+	// beyond it are answered 503 at once. 0 means no bound.
+	MaxConcurrent int
+	// Policy says which addresses may be probed; the others are answered
+	// 403 and nothing is sent.
+	Policy Policy
+	// Build is served as rawprobe_build_info.
+	Build buildinfo.Info
 }
 
 // Exporter is an http.Handler serving /probe, /metrics and an index page.
 type Exporter struct {
-	cfg    Config
-	mux    *http.ServeMux
-	probes *prometheus.CounterVec
+	cfg      Config
+	mux      *http.ServeMux
+	probes   *prometheus.CounterVec
+	failed   *prometheus.CounterVec
+	rejected *prometheus.CounterVec
+	slots    chan struct{} // nil: no bound
 }
 
 // New returns an Exporter. It fails when DefaultModule is not in Modules.
@@ -72,7 +90,37 @@ func New(cfg Config) (*Exporter, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = rawcheck.DefaultAttempts
+	}
 	e := &Exporter{cfg: cfg, mux: http.NewServeMux()}
+	if cfg.MaxConcurrent > 0 {
+		e.slots = make(chan struct{}, cfg.MaxConcurrent)
+	}
+	e.failed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rawprobe_exporter_probes_failed_total",
+		Help: "Probes that could not be made, by reason (rate_limited: no send slot before the deadline; resolve; cancelled; engine).",
+	}, []string{"reason"})
+	e.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "rawprobe_exporter_requests_rejected_total",
+		Help: "/probe requests refused before probing, by reason (concurrency: 503 beyond --max-concurrent; policy: 403, target not allowed).",
+	}, []string{"reason"})
+	for _, r := range []string{"rate_limited", "resolve", "cancelled", "engine"} {
+		e.failed.WithLabelValues(r)
+	}
+	for _, r := range []string{"concurrency", "policy"} {
+		e.rejected.WithLabelValues(r)
+	}
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "rawprobe_build_info",
+		Help: "A metric with a constant '1' value labelled by version, revision and goversion from which rawprobe was built.",
+		ConstLabels: prometheus.Labels{
+			"version":   cfg.Build.Version,
+			"revision":  cfg.Build.Revision,
+			"goversion": cfg.Build.GoVersion,
+		},
+	})
+	build.Set(1)
 	e.probes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "rawprobe_exporter_probes_total",
 		Help: "Probes served on /probe, by module and resulting state (error: the probe could not be made).",
@@ -82,6 +130,9 @@ func New(cfg Config) (*Exporter, error) {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		e.probes,
+		e.failed,
+		e.rejected,
+		build,
 		newStatsCollector(cfg.Modules),
 	)
 	e.mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

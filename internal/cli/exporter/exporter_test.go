@@ -17,24 +17,27 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/rawprobe/rawprobe/internal/ratelimit"
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
-// fakeProber answers by the last octet / last byte of the address:
-// 1 open, 2 closed, 3 timeout, 4 unreachable, 5 no route (nothing sent),
-// anything else an error.
+// fakeProber answers by the last octet / last byte of the address, one
+// SYN per call as the exporter's probers send: 1 open, 2 closed, 3 timeout,
+// 4 unreachable, 5 no route (nothing sent), 6 no send slot before the
+// deadline (nothing sent), 7 no answer before the ctx deadline, anything
+// else an error.
 type fakeProber struct {
-	mu      sync.Mutex
-	budget  []time.Duration // time left before the ctx deadline at each call
-	calls   uint64
-	noRoute uint64
+	mu        sync.Mutex
+	deadlines []time.Time // the ctx deadline of each call
+	calls     uint64
+	noRoute   uint64
 }
 
 func (f *fakeProber) Probe(ctx context.Context, t netip.AddrPort) (rawcheck.Result, error) {
 	f.mu.Lock()
 	f.calls++
 	if dl, ok := ctx.Deadline(); ok {
-		f.budget = append(f.budget, time.Until(dl))
+		f.deadlines = append(f.deadlines, dl)
 	}
 	f.mu.Unlock()
 	b := t.Addr().AsSlice()
@@ -45,7 +48,7 @@ func (f *fakeProber) Probe(ctx context.Context, t netip.AddrPort) (rawcheck.Resu
 	case 2:
 		res.State, res.RTT = rawcheck.Closed, 500*time.Microsecond
 	case 3:
-		res.State, res.Attempts, res.TTL = rawcheck.Timeout, 3, 0
+		res.State, res.TTL = rawcheck.Timeout, 0
 	case 4:
 		res.State, res.RTT, res.ICMPType, res.ICMPCode = rawcheck.Unreachable, time.Millisecond, 3, 1
 	case 5:
@@ -53,6 +56,8 @@ func (f *fakeProber) Probe(ctx context.Context, t netip.AddrPort) (rawcheck.Resu
 		f.mu.Lock()
 		f.noRoute++
 		f.mu.Unlock()
+	case 6:
+		return rawcheck.Result{}, fmt.Errorf("send: %w", ratelimit.ErrDeadline)
 	case 7: // an engine slower than the scrape budget
 		<-ctx.Done()
 		return res, ctx.Err()
@@ -160,6 +165,7 @@ func TestProbe(t *testing.T) {
 		{"198.18.0.9:80", "", 0, 4, 0, -1},      // engine error
 		{"nowhere.example:80", "", 0, 0, 0, -1}, // resolution failure: 200, success 0
 		{"198.18.0.7:80", "", 0, 4, 0, 0},       // budget ran out: timeout, not error
+		{"198.18.0.6:80", "", 0, 4, 0, -1},      // no send slot: an error, not a timeout
 	} {
 		// 0.7s scrape timeout: a 0.2s budget, for the slow engine's case.
 		code, body, m := scrape(t, srv, probePath(tc.target, tc.module), map[string]string{"X-Prometheus-Scrape-Timeout-Seconds": "0.7"})
@@ -235,6 +241,10 @@ func TestProbeBadRequests(t *testing.T) {
 	}
 }
 
+// TestScrapeTimeout: a silent target gets its three attempts, evenly
+// spaced, the last ending with the budget (the scrape timeout less the
+// offset, capped by the module timeout), and ends as a timeout with
+// attempts 3.
 func TestScrapeTimeout(t *testing.T) {
 	f := &fakeProber{}
 	srv := newTestServer(t, f)
@@ -251,14 +261,27 @@ func TestScrapeTimeout(t *testing.T) {
 		if tc.header != "" {
 			h["X-Prometheus-Scrape-Timeout-Seconds"] = tc.header
 		}
-		if code, body, _ := scrape(t, srv, probePath("198.18.0.1:80", ""), h); code != 200 {
-			t.Fatalf("HTTP %d %s", code, body)
+		f.mu.Lock()
+		f.deadlines = nil
+		f.mu.Unlock()
+		start := time.Now()
+		code, body, m := scrape(t, srv, probePath("198.18.0.3:80", ""), h)
+		if code != 200 || m["probe_syn_state"] != 0 || m["probe_syn_attempts"] != 3 {
+			t.Fatalf("HTTP %d, want a timeout after 3 attempts:\n%s", code, body)
 		}
 		f.mu.Lock()
-		got := f.budget[len(f.budget)-1]
+		dls := f.deadlines
 		f.mu.Unlock()
-		if got < tc.min || got > tc.max {
-			t.Errorf("header %q: probe budget %v, want %v..%v", tc.header, got, tc.min, tc.max)
+		if len(dls) != 3 {
+			t.Fatalf("header %q: %d calls, want 3", tc.header, len(dls))
+		}
+		// start is a little before the exporter's own start.
+		got := dls[2].Sub(start)
+		if got < tc.min || got > tc.max+50*time.Millisecond {
+			t.Errorf("header %q: last attempt ends %v after the request, want %v..%v", tc.header, got, tc.min, tc.max)
+		}
+		if first := dls[0].Sub(start); first < got/3-50*time.Millisecond || first > got/3+50*time.Millisecond {
+			t.Errorf("header %q: first attempt ends after %v, want a third of %v", tc.header, first, got)
 		}
 	}
 }

@@ -1,8 +1,11 @@
 package exporter
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -10,8 +13,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/rawprobe/rawprobe/internal/cli/targets"
+	"github.com/rawprobe/rawprobe/internal/ratelimit"
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
@@ -38,6 +43,16 @@ func newProbeMetrics(reg *prometheus.Registry) *probeMetrics {
 }
 
 func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
+	if e.slots != nil {
+		select {
+		case e.slots <- struct{}{}:
+			defer func() { <-e.slots }()
+		default:
+			e.rejected.WithLabelValues("concurrency").Inc()
+			http.Error(w, fmt.Sprintf("Too many probes in progress (--max-concurrent %d)", cap(e.slots)), http.StatusServiceUnavailable)
+			return
+		}
+	}
 	q := r.URL.Query()
 	module := q.Get("module")
 	if module == "" {
@@ -58,64 +73,134 @@ func (e *Exporter) serveProbe(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	timeout, err := e.timeout(r)
+	budget, err := e.timeout(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	defer cancel()
+	debug := q.Get("debug") == "true"
+	var logs bytes.Buffer
+	log := e.cfg.Logger
+	if debug {
+		log = slog.New(fanout{log.Handler(), slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})})
+	}
+	log = log.With("module", module, "target", target)
 
+	start := time.Now()
+	deadline := start.Add(budget)
 	reg := prometheus.NewRegistry()
 	m := newProbeMetrics(reg)
-	start := time.Now()
-	state := e.probe(ctx, prober, module, target, ep, m)
+	addr, ok := e.resolve(r.Context(), deadline, ep, m, log)
+	state := "error"
+	if ok {
+		if !e.cfg.Policy.Allows(addr) {
+			e.rejected.WithLabelValues("policy").Inc()
+			log.Debug("probe refused: target not allowed by --allow/--deny", "addr", addr)
+			http.Error(w, fmt.Sprintf("Target %s is not allowed (--allow/--deny)", addr), http.StatusForbidden)
+			return
+		}
+		state = e.probe(r.Context(), prober, netip.AddrPortFrom(addr, ep.Port), start, deadline, m, log)
+	}
 	m.duration.Set(time.Since(start).Seconds())
 	e.probes.WithLabelValues(module, state).Inc()
+	if debug {
+		writeDebug(w, &logs, reg)
+		return
+	}
 	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(w, r)
 }
 
-// probe resolves and probes ep, fills m and returns the state's name.
-func (e *Exporter) probe(ctx context.Context, p Prober, module, target string, ep targets.Endpoint, m *probeMetrics) string {
+// resolve returns ep's address, looking its host name up (IPv4 first, as
+// the command does) before deadline.
+func (e *Exporter) resolve(ctx context.Context, deadline time.Time, ep targets.Endpoint, m *probeMetrics, log *slog.Logger) (netip.Addr, bool) {
 	addr := ep.Addr
 	if ep.Host != "" {
 		res := e.cfg.Resolver
 		if res == nil {
 			res = net.DefaultResolver
 		}
+		ctx, cancel := context.WithDeadline(ctx, deadline)
+		defer cancel()
 		t0 := time.Now()
 		addrs, err := res.LookupNetIP(ctx, "ip", ep.Host)
 		m.dnsLookup.Set(time.Since(t0).Seconds())
 		if err != nil || len(addrs) == 0 {
-			e.cfg.Logger.Warn("probe failed: name resolution", "module", module, "target", target, "err", err)
+			e.failed.WithLabelValues("resolve").Inc()
+			log.Debug("probe failed: name resolution", "err", err)
 			m.state.Set(-1)
-			return "error"
+			return netip.Addr{}, false
 		}
 		addr = addrs[0]
-		for _, a := range addrs { // IPv4 first, as the command does
+		for _, a := range addrs {
 			if a.Unmap().Is4() {
 				addr = a
 				break
 			}
 		}
-		addr = addr.Unmap()
 	}
+	addr = addr.Unmap()
 	if addr.Is4() {
 		m.ipProtocol.Set(4)
 	} else {
 		m.ipProtocol.Set(6)
 	}
-	res, err := p.Probe(ctx, netip.AddrPortFrom(addr, ep.Port))
-	if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-		// The scrape's time budget ran out before the engine's own
-		// timeout: the target did not answer in time.
-		res, err = rawcheck.Result{Target: netip.AddrPortFrom(addr, ep.Port), State: rawcheck.Timeout}, nil
-	}
-	if err != nil {
-		e.cfg.Logger.Warn("probe failed", "module", module, "target", target, "err", err)
+	return addr, true
+}
+
+// probe sends up to Config.Attempts SYNs to t, one Probe each, attempt i
+// ending at start + i*(deadline-start)/Attempts, so that a silent target
+// ends as Timeout with its true attempt count at the deadline. It fills m
+// and returns the state's name, or "error" for a probe that could not be
+// made: one that got no send slot before its deadline is an error
+// (rate_limited), never a timeout.
+func (e *Exporter) probe(ctx context.Context, p Prober, t netip.AddrPort, start, deadline time.Time, m *probeMetrics, log *slog.Logger) string {
+	n := e.cfg.Attempts
+	per := deadline.Sub(start) / time.Duration(n)
+	sent := 0
+	res := rawcheck.Result{Target: t, State: rawcheck.Timeout}
+	fail := func(reason string, err error) string {
+		e.failed.WithLabelValues(reason).Inc()
+		log.Debug("probe failed", "reason", reason, "attempts", sent, "err", err)
 		m.state.Set(-1)
+		m.attempts.Set(float64(sent))
 		return "error"
 	}
+attempts:
+	for i := 1; i <= n; i++ {
+		actx, cancel := context.WithDeadline(ctx, start.Add(per*time.Duration(i)))
+		r, err := p.Probe(actx, t)
+		cancel()
+		switch {
+		case err == nil:
+			sent += r.Attempts
+			if r.State != rawcheck.Timeout {
+				res = r
+				break attempts
+			}
+		case errors.Is(err, ratelimit.ErrDeadline):
+			// Nothing was sent for this attempt.
+			if sent == 0 {
+				return fail("rate_limited", err)
+			}
+			log.Debug("no send slot for a retry before its deadline", "attempt", i, "err", err)
+			break attempts
+		case ctx.Err() != nil:
+			return fail("cancelled", err)
+		case errors.Is(err, context.DeadlineExceeded):
+			// The attempt's SYN left and its time ran out: the
+			// connect engine says how many it sent, the raw engine
+			// (a zero Result) sent one.
+			if r.Target.IsValid() {
+				sent += r.Attempts
+			} else {
+				sent++
+			}
+		default:
+			return fail("engine", err)
+		}
+	}
+	res.Attempts = sent
+	log.Debug("probe done", "state", res.State, "attempts", res.Attempts, "rtt", res.RTT)
 	m.attempts.Set(float64(res.Attempts))
 	m.rtt.Set(res.RTT.Seconds())
 	m.state.Set(synState(res.State))
@@ -123,6 +208,62 @@ func (e *Exporter) probe(ctx context.Context, p Prober, module, target string, e
 		m.success.Set(1)
 	}
 	return res.State.String()
+}
+
+// writeDebug answers debug=true as blackbox_exporter does: the probe's log
+// lines, then the metrics as text.
+func writeDebug(w http.ResponseWriter, logs *bytes.Buffer, reg *prometheus.Registry) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintf(w, "Logs for the probe:\n%s\n\nMetrics that would have been returned:\n", logs)
+	mfs, err := reg.Gather()
+	if err != nil {
+		fmt.Fprintf(w, "gathering the metrics: %v\n", err)
+		return
+	}
+	for _, mf := range mfs {
+		expfmt.MetricFamilyToText(w, mf)
+	}
+}
+
+// fanout is a slog.Handler that passes each record to all its handlers
+// that are enabled for it.
+type fanout []slog.Handler
+
+func (f fanout) Enabled(ctx context.Context, l slog.Level) bool {
+	for _, h := range f {
+		if h.Enabled(ctx, l) {
+			return true
+		}
+	}
+	return false
+}
+
+func (f fanout) Handle(ctx context.Context, r slog.Record) error {
+	var first error
+	for _, h := range f {
+		if h.Enabled(ctx, r.Level) {
+			if err := h.Handle(ctx, r.Clone()); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
+}
+
+func (f fanout) WithAttrs(as []slog.Attr) slog.Handler {
+	out := make(fanout, len(f))
+	for i, h := range f {
+		out[i] = h.WithAttrs(as)
+	}
+	return out
+}
+
+func (f fanout) WithGroup(name string) slog.Handler {
+	out := make(fanout, len(f))
+	for i, h := range f {
+		out[i] = h.WithGroup(name)
+	}
+	return out
 }
 
 // synState is the value of probe_syn_state for s, as its help text lists
