@@ -476,7 +476,6 @@ func ipNeeds(t testing.TB, p []byte) int {
 	return 0
 }
 
-
 // TestParseVLAN: one 802.1Q tag is skipped (documented); the same frame
 // with the tag's EtherType made unknown is not IP.
 func TestParseVLAN(t *testing.T) {
