@@ -1,7 +1,10 @@
 package rawcheck
 
 import (
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rawprobe/rawprobe/synack"
@@ -32,6 +35,10 @@ const (
 	MaxAttempts = 255
 	// DefaultWindow is the default bound on probes in flight in one Scan.
 	DefaultWindow = 65536
+	// MinSourcePort is the lowest source port Validate accepts without
+	// ForceSourcePorts: the ports below it are the well-known ports of the
+	// host's own services.
+	MinSourcePort = 1024
 )
 
 // Config configures a Prober. The zero value is usable: every zero field
@@ -42,8 +49,15 @@ type Config struct {
 	// {DefaultSourcePortLow, DefaultSourcePortHigh}. The engine reserves
 	// one wholly free chunk of SourcePortChunk ports of it (see
 	// SourcePortChunk), else the free ports of the first chunk that has
-	// any; New fails when every port of the range is in use.
+	// any; New fails when every port of the range is in use. The range,
+	// given or default, must not reach below MinSourcePort nor overlap the
+	// kernel's ephemeral port range (net.ipv4.ip_local_port_range of the
+	// network namespace New runs in), from which the host's own
+	// connections take their ports.
 	SourcePorts [2]uint16
+	// ForceSourcePorts accepts a SourcePorts range below MinSourcePort or
+	// overlapping the ephemeral port range.
+	ForceSourcePorts bool
 	// Interface, if set, forces every probe out of that interface; by
 	// default the route to each target decides.
 	Interface string
@@ -114,12 +128,27 @@ func (e *ConfigError) Error() string {
 
 // Validate reports the first field of c that New would not accept, as a
 // *ConfigError, and nil when c is usable. It is the one place the ranges
-// of Config's fields are checked; New calls it too.
-func (c Config) Validate() error {
+// of Config's fields are checked; New calls it too. Unless
+// ForceSourcePorts is set, it reads the ephemeral port range of the
+// calling thread's network namespace (on Linux,
+// /proc/sys/net/ipv4/ip_local_port_range), and refuses SourcePorts when
+// that cannot be read.
+func (c Config) Validate() error { return c.validate(ephemeralPorts) }
+
+// validate is Validate with the source of the ephemeral port range given:
+// ephemeral returns it, or an error wrapping errors.ErrUnsupported where
+// the system has none to check against.
+func (c Config) validate(ephemeral func() (lo, hi uint16, err error)) error {
 	lo, hi := c.SourcePorts[0], c.SourcePorts[1]
-	switch {
-	case (lo != 0 || hi != 0) && (lo == 0 || hi < lo):
+	if (lo != 0 || hi != 0) && (lo == 0 || hi < lo) {
 		return &ConfigError{"SourcePorts", fmt.Sprintf("%d-%d", lo, hi), "1 <= low <= high"}
+	}
+	if !c.ForceSourcePorts {
+		if err := checkSourcePorts(c.WithDefaults().SourcePorts, ephemeral); err != nil {
+			return err
+		}
+	}
+	switch {
 	case c.Rate < 0:
 		return &ConfigError{"Rate", c.Rate, ">= 0 (0 = unlimited)"}
 	case c.Timeout < 0:
@@ -132,6 +161,46 @@ func (c Config) Validate() error {
 		return &ConfigError{"Window", c.Window, ">= 0 (0 = default)"}
 	}
 	return nil
+}
+
+// checkSourcePorts refuses a source-port range that reaches below
+// MinSourcePort or overlaps the ephemeral port range.
+func checkSourcePorts(ports [2]uint16, ephemeral func() (lo, hi uint16, err error)) error {
+	value := fmt.Sprintf("%d-%d", ports[0], ports[1])
+	if ports[0] < MinSourcePort {
+		return &ConfigError{"SourcePorts", value, fmt.Sprintf(
+			"ports from %d up: the ports below are the host's services' (ForceSourcePorts accepts them)", MinSourcePort)}
+	}
+	elo, ehi, err := ephemeral()
+	if errors.Is(err, errors.ErrUnsupported) {
+		return nil
+	}
+	if err != nil {
+		return &ConfigError{"SourcePorts", value, fmt.Sprintf(
+			"a range checked against the kernel's ephemeral port range, which cannot be read: %v (ForceSourcePorts skips the check)", err)}
+	}
+	if ports[0] <= ehi && elo <= ports[1] {
+		return &ConfigError{"SourcePorts", value, fmt.Sprintf(
+			"a range outside the kernel's ephemeral port range %d-%d (net.ipv4.ip_local_port_range), "+
+				"from which the host's own connections take their ports, while the engine holds every port of its range "+
+				"(ForceSourcePorts accepts an overlap)", elo, ehi)}
+	}
+	return nil
+}
+
+// parsePortRange reads the contents of ip_local_port_range: two port
+// numbers, low then high, separated by white space.
+func parsePortRange(s string) (lo, hi uint16, err error) {
+	f := strings.Fields(s)
+	if len(f) != 2 {
+		return 0, 0, fmt.Errorf("%q is not two port numbers", s)
+	}
+	l, err1 := strconv.ParseUint(f[0], 10, 16)
+	h, err2 := strconv.ParseUint(f[1], 10, 16)
+	if err1 != nil || err2 != nil || l == 0 || h < l {
+		return 0, 0, fmt.Errorf("%q is not a port range low <= high", s)
+	}
+	return uint16(l), uint16(h), nil
 }
 
 // WithDefaults returns c with every zero field that has a default

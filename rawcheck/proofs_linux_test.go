@@ -170,7 +170,7 @@ func TestPortReservation(t *testing.T) {
 	n.Listen(t, "tcp", ":80")
 	setPortRange(t, n, 40000, 40015)
 	dst := netip.AddrPortFrom(nth(n.Answering4, 3), 80)
-	p := newInProber(t, n, Config{SourcePorts: [2]uint16{40000, 40007}})
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{40000, 40007}, ForceSourcePorts: true})
 	ports, conns, err := dialAll(n, dst, 9)
 	for _, c := range conns {
 		c.Close()

@@ -24,6 +24,10 @@
 //     fragments, IPv6 extension headers, ICMP type, quoted protocol) and also
 //     drops replies to other processes: the TCP destination port, or the TCP
 //     source port quoted by an ICMP error, must be in the prober's range.
+//     It keeps FilterSnapLen (128) bytes of an accepted packet, all that
+//     Parse reads of the longest reply, so large packets that pass it take
+//     no more room in a receive ring than real replies; Parse decodes frames
+//     cut at that length.
 //   - BuildRST sends RST only with seq = the SYN-ACK's ack (RFC 9293), as
 //     Linux answers a SYN-ACK it has no connection for.
 package synack

@@ -128,6 +128,6 @@ func ExampleFilter() {
 	// 44 ldh [88]
 	// 45 jlt #40000,2
 	// 46 jgt #40999,1
-	// 47 ret #262144
+	// 47 ret #128
 	// 48 ret #0
 }

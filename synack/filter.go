@@ -8,9 +8,22 @@ import (
 )
 
 // FilterSnapLen is what a Filter program returns for an accepted packet:
-// the number of bytes to keep, here every byte (tcpdump's maximum snapshot
-// length), so that Parse never sees a packet shorter than its IP length.
-const FilterSnapLen = 262144
+// the number of bytes the kernel keeps of it. It is what Parse reads of the
+// longest reply, with room to spare, and no more, so that a flood of large
+// packets that pass the filter (RSTs with payload to the port range) takes
+// little room in a listener's receive buffer or ring and cannot crowd out
+// real replies. Parse decodes frames cut at this length.
+//
+// The longest case is an ICMPv6 error on Ethernet: 14 bytes of Ethernet
+// header, 40 of IPv6, 8 of ICMPv6, the quoted IPv6 header (40) and the
+// first 8 bytes of the quoted TCP header (ports and sequence number), 110
+// bytes. A SYN-ACK or RST needs its IP header and the first 20 bytes of
+// TCP: at most 14+40+20 for IPv6, 14+60+20 for IPv4 with options. An ICMP
+// error needs 14+(20+o1)+8+(20+o2)+8 bytes, o1 and o2 the option bytes of
+// the outer and the quoted IPv4 header; the quoted header is our SYN's,
+// sent without options, so 110 at most unless a router added more than 18
+// bytes of options to our SYN, when Parse reports ErrTruncated.
+const FilterSnapLen = 128
 
 // ErrFilter is wrapped by the errors Filter returns.
 var ErrFilter = errors.New("synack: cannot build filter")
@@ -31,8 +44,8 @@ var ErrFilter = errors.New("synack: cannot build filter")
 // overlapping), IPv6 packets whose first next header is an extension header
 // rather than TCP or ICMPv6, and 802.1Q-tagged frames (the kernel normally
 // strips the tag before filters run). A load beyond the end of a short packet
-// makes the kernel reject it. Accepted packets are kept whole
-// (FilterSnapLen); rejected ones return 0.
+// makes the kernel reject it. Of accepted packets the first FilterSnapLen
+// bytes are kept, all that Parse reads; rejected ones return 0.
 func Filter(link LinkType, portLo, portHi uint16) ([]bpf.Instruction, error) {
 	if portLo > portHi {
 		return nil, fmt.Errorf("%w: port range %d-%d has its low end above its high end", ErrFilter, portLo, portHi)
@@ -106,7 +119,7 @@ func Filter(link LinkType, portLo, portHi uint16) ([]bpf.Instruction, error) {
 	p.jump(bpf.JumpGreaterThan, hi, "reject", "accept")                            // above the range? reject, else accept
 
 	p.label("accept")
-	p.op(bpf.RetConstant{Val: FilterSnapLen}) // keep the whole packet
+	p.op(bpf.RetConstant{Val: FilterSnapLen}) // keep what Parse reads
 	p.label("reject")
 	p.op(bpf.RetConstant{Val: 0}) // drop the packet
 	return p.assemble()

@@ -188,7 +188,8 @@ func FuzzFillPacket(f *testing.F) {
 
 // FuzzFilter: whatever Parse decodes as a reply for a port in the range,
 // the Filter program (run in x/net/bpf's VM) accepts, for both link types;
-// and the VM never fails on any input.
+// the VM never fails on any input; and an accepted frame cut to the
+// length the program returns still decodes the same.
 func FuzzFilter(f *testing.F) {
 	for _, s := range parseSeeds(f) {
 		f.Add(s.frame, s.link)
@@ -227,6 +228,28 @@ func FuzzFilter(f *testing.F) {
 		}
 		if n != 0 && (port < 40000 || port > 40010) {
 			t.Fatalf("filter accepts port %d: %+v", port, r)
+		}
+		if n == 0 {
+			return
+		}
+		// What the kernel keeps of it (FilterSnapLen bytes) decodes the
+		// same, unless the headers Parse reads are longer (IPv4 errors
+		// whose two headers carry many options): then it is truncated.
+		if n != FilterSnapLen {
+			t.Fatalf("filter returned %d, want %d", n, FilterSnapLen)
+		}
+		l3 := 0
+		if l == LinkEthernet {
+			l3 = ethHeaderLen
+		}
+		need := l3 + ipNeeds(t, frame[l3:])
+		var short Reply
+		err = Parse(frame[:min(n, len(frame))], l, &short)
+		if need <= n && (err != nil || short != r) {
+			t.Fatalf("cut to %d bytes, of which Parse reads %d: %v, %+v, want %+v", n, need, err, short, r)
+		}
+		if need > n && err != ErrTruncated {
+			t.Fatalf("cut to %d bytes, Parse reads %d: %v, want ErrTruncated", n, need, err)
 		}
 	})
 }

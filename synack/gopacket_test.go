@@ -345,11 +345,18 @@ func TestParseGopacketReplies(t *testing.T) {
 			if err := Parse(padded, LinkEthernet, &r); err != nil || r != c.want {
 				t.Fatalf("Parse padded: %v\n got %+v\nwant %+v", err, r, c.want)
 			}
-			// Every frame cut short of its IP length is rejected (gopacket
-			// pads Ethernet frames to 60 bytes; cutting padding is fine).
-			for n := range ethHeaderLen + ipEnd(c.frame[ethHeaderLen:]) {
-				if err := Parse(c.frame[:n], LinkEthernet, &r); err == nil {
-					t.Fatalf("Parse accepted the frame truncated to %d of %d bytes: %+v", n, len(c.frame), r)
+			// Every frame cut short of the headers Parse reads (see
+			// parseNeeds) is rejected as truncated (negative control);
+			// cut anywhere after them, as a snap length cuts it, it
+			// decodes to the same fields.
+			need := parseNeeds(t, c.frame)
+			for n := range len(c.frame) {
+				err := Parse(c.frame[:n], LinkEthernet, &r)
+				switch {
+				case n < need && err != ErrTruncated:
+					t.Fatalf("frame truncated to %d of %d bytes, short of the %d Parse reads: %v, %+v", n, len(c.frame), need, err, r)
+				case n >= need && (err != nil || r != c.want):
+					t.Fatalf("frame truncated to %d of %d bytes, keeping the %d Parse reads: %v\n got %+v\nwant %+v", n, len(c.frame), need, err, r, c.want)
 				}
 			}
 		})
@@ -435,12 +442,38 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
-// ipEnd returns the length an IP packet's header claims.
-func ipEnd(p []byte) int {
-	if p[0]>>4 == 4 {
-		return int(binary.BigEndian.Uint16(p[ipv4TotalLen:]))
+// parseNeeds returns how many bytes of an Ethernet frame (without VLAN
+// tag) holding a TCP reply or an ICMP error quoting TCP Parse reads: the
+// headers up to the first 20 bytes of TCP, or up to the first 8 bytes of
+// the quoted TCP header. It reads the frame's own header lengths,
+// independently of Parse.
+func parseNeeds(t testing.TB, frame []byte) int {
+	t.Helper()
+	return ethHeaderLen + ipNeeds(t, frame[ethHeaderLen:])
+}
+
+// ipNeeds is parseNeeds for a frame that starts at the IP header.
+func ipNeeds(t testing.TB, p []byte) int {
+	t.Helper()
+	ipLen := func(p []byte) int {
+		if p[0]>>4 == 4 {
+			return int(p[0]&0xf) * 4
+		}
+		return ipv6HeaderLen
 	}
-	return ipv6HeaderLen + int(binary.BigEndian.Uint16(p[ipv6PayloadLen:]))
+	hl := ipLen(p)
+	proto := p[ipv4Protocol]
+	if p[0]>>4 == 6 {
+		proto = p[ipv6NextHeader]
+	}
+	switch proto {
+	case protoTCP:
+		return hl + tcpMinLen
+	case protoICMP, protoICMPv6:
+		return hl + icmpHeaderLen + ipLen(p[hl+icmpHeaderLen:]) + 8
+	}
+	t.Fatalf("parseNeeds: protocol %d", proto)
+	return 0
 }
 
 // TestParseVLAN: one 802.1Q tag is skipped (documented); the same frame

@@ -92,8 +92,9 @@ type Reply struct {
 var (
 	// ErrLinkType: the LinkType passed to Parse is unknown.
 	ErrLinkType = errors.New("synack: unknown link type")
-	// ErrTruncated: the frame ends before a header it needs, or before the
-	// length its IP header claims.
+	// ErrTruncated: the frame ends before a header or field Parse reads.
+	// A frame cut short after those (by a capture's snap length, such as
+	// Filter's) is decoded.
 	ErrTruncated = errors.New("synack: truncated packet")
 	// ErrNotIP: the frame's EtherType or IP version is neither IPv4 nor IPv6.
 	ErrNotIP = errors.New("synack: not an IPv4 or IPv6 packet")
@@ -119,7 +120,12 @@ var (
 // into r, which it overwrites entirely. It returns one of the sentinel errors
 // above, leaving r the zero Reply, when the frame is not a decodable reply.
 // It never panics, never reads beyond frame and allocates nothing. Bytes
-// beyond the length the IP header claims (Ethernet padding) are ignored.
+// beyond the length the IP header claims (Ethernet padding) are ignored;
+// bytes missing from the end of a frame cut short are not needed as long
+// as the headers Parse reads are whole: the IP header, then the TCP
+// header's first 20 bytes (its options are not read), or the ICMP header
+// and the quoted IP header with the first 8 bytes of TCP. The lengths the
+// headers claim are checked against each other, not against the frame.
 //
 // Parse checks no checksum: on the loopback device and on veth pairs with
 // checksum offload, AF_PACKET sees TCP segments whose checksum is not yet
@@ -180,18 +186,19 @@ func parseIPv4(p []byte, r *Reply) error {
 	if ip.version() != 4 || hl < ipv4MinLen || tl < hl {
 		return ErrMalformed
 	}
-	if tl > len(p) {
+	if hl > len(p) {
 		return ErrTruncated
 	}
 	if ip.isFragment() {
 		return ErrFragment
 	}
 	r.Src, r.Dst, r.TTL = ip.src(), ip.dst(), ip.ttl()
+	payload := p[hl:min(tl, len(p))]
 	switch ip.protocol() {
 	case protoTCP:
-		return parseTCP(p[hl:tl], r)
+		return parseTCP(payload, tl-hl, r)
 	case protoICMP:
-		return parseICMPv4(p[hl:tl], r)
+		return parseICMPv4(payload, r)
 	}
 	return ErrNotReply
 }
@@ -205,15 +212,13 @@ func parseIPv6(p []byte, r *Reply) error {
 		return ErrMalformed
 	}
 	end := ipv6HeaderLen + ip.payloadLen()
-	if end > len(p) {
-		return ErrTruncated
-	}
 	r.Src, r.Dst, r.TTL = ip.src(), ip.dst(), ip.hopLimit()
+	payload := p[ipv6HeaderLen:min(end, len(p))]
 	switch ip.nextHeader() {
 	case protoTCP:
-		return parseTCP(p[ipv6HeaderLen:end], r)
+		return parseTCP(payload, ip.payloadLen(), r)
 	case protoICMPv6:
-		return parseICMPv6(p[ipv6HeaderLen:end], r)
+		return parseICMPv6(payload, r)
 	case 0, 43, 44, 50, 51, 60, 135, 139, 140, 253, 254:
 		// Hop-by-hop, routing, fragment, ESP, AH, destination options,
 		// mobility, HIP, shim6 and the experimental values (RFC 7045).
@@ -222,12 +227,15 @@ func parseIPv6(p []byte, r *Reply) error {
 	return ErrNotReply
 }
 
-func parseTCP(p []byte, r *Reply) error {
-	if len(p) < tcpMinLen {
+// parseTCP decodes the segment whose first bytes are p and whose length,
+// as the IP header claims it, is segLen (p may be cut short after the
+// first 20 bytes).
+func parseTCP(p []byte, segLen int, r *Reply) error {
+	if segLen < tcpMinLen || len(p) < tcpMinLen {
 		return ErrTruncated
 	}
 	tcp := tcpHeader(p)
-	if hl := tcp.headerLen(); hl < tcpMinLen || hl > len(p) {
+	if hl := tcp.headerLen(); hl < tcpMinLen || hl > segLen {
 		return ErrMalformed
 	}
 	flags := tcp.flags()

@@ -78,6 +78,7 @@ type engineFlags struct {
 	timeout     positiveDuration
 	retries     uint
 	sourcePorts portRange
+	forcePorts  bool
 	iface       string
 	ownRST      bool
 	window      int
@@ -94,6 +95,7 @@ func (f *engineFlags) register(fs *pflag.FlagSet, timeout time.Duration, timeout
 	fs.Var(&f.timeout, "timeout", timeoutHelp)
 	fs.UintVar(&f.retries, "retries", rawcheck.DefaultAttempts-1, "extra attempts for a target that did not answer")
 	fs.Var(&f.sourcePorts, "source-ports", "raw engine: source port range LOW-HIGH it owns")
+	fs.BoolVar(&f.forcePorts, "force-source-ports", false, "accept a --source-ports range below 1024 or inside the kernel's ephemeral port range")
 	fs.StringVar(&f.iface, "interface", "", "raw engine: send every probe out of this interface")
 	fs.BoolVar(&f.ownRST, "own-rst", false, "raw engine: send our own RST to each SYN-ACK (the kernel's is then suppressed)")
 	fs.IntVar(&f.window, "window", 0, "probes in flight at most (0 = engine default)")
@@ -111,6 +113,7 @@ func (f *engineFlags) config(fs *pflag.FlagSet) (engine.Config, error) {
 		OwnRST:      f.ownRST,
 		Window:      f.window,
 	}
+	cfg.ForceSourcePorts = f.forcePorts
 	if err := engine.Validate(f.engine, cfg); err != nil {
 		return cfg, flagError(fs, err)
 	}

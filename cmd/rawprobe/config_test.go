@@ -56,7 +56,7 @@ func TestBadSettings(t *testing.T) {
 	}
 	// Control: the limits themselves are accepted.
 	for _, args := range [][]string{
-		{"--retries", fmt.Sprint(rawcheck.MaxAttempts - 1), "--timeout", "1ns", "--source-ports", "1-1", "--rate", "0", "--window", "0", "--engine", "connect", "--format", "csv"},
+		{"--retries", fmt.Sprint(rawcheck.MaxAttempts - 1), "--timeout", "1ns", "--source-ports", "1-1", "--force-source-ports", "--rate", "0", "--window", "0", "--engine", "connect", "--format", "csv"},
 	} {
 		if c := runCLI(t, append(args, "198.18.0.1:80")); c.code != 0 || len(c.opened) != 1 {
 			t.Errorf("%q: exit %d, opened %v, stderr %q; want the scan to run", args, c.code, c.opened, c.stderr)

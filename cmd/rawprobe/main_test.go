@@ -361,7 +361,7 @@ func TestProgressOnlyOnTerminal(t *testing.T) {
 
 func TestEngineNote(t *testing.T) {
 	var got engine.Config
-	c := runCLI(t, []string{"--rate", "50", "--timeout", "250ms", "--retries", "0", "--source-ports", "40000-40010", "--own-rst", "198.18.0.1:80"}, func(e *env, c *cli) {
+	c := runCLI(t, []string{"--rate", "50", "--timeout", "250ms", "--retries", "0", "--source-ports", "40000-40010", "--force-source-ports", "--own-rst", "198.18.0.1:80"}, func(e *env, c *cli) {
 		e.openEngine = func(name string, cfg engine.Config) (engine.Engine, string, error) {
 			got = cfg
 			c.opened = append(c.opened, name)

@@ -23,6 +23,11 @@
 //   - A result can never reach the wrong check when the kernel reuses an
 //     fd number: epoll events carry a slot index and generation, not the
 //     fd.
+//   - Nor can a check of a stopped run touch that run's epoll fd or
+//     eventfd once the loop has closed them: every use outside the loop
+//     holds the shard's lock and finds it closed. The engine's next run
+//     usually gets the same fd numbers, and a late poll of them would take
+//     its one-shot events (TestRestartedLoopKeepsItsEvents).
 //   - Nor does a check meet the last one's leftovers on the same 4-tuple:
 //     with zero linger, source ports are taken in rotation over the
 //     ephemeral range instead of from connect(), which could hand a port

@@ -20,9 +20,14 @@ type shard struct {
 	epfd int
 	evfd int // eventfd that wakes the loop (to stop, or from an idle sleep)
 
-	// mu is held for reading while a check registers, and for writing
-	// when the loop shuts down; open says whether registering is allowed.
-	// Holding it keeps epfd from being closed under a registering check.
+	// mu is held for reading by everyone but the loop who uses epfd or
+	// evfd (a check registering, waking the loop or helping it; stop
+	// waking it), and for writing when the loop shuts down; open says
+	// whether the fds are still the shard's. Holding it keeps them from
+	// being closed under a caller, and checking open keeps a late caller
+	// off fd numbers the kernel may have given to someone else since,
+	// such as the epoll instance of the engine's next run, whose events it
+	// would steal.
 	mu   sync.RWMutex
 	open bool
 
@@ -81,9 +86,15 @@ func (s *shard) wake() {
 }
 
 // stop asks the loop to finish; it sweeps and closes everything itself.
+// The loop may see stopping and close its fds before the wake: the wake
+// is made only while they are open.
 func (s *shard) stop() {
 	s.stopping.Store(true)
-	s.wake()
+	s.mu.RLock()
+	if s.open {
+		s.wake()
+	}
+	s.mu.RUnlock()
 }
 
 // probe connects the fresh socket fd to target, registers it with the
@@ -132,17 +143,24 @@ func (s *shard) probe(fd int, target netip.AddrPort, scope uint32, deadline int6
 	// From here the loop may time the check out. If it has already
 	// completed it on an event, the swap fails and done is signalled.
 	sl.state.CompareAndSwap(packState(gen, phaseRegistering), packState(gen, phaseArmed))
-	s.mu.RUnlock()
 	// Wake an idle loop before helping: a close by help that races with
 	// the loop's poll of the epoll fd leaves the socket's release (its
-	// RST) to the loop thread's return from poll.
+	// RST) to the loop thread's return from poll. Both still under mu, so
+	// the fds are the shard's.
 	if s.sleeping.Load() && s.sleeping.CompareAndSwap(true, false) {
 		s.wake()
 	}
-	s.help(sl)
+	runTestHook(hookCheckFirstPoll)
+	n := s.collectHelp(sl)
+	s.mu.RUnlock()
+	s.deliverHelp(sl, n)
 
 	<-sl.done
-	s.help(sl) // once more: this goroutine may be the first of ours to run in a while
+	// Once more: this goroutine may be the first of ours to run in a
+	// while. The loop may have stopped and closed its fds meanwhile; help
+	// then leaves them alone.
+	runTestHook(hookCheckLastPoll)
+	s.help(sl)
 	result := sl.result
 	sl.state.Store(packState(gen, phaseIdle))
 	s.slots.release(sl)
@@ -248,6 +266,7 @@ func (s *shard) loop() {
 			s.waitReady(wait)
 			s.sleeping.Store(false)
 		}
+		runTestHook(hookLoopPoll)
 		n, evfd, err := s.collect(events, closed, timeout)
 		if err != 0 && err != unix.EINTR {
 			// Only a programming error (EBADF, EINVAL) can get here.
@@ -311,8 +330,27 @@ func (s *shard) collect(events []unix.EpollEvent, closed []closedSlot, timeout i
 // check goroutines the loop waited for a P for up to seconds, long enough
 // for the kernel's delayed ACK to complete handshakes. The eventfd is left
 // to the loop.
+// help polls only while the shard is open (see mu).
 func (s *shard) help(sl *slot) {
+	s.mu.RLock()
+	n := 0
+	if s.open {
+		n = s.collectHelp(sl)
+	}
+	s.mu.RUnlock()
+	s.deliverHelp(sl, n)
+}
+
+// collectHelp is help's poll, for a caller holding mu for reading with the
+// shard open. It returns how many slots it closed, for deliverHelp.
+func (s *shard) collectHelp(sl *slot) int {
 	n, _, _ := s.collect(sl.help.events[:], sl.help.closed[:], 0)
+	return n
+}
+
+// deliverHelp delivers the n results collectHelp stored in sl's scratch
+// space. It touches no fd, so it needs no lock.
+func (s *shard) deliverHelp(sl *slot, n int) {
 	for _, c := range sl.help.closed[:n] {
 		s.deliver(c.sl, c.result)
 	}

@@ -74,6 +74,9 @@ type Config struct {
 	// SourcePorts is the raw engine's source-port range; zero means its
 	// default.
 	SourcePorts [2]uint16
+	// ForceSourcePorts accepts a SourcePorts range below 1024 or inside
+	// the kernel's ephemeral port range (rawcheck.Config.ForceSourcePorts).
+	ForceSourcePorts bool
 	// Interface forces the raw engine's probes out of one interface.
 	Interface string
 	// OwnRST makes the raw engine send its own RST.
@@ -84,7 +87,7 @@ type Config struct {
 
 // probeConfig returns c as the rawcheck.Config it stands for.
 func (c Config) probeConfig() rawcheck.Config {
-	return rawcheck.Config{
+	rc := rawcheck.Config{
 		SourcePorts: c.SourcePorts,
 		Interface:   c.Interface,
 		Rate:        c.Rate,
@@ -94,6 +97,8 @@ func (c Config) probeConfig() rawcheck.Config {
 		OwnRST:      c.OwnRST,
 		Tap:         c.Tap,
 	}
+	rc.ForceSourcePorts = c.ForceSourcePorts
+	return rc
 }
 
 // timeout returns the time one attempt waits, the default applied.
