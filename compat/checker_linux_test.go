@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rawprobe/rawprobe/internal/verify/loopback"
 )
 
 // These tests run on loopback and need no privileges: an open port is a
@@ -18,7 +20,7 @@ import (
 func TestCheckOpen(t *testing.T) {
 	c := startedChecker(t)
 	for _, network := range []string{"tcp4", "tcp6"} {
-		l := listenOpen(t, network)
+		l := loopback.Listen(t, network)
 		if err := c.CheckAddr(l.Addr().String(), 2*time.Second); err != nil {
 			t.Errorf("%s open port %s: got %v, want nil", network, l.Addr(), err)
 		}
@@ -38,7 +40,7 @@ func TestCheckOpen(t *testing.T) {
 func TestCheckNoZeroLingerCompletes(t *testing.T) {
 	c := NewCheckerZeroLinger(false)
 	runLoop(t, c)
-	l := listenOpen(t, "tcp4")
+	l := loopback.Listen(t, "tcp4")
 	if err := c.CheckAddr(l.Addr().String(), 2*time.Second); err != nil {
 		t.Fatalf("open port: got %v, want nil", err)
 	}
@@ -53,7 +55,7 @@ func TestCheckNoZeroLingerCompletes(t *testing.T) {
 func TestCheckClosed(t *testing.T) {
 	c := startedChecker(t)
 	for _, network := range []string{"tcp4", "tcp6"} {
-		addr := closedPort(t, network)
+		addr := loopback.ClosedPort(t, network)
 		err := c.CheckAddr(addr, 2*time.Second)
 		var ce *ErrConnect
 		if !errors.As(err, &ce) {
@@ -69,7 +71,7 @@ func TestCheckClosed(t *testing.T) {
 func TestCheckTimeout(t *testing.T) {
 	c := startedChecker(t)
 	for _, network := range []string{"tcp4", "tcp6"} {
-		addr := silentListener(t, network)
+		addr := loopback.SilentListener(t, network)
 		start := time.Now()
 		err := c.CheckAddr(addr, 200*time.Millisecond)
 		if err != ErrTimeout {
@@ -87,12 +89,12 @@ func TestCheckTimeout(t *testing.T) {
 
 func TestCheckHostname(t *testing.T) {
 	c := startedChecker(t)
-	l := listenOpen(t, "tcp4")
+	l := loopback.Listen(t, "tcp4")
 	port := l.Addr().(*net.TCPAddr).Port
-	if err := c.CheckAddr(hostPort("localhost", port), 2*time.Second); err != nil {
+	if err := c.CheckAddr(loopback.HostPort("localhost", port), 2*time.Second); err != nil {
 		t.Errorf("localhost open port: got %v, want nil", err)
 	}
-	addr := closedPort(t, "tcp4")
+	addr := loopback.ClosedPort(t, "tcp4")
 	_, p, _ := net.SplitHostPort(addr)
 	if err := c.CheckAddr("localhost:"+p, 2*time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
 		t.Errorf("localhost closed port: got %v, want ECONNREFUSED", err)
@@ -104,7 +106,7 @@ func TestCheckHostname(t *testing.T) {
 
 func TestCheckNotRunning(t *testing.T) {
 	c := NewChecker()
-	l := listenOpen(t, "tcp4")
+	l := loopback.Listen(t, "tcp4")
 	if err := c.CheckAddr(l.Addr().String(), time.Second); !errors.Is(err, ErrCheckerNotRunning) {
 		t.Errorf("check before CheckingLoop: got %v, want ErrCheckerNotRunning", err)
 	}
@@ -115,7 +117,7 @@ func TestCheckNotRunning(t *testing.T) {
 
 func TestLoopRestartAndDoubleStart(t *testing.T) {
 	c := NewChecker()
-	l := listenOpen(t, "tcp4")
+	l := loopback.Listen(t, "tcp4")
 	for round := range 3 {
 		ctx, cancel := context.WithCancel(context.Background())
 		ended := make(chan error, 1)
@@ -153,8 +155,8 @@ func TestLoopRestartAndDoubleStart(t *testing.T) {
 // silent port with a long timeout: they must end at once with
 // ErrCheckerNotRunning, and their sockets must be closed.
 func TestCancelEndsWaitingChecks(t *testing.T) {
-	silent := silentListener(t, "tcp4")
-	baseFds := fdCount(t)
+	silent := loopback.SilentListener(t, "tcp4")
+	baseFds := loopback.FdCount(t)
 	c := NewChecker()
 	ctx, cancel := context.WithCancel(context.Background())
 	ended := make(chan error, 1)
@@ -182,7 +184,7 @@ func TestCancelEndsWaitingChecks(t *testing.T) {
 		t.Errorf("CheckingLoop: %v", err)
 	}
 	t.Logf("%d waiting checks ended %v after cancel", n, time.Since(start))
-	if got := fdCount(t); got != baseFds {
+	if got := loopback.FdCount(t); got != baseFds {
 		t.Errorf("fds: %d after the loop stopped, %d before it started", got, baseFds)
 	}
 }

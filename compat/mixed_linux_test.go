@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rawprobe/rawprobe/internal/verify/loopback"
 )
 
 // runMixed runs n concurrent checks spread over the three targets and
@@ -66,9 +68,9 @@ func runMixed(t *testing.T, c *Checker, n int, open, closed, silent string, time
 // and checks every one gets its own target's result.
 func TestConcurrentMixedLoopback(t *testing.T) {
 	c := startedChecker(t)
-	open := listenOpen(t, "tcp4").Addr().String()
-	closed := closedPort(t, "tcp4")
-	silent := silentListener(t, "tcp4")
+	open := loopback.Listen(t, "tcp4").Addr().String()
+	closed := loopback.ClosedPort(t, "tcp4")
+	silent := loopback.SilentListener(t, "tcp4")
 	runMixed(t, c, 3000, open, closed, silent, 500*time.Millisecond)
 }
 
@@ -79,7 +81,7 @@ func TestAllocsPerCheck(t *testing.T) {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
 	c := startedChecker(t)
-	addr := listenOpen(t, "tcp4").Addr().String()
+	addr := loopback.Listen(t, "tcp4").Addr().String()
 	var failed error
 	allocs := testing.AllocsPerRun(2000, func() {
 		if err := c.CheckAddr(addr, 2*time.Second); err != nil {
@@ -92,7 +94,7 @@ func TestAllocsPerCheck(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%.2f allocations per open check, want 0", allocs)
 	}
-	closed := closedPort(t, "tcp4")
+	closed := loopback.ClosedPort(t, "tcp4")
 	allocs = testing.AllocsPerRun(500, func() { c.CheckAddr(closed, 2*time.Second) })
 	t.Logf("allocations per closed-port check (the *ErrConnect): %.2f", allocs)
 }
@@ -105,7 +107,7 @@ func TestDefaultChecker(t *testing.T) {
 	if !c.IsReady() {
 		t.Fatal("DefaultChecker is not ready")
 	}
-	l := listenOpen(t, "tcp4")
+	l := loopback.Listen(t, "tcp4")
 	if err := c.CheckAddr(l.Addr().String(), 2*time.Second); err != nil {
 		t.Errorf("open port through DefaultChecker: %v", err)
 	}

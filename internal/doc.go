@@ -35,6 +35,8 @@
 //     packet decoder is deliberately independent of synack.
 //   - verify/testnet: netlab's testing layer (t.Cleanup, the privilege
 //     gate, re-executed children in the prober namespace).
+//   - verify/loopback: open, closed and silent loopback targets for the
+//     engines' unprivileged tests.
 //   - verify/golden: loads and replays the golden captures of
 //     testdata/pcaps without privileges.
 //   - verify/golden/record: records those scenarios in a netlab network.

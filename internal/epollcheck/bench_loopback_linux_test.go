@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rawprobe/rawprobe/internal/verify/loopback"
 )
 
 // runConcurrent calls check b.N times from conc goroutines and reports
@@ -45,7 +47,7 @@ func runConcurrent(b *testing.B, conc int, check func() error) {
 // 1000. It needs no privileges; the test-network figures come from
 // BenchmarkTestnet.
 func BenchmarkLoopback(b *testing.B) {
-	l := listenOpen(b, "tcp4")
+	l := loopback.Listen(b, "tcp4")
 	addr := l.Addr().String()
 	for _, conc := range []int{100, 1000} {
 		b.Run("engine/conc="+itoa(conc), func(b *testing.B) {

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rawprobe/rawprobe/internal/verify/loopback"
 )
 
 // TestCheckLoopback checks the outcome of each kind of loopback target,
@@ -18,7 +20,7 @@ import (
 func TestCheckLoopback(t *testing.T) {
 	c := startedEngine(t)
 	for _, network := range []string{"tcp4", "tcp6"} {
-		l := listenOpen(t, network)
+		l := loopback.Listen(t, network)
 		if o := checkAddr(c, l.Addr().String(), 2*time.Second); o != (Outcome{Kind: Open}) {
 			t.Errorf("%s open port: %+v, want Open", network, o)
 		}
@@ -27,17 +29,17 @@ func TestCheckLoopback(t *testing.T) {
 			conn.Close()
 			t.Errorf("%s: the listener accepted a connection from a zero-linger check", network)
 		}
-		if o := checkAddr(c, closedPort(t, network), 2*time.Second); o != (Outcome{Kind: Refused, Errno: syscall.ECONNREFUSED}) {
+		if o := checkAddr(c, loopback.ClosedPort(t, network), 2*time.Second); o != (Outcome{Kind: Refused, Errno: syscall.ECONNREFUSED}) {
 			t.Errorf("%s closed port: %+v, want Refused with ECONNREFUSED", network, o)
 		}
 		start := time.Now()
-		if o := checkAddr(c, silentListener(t, network), 200*time.Millisecond); o != (Outcome{Kind: Timeout}) {
+		if o := checkAddr(c, loopback.SilentListener(t, network), 200*time.Millisecond); o != (Outcome{Kind: Timeout}) {
 			t.Errorf("%s silent port: %+v, want Timeout", network, o)
 		} else if d := time.Since(start); d < 200*time.Millisecond {
 			t.Errorf("%s: Timeout after %v, before the 200ms deadline", network, d)
 		}
 	}
-	port := listenOpen(t, "tcp4").Addr().(*net.TCPAddr).Port
+	port := loopback.Listen(t, "tcp4").Addr().(*net.TCPAddr).Port
 	mapped := netip.AddrPortFrom(netip.MustParseAddr("::ffff:127.0.0.1"), uint16(port))
 	if o := c.Check(mapped, time.Now().Add(2*time.Second), true); o.Kind != Open {
 		t.Errorf("IPv4-mapped %v: %+v, want Open", mapped, o)
@@ -52,7 +54,7 @@ func TestCheckLoopback(t *testing.T) {
 // TestCheckStopped: a check before Serve and after its return is Stopped
 // and sends nothing; one during Serve is not (the control).
 func TestCheckStopped(t *testing.T) {
-	addr := listenOpen(t, "tcp4").Addr().String()
+	addr := loopback.Listen(t, "tcp4").Addr().String()
 	c := New()
 	if o := checkAddr(c, addr, time.Second); o.Kind != Stopped || o.Err != ErrStopped {
 		t.Errorf("before Serve: %+v, want Stopped", o)
@@ -78,8 +80,8 @@ func TestCheckStopped(t *testing.T) {
 // port with a long deadline: they must end at once as Stopped, and their
 // sockets must be closed.
 func TestCancelEndsWaitingChecks(t *testing.T) {
-	silent := silentListener(t, "tcp4")
-	baseFds := fdCount(t)
+	silent := loopback.SilentListener(t, "tcp4")
+	baseFds := loopback.FdCount(t)
 	c := New()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan struct{})
@@ -106,7 +108,7 @@ func TestCancelEndsWaitingChecks(t *testing.T) {
 	if err := <-ended; err != nil {
 		t.Errorf("Serve: %v", err)
 	}
-	if got := fdCount(t); got != baseFds {
+	if got := loopback.FdCount(t); got != baseFds {
 		t.Errorf("fds: %d after Serve returned, %d before it started", got, baseFds)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/verify/loopback"
+
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 )
@@ -32,7 +34,7 @@ func TestStaleEventIgnored(t *testing.T) {
 	c.shards = 1
 	runServe(t, c)
 	s := runningOf(t, c).shards[0]
-	silent := silentListener(t, "tcp4")
+	silent := loopback.SilentListener(t, "tcp4")
 
 	// First check: times out; remember its slot, generation and fd.
 	if o := checkAddr(c, silent, 50*time.Millisecond); o.Kind != Timeout {
@@ -85,9 +87,9 @@ func TestStaleEventIgnored(t *testing.T) {
 // gets its own target's result.
 func TestConcurrentMixedLoopback(t *testing.T) {
 	c := startedEngine(t)
-	open := listenOpen(t, "tcp4").Addr().String()
-	closed := closedPort(t, "tcp4")
-	silent := silentListener(t, "tcp4")
+	open := loopback.Listen(t, "tcp4").Addr().String()
+	closed := loopback.ClosedPort(t, "tcp4")
+	silent := loopback.SilentListener(t, "tcp4")
 	runMixed(t, c, 3000, open, closed, silent, 500*time.Millisecond)
 }
 
@@ -156,8 +158,8 @@ func TestAllocsPerCheck(t *testing.T) {
 		target netip.AddrPort
 		want   Kind
 	}{
-		{"open", listenOpen(t, "tcp4").Addr().(*net.TCPAddr).AddrPort(), Open},
-		{"closed", netip.MustParseAddrPort(closedPort(t, "tcp4")), Refused},
+		{"open", loopback.Listen(t, "tcp4").Addr().(*net.TCPAddr).AddrPort(), Open},
+		{"closed", netip.MustParseAddrPort(loopback.ClosedPort(t, "tcp4")), Refused},
 	} {
 		var failed Outcome
 		allocs := testing.AllocsPerRun(2000, func() {
@@ -177,13 +179,13 @@ func TestAllocsPerCheck(t *testing.T) {
 // TestNoLeaksAfterStop: fds and goroutines are back to their baseline
 // once the loop stops, after checks of every kind.
 func TestNoLeaksAfterStop(t *testing.T) {
-	open := listenOpen(t, "tcp4").Addr().String()
-	closed := closedPort(t, "tcp4")
-	silent := silentListener(t, "tcp4")
+	open := loopback.Listen(t, "tcp4").Addr().String()
+	closed := loopback.ClosedPort(t, "tcp4")
+	silent := loopback.SilentListener(t, "tcp4")
 	ignore := goleak.IgnoreCurrent()
-	baseFds := fdCount(t)
+	baseFds := loopback.FdCount(t)
 	leakRun(t, 3000, open, closed, silent)
-	if got := fdCount(t); got != baseFds {
+	if got := loopback.FdCount(t); got != baseFds {
 		t.Errorf("fds: %d after the loop stopped, %d before", got, baseFds)
 	}
 	goleak.VerifyNone(t, ignore)
@@ -238,13 +240,13 @@ func TestLoadNoLeaks100k(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test: runs in make test's second pass without -race")
 	}
-	open := listenOpen(t, "tcp4").Addr().String()
-	closed := closedPort(t, "tcp4")
-	silent := silentListener(t, "tcp4")
+	open := loopback.Listen(t, "tcp4").Addr().String()
+	closed := loopback.ClosedPort(t, "tcp4")
+	silent := loopback.SilentListener(t, "tcp4")
 	ignore := goleak.IgnoreCurrent()
-	baseFds := fdCount(t)
+	baseFds := loopback.FdCount(t)
 	leakRun(t, 100_000, open, closed, silent)
-	if got := fdCount(t); got != baseFds {
+	if got := loopback.FdCount(t); got != baseFds {
 		t.Errorf("fds: %d after 100,000 checks and the loop's stop, %d before", got, baseFds)
 	}
 	goleak.VerifyNone(t, ignore)

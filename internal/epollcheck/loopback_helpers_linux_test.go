@@ -2,10 +2,7 @@ package epollcheck
 
 import (
 	"context"
-	"net"
 	"net/netip"
-	"os"
-	"strconv"
 	"testing"
 	"time"
 )
@@ -49,49 +46,3 @@ func startedEngine(t testing.TB) *Engine {
 func checkAddr(e *Engine, addr string, timeout time.Duration) Outcome {
 	return e.Check(netip.MustParseAddrPort(addr), time.Now().Add(timeout), true)
 }
-
-// listenOpen returns a listening loopback TCP listener on network
-// ("tcp4" or "tcp6"), closed at the end of the test.
-func listenOpen(t testing.TB, network string) *net.TCPListener {
-	t.Helper()
-	host := "127.0.0.1"
-	if network == "tcp6" {
-		host = "::1"
-	}
-	l, err := net.Listen(network, net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatalf("listen %s: %v", network, err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l.(*net.TCPListener)
-}
-
-// closedPort returns a loopback address whose port is bound but not
-// listening: the kernel answers SYNs to it with RST, and connect's
-// ephemeral port choice never lands on it while the test runs.
-func closedPort(t testing.TB, network string) string {
-	t.Helper()
-	host := "127.0.0.1"
-	if network == "tcp6" {
-		host = "::1"
-	}
-	addr, closeFn, err := bindNotListen(network, host)
-	if err != nil {
-		t.Fatalf("bind %s: %v", network, err)
-	}
-	t.Cleanup(closeFn)
-	return addr
-}
-
-// fdCount returns how many fds the process has open.
-func fdCount(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatalf("count fds: %v", err)
-	}
-	return len(ents)
-}
-
-// hostPort joins a host and a port number.
-func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/verify/loopback"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -63,7 +65,7 @@ func installHook(t *testing.T, pauses map[hookPoint]*pause) {
 // and the next retransmitted SYN is answered with a SYN-ACK.
 func fullListener(t *testing.T) (string, int) {
 	t.Helper()
-	fd, addr, err := bindLoopback("tcp4", "127.0.0.1")
+	fd, addr, err := loopback.Bind("tcp4", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+// Package loopback gives tests the loopback targets they check against
+// (Linux only).
+package loopback
