@@ -206,4 +206,3 @@ func TestTruncatedCapture(t *testing.T) {
 		}
 	}
 }
-

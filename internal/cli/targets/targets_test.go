@@ -423,3 +423,37 @@ func TestNeverProbed(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+func TestSetPorts(t *testing.T) {
+	for _, c := range []struct {
+		ports string
+		args  []string
+		want  string
+		every bool
+	}{
+		{"22,80", []string{"198.18.0.0/30", "198.18.1.1"}, "22,80", true},
+		{"22", []string{"198.18.0.1", "198.18.0.2:80"}, "22,80", false}, // negative control: a target of its own port
+		{"", []string{"198.18.0.1:443", "198.18.0.2:443"}, "443", true},
+	} {
+		b := &Builder{}
+		if c.ports != "" {
+			p, err := ParsePorts(c.ports)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Ports = p
+		}
+		for _, a := range c.args {
+			if err := b.Add(context.Background(), a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, every := s.Ports(); got.String() != c.want || every != c.every {
+			t.Errorf("-p %q %v: Ports() = %q, %v; want %q, %v", c.ports, c.args, got, every, c.want, c.every)
+		}
+	}
+}
