@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/rawprobe/rawprobe/internal/cli/buildinfo"
 	"github.com/rawprobe/rawprobe/internal/cli/engine"
 	"github.com/rawprobe/rawprobe/internal/cli/output"
 	"github.com/rawprobe/rawprobe/internal/cli/targets"
@@ -32,6 +33,10 @@ host name. -iL is accepted as nmap spells it (rewritten to --input-file).
 Targets are probed in a pseudo-random order (--seed); --shard I/N probes the
 I-th of N disjoint shares, so N machines with the same --seed cover the set
 exactly once (with --shard and no --seed, the seed is fixed to 1).
+
+Outputs: -o FILE in --format (text, jsonl, csv), and besides it, in the same
+run, nmap's XML (-oX FILE, for ndiff and nmap's parsers) and grepable
+output (-oG FILE); "-" is stdout, for one of them.
 
 Exit status: 0 every target open, 1 any target not open (a target this
 machine has no route to is reported noroute, with nothing sent, and the
@@ -58,15 +63,21 @@ type scanFlags struct {
 	outFile      string
 	openOnly     bool
 	pcapFile     string
+	xmlFile      string
+	grepFile     string
+	version      bool
 }
 
 // runScan is the scan command: parse the flags and targets into a plan,
-// open the outputs and the engine, run the scan and report it.
+// open the outputs and the engine, run the scan and report it. args are
+// as the user typed them (nmap's -iL, -oX, -oG included), as the nmap
+// outputs record them.
 func runScan(ctx context.Context, args []string, e env) int {
-	p, err := parseScan(ctx, args, e)
+	p, err := parseScan(ctx, rewriteNmapFlags(args), e)
 	if err != nil {
 		return exitStatus(e, err)
 	}
+	p.args = args
 	s, err := openScan(p, e)
 	if err != nil {
 		return exitStatus(e, err)
@@ -87,6 +98,10 @@ type scanPlan struct {
 	openOnly bool
 	outFile  string // "" or "-": stdout
 	pcapFile string // "": no capture
+	// xmlFile and grepFile are -oX's and -oG's files ("": none, "-":
+	// stdout); args is the command line they record, as typed.
+	xmlFile, grepFile string
+	args              []string
 }
 
 // parseScan parses args into a plan. Every error is bad input, or
@@ -97,7 +112,12 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 	if err := parseFlags(fs, args, scanUsage, e); err != nil {
 		return nil, err
 	}
-	p := &scanPlan{engine: f.engine, openOnly: f.openOnly, outFile: f.outFile, pcapFile: f.pcapFile, seed: f.orderSeed(fs)}
+	if f.version {
+		fmt.Fprintln(e.stdout, buildinfo.Read())
+		return nil, pflag.ErrHelp
+	}
+	p := &scanPlan{engine: f.engine, openOnly: f.openOnly, outFile: f.outFile, pcapFile: f.pcapFile, seed: f.orderSeed(fs),
+		xmlFile: f.xmlFile, grepFile: f.grepFile}
 	var err error
 	if p.cfg, err = f.config(fs); err != nil {
 		return nil, err
@@ -113,10 +133,35 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 	if p.format, err = output.ParseFormat(f.format); err != nil {
 		return nil, badInput(fmt.Errorf("invalid --format: %w", err))
 	}
+	if err := p.checkOutputs(); err != nil {
+		return nil, badInput(err)
+	}
 	if p.set, err = f.buildSet(ctx, fs.Args(), e); err != nil {
 		return nil, badInput(err)
 	}
 	return p, nil
+}
+
+// checkOutputs rejects two outputs on one file: each would overwrite the
+// other.
+func (p *scanPlan) checkOutputs() error {
+	seen := map[string]string{}
+	for _, o := range []struct{ flag, name string }{
+		{"-o", p.outFile}, {"-oX", p.xmlFile}, {"-oG", p.grepFile}, {"--pcap", p.pcapFile},
+	} {
+		name := o.name
+		if o.flag == "-o" && name == "" {
+			name = "-"
+		}
+		if name == "" {
+			continue
+		}
+		if prev, dup := seen[name]; dup {
+			return fmt.Errorf("%s and %s both write to %q", prev, o.flag, name)
+		}
+		seen[name] = o.flag
+	}
+	return nil
 }
 
 // flagSet returns the scan's flags, bound to f.
@@ -132,6 +177,9 @@ func (f *scanFlags) flagSet() *pflag.FlagSet {
 	fs.StringVarP(&f.outFile, "output", "o", "", "write results to FILE instead of stdout")
 	fs.BoolVar(&f.openOnly, "open", false, "write only open targets")
 	fs.StringVar(&f.pcapFile, "pcap", "", "raw engine: write every packet sent and received to FILE (pcap)")
+	fs.StringVar(&f.xmlFile, "output-xml", "", "also write nmap XML to FILE (- = stdout); nmap's -oX")
+	fs.StringVar(&f.grepFile, "output-grepable", "", "also write nmap grepable output to FILE (- = stdout); nmap's -oG")
+	fs.BoolVar(&f.version, "version", false, "print rawprobe's version, commit and Go version, and exit")
 	f.register(fs, rawcheck.DefaultTimeout, "time one attempt waits for a reply")
 	return fs
 }

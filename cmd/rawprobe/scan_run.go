@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rawprobe/rawprobe/internal/cli/engine"
@@ -14,7 +16,9 @@ import (
 
 // scanSession is a plan's outputs and engine, open.
 type scanSession struct {
-	w        output.Writer
+	w        output.Writer // every output, behind --open
+	nmap     []nmapWriter  // -oX and -oG, closed at the end
+	nmapHdr  output.NmapHeader
 	tap      *output.PcapTap // nil without --pcap
 	pcapFile string
 	eng      engine.Engine
@@ -46,7 +50,14 @@ func (s *scanSession) openOutputs(p *scanPlan, e env) error {
 		}
 		out = f
 	}
-	s.w = p.format.NewWriter(out)
+	ws := multiWriter{p.format.NewWriter(out)}
+	if err := s.openNmap(p, e); err != nil {
+		return err
+	}
+	for _, n := range s.nmap {
+		ws = append(ws, n)
+	}
+	s.w = ws
 	if p.openOnly {
 		s.w = output.OpenOnly(s.w)
 	}
@@ -61,6 +72,69 @@ func (s *scanSession) openOutputs(p *scanPlan, e env) error {
 		return fmt.Errorf("writing %s: %w", p.pcapFile, err)
 	}
 	return nil
+}
+
+// nmapWriter is an nmap-format writer: XML or grepable.
+type nmapWriter interface {
+	output.Writer
+	Close(output.NmapStats) error
+}
+
+// openNmap opens -oX's and -oG's writers, which start their documents now.
+func (s *scanSession) openNmap(p *scanPlan, e env) error {
+	ports, everyAddr := p.set.Ports()
+	s.nmapHdr = output.NmapHeader{
+		Args:  "rawprobe " + strings.Join(p.args, " "),
+		Start: e.now(),
+		Ports: ports.String(),
+	}
+	if everyAddr { // else a host's result count is unknown: hosts wait in the bounded buffer
+		s.nmapHdr.NumPorts = ports.Len()
+	}
+	for _, o := range []struct {
+		name string
+		open func(io.Writer, output.NmapHeader) nmapWriter
+	}{
+		{p.xmlFile, func(w io.Writer, h output.NmapHeader) nmapWriter { return output.NewXMLWriter(w, h) }},
+		{p.grepFile, func(w io.Writer, h output.NmapHeader) nmapWriter { return output.NewGrepableWriter(w, h) }},
+	} {
+		switch o.name {
+		case "":
+			continue
+		case "-":
+			s.nmap = append(s.nmap, o.open(e.stdout, s.nmapHdr))
+			continue
+		}
+		f, err := s.create(o.name)
+		if err != nil {
+			return err
+		}
+		s.nmap = append(s.nmap, o.open(f, s.nmapHdr))
+	}
+	return nil
+}
+
+// multiWriter writes every record to each of its writers.
+type multiWriter []output.Writer
+
+func (m multiWriter) Write(r output.Record) error {
+	var first error
+	for _, w := range m {
+		if err := w.Write(r); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+func (m multiWriter) Flush() error {
+	var first error
+	for _, w := range m {
+		if err := w.Flush(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // create creates the file name, to be closed with the session.
@@ -139,6 +213,15 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env) *scanOutcome 
 	bar.Finish()
 	if err := s.flush(); o.writeErr == nil {
 		o.writeErr = err
+	}
+	stats := output.NmapStats{End: e.now(), Err: o.scanErr}
+	if o.scanErr != nil && ctx.Err() != nil {
+		stats.Err = fmt.Errorf("interrupted after %d of %d targets", o.tally.Probed, p.set.ShardLen(p.shard))
+	}
+	for _, n := range s.nmap {
+		if err := n.Close(stats); o.writeErr == nil && err != nil {
+			o.writeErr = err
+		}
 	}
 	return o
 }
