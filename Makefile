@@ -1,7 +1,7 @@
 # rawprobe — build, test and benchmark targets.
 # `make test` installs what the privileged tests need when it runs as root
-# (nftables for nft; nmap, libxml2-utils and ndiff for the nmap-format output
-# tests); otherwise it says what to install.
+# (nftables for nft; tcpdump; nmap, libxml2-utils and ndiff for the
+# nmap-format output tests); otherwise it says what to install.
 
 GO        ?= go
 PKGS      ?= ./...
@@ -25,11 +25,11 @@ build:
 	$(GO) build $(PKGS)
 	$(GO) build -o bin/rawprobe ./cmd/rawprobe
 
-# deps installs the tools the privileged tests call (nft, ip) and those the
-# nmap-format output tests check against (nmap for its DTD, xmllint, ndiff)
-# when missing.
+# deps installs the tools the privileged tests call (nft, ip, tcpdump for
+# the captures `rawprobe verify` reads) and those the nmap-format output
+# tests check against (nmap for its DTD, xmllint, ndiff) when missing.
 deps:
-	@for pair in nft:nftables ip:iproute2 nmap:nmap xmllint:libxml2-utils ndiff:ndiff; do \
+	@for pair in nft:nftables ip:iproute2 nmap:nmap xmllint:libxml2-utils ndiff:ndiff tcpdump:tcpdump; do \
 	  cmd=$${pair%%:*}; pkg=$${pair#*:}; \
 	  if ! command -v $$cmd >/dev/null 2>&1; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
