@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -11,12 +12,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
@@ -39,6 +42,16 @@ func requireTool(t *testing.T, cmd, pkg string) {
 // namespace of n and returns its exit status, stdout and stderr.
 func proberRun(t *testing.T, n *testnet.Net, args ...string) (int, string, string) {
 	t.Helper()
+	code, stdout, stderr, err := proberExec(n, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, stdout, stderr
+}
+
+// proberExec is proberRun for other goroutines than the test's: an error
+// running the command is returned, not reported.
+func proberExec(n *testnet.Net, args ...string) (int, string, string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := n.ProberCmd(ctx, os.Args[0], args...)
@@ -46,9 +59,9 @@ func proberRun(t *testing.T, n *testnet.Net, args ...string) (int, string, strin
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil && cmd.ProcessState == nil {
-		t.Fatalf("%q: %v", args, err)
+		return 0, "", "", fmt.Errorf("%q: %v", args, err)
 	}
-	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String(), nil
 }
 
 // nthAddr returns the i-th address of p.
@@ -333,4 +346,60 @@ func toPcapng(t *testing.T, src string) string {
 		t.Fatal(err)
 	}
 	return dst
+}
+
+// TestLiveWait: with either engine, --wait 10s on a port whose listener
+// starts 1.5 s later exits 0 soon after it starts; --wait 2s on a silent
+// address exits 1 after about 2 s; the capture shows no completed
+// handshake.
+func TestLiveWait(t *testing.T) {
+	testnet.RequirePrivileges(t)
+	n := testnet.New(t)
+	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
+	target := nthAddr(n.Answering4, 3)
+	for i, eng := range []string{"raw", "connect"} {
+		port := strconv.Itoa(5432 + i)
+		type result struct {
+			code           int
+			stdout, stderr string
+			took           time.Duration
+			err            error
+		}
+		done := make(chan result, 1)
+		start := time.Now()
+		go func() {
+			var r result
+			r.code, r.stdout, r.stderr, r.err = proberExec(n, "--engine", eng, "--timeout", "300ms", "--wait", "10s", net.JoinHostPort(target.String(), port))
+			r.took = time.Since(start)
+			done <- r
+		}()
+		time.Sleep(1500 * time.Millisecond)
+		n.Listen(t, "tcp", ":"+port)
+		listening := time.Since(start)
+		r := <-done
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		if r.code != 0 || !strings.Contains(r.stderr, "closed -> open") || !strings.Contains(r.stdout, " open ") {
+			t.Errorf("%s: exit %d\n%s%s", eng, r.code, r.stdout, r.stderr)
+		}
+		// The backoff is at most 1 s, a round of a closed port short.
+		if r.took < listening || r.took > listening+3*time.Second {
+			t.Errorf("%s: exit after %v, the listener started after %v", eng, r.took, listening)
+		}
+	}
+	silent := nthAddr(n.Silent4, 1)
+	start := time.Now()
+	code, stdout, stderr := proberRun(t, n, "--engine", "connect", "--timeout", "300ms", "--wait", "2s", net.JoinHostPort(silent.String(), "80"))
+	took := time.Since(start)
+	if code != 1 || !strings.Contains(stderr, "probing -> timeout") {
+		t.Errorf("silent: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if took < 2*time.Second || took > 5*time.Second {
+		t.Errorf("silent: --wait 2s exited after %v", took)
+	}
+	rep := c.Analyze()
+	if err := rep.Err(); err != nil || rep.CompletedFlows != 0 || rep.SYNACKFlows == 0 {
+		t.Errorf("capture: %v, %d handshakes completed, %d SYN-ACK flows; want none completed, some SYN-ACKs\n%v", err, rep.CompletedFlows, rep.SYNACKFlows, rep)
+	}
 }

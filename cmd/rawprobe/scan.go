@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -33,6 +34,12 @@ host name. -iL is accepted as nmap spells it (rewritten to --input-file).
 Targets are probed in a pseudo-random order (--seed); --shard I/N probes the
 I-th of N disjoint shares, so N machines with the same --seed cover the set
 exactly once (with --shard and no --seed, the seed is fixed to 1).
+
+Wait mode: --wait 60s probes the targets in rounds, with a backoff of 0.1s
+doubling up to 1s between them, until every one is open (exit 0) or the
+time is up (exit 1), writing a line on stderr whenever a target's state
+changes, then each target's last result: rawprobe --wait 60s db:5432 &&
+start-app. It works with either engine.
 
 Outputs: -o FILE in --format (text, jsonl, csv), and besides it, in the same
 run, nmap's XML (-oX FILE, for ndiff and nmap's parsers) and grepable
@@ -66,6 +73,7 @@ type scanFlags struct {
 	xmlFile      string
 	grepFile     string
 	version      bool
+	wait         time.Duration
 }
 
 // runScan is the scan command: parse the flags and targets into a plan,
@@ -83,6 +91,9 @@ func runScan(ctx context.Context, args []string, e env) int {
 		return exitStatus(e, err)
 	}
 	defer s.close()
+	if p.wait > 0 {
+		return s.runWait(ctx, p, e).report(ctx, p, e)
+	}
 	return s.run(ctx, p, e).report(ctx, p, e)
 }
 
@@ -102,6 +113,9 @@ type scanPlan struct {
 	// stdout); args is the command line they record, as typed.
 	xmlFile, grepFile string
 	args              []string
+	// wait is --wait: probe in rounds until every target is open or it
+	// has passed; 0 scans once.
+	wait time.Duration
 }
 
 // parseScan parses args into a plan. Every error is bad input, or
@@ -117,7 +131,7 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 		return nil, pflag.ErrHelp
 	}
 	p := &scanPlan{engine: f.engine, openOnly: f.openOnly, outFile: f.outFile, pcapFile: f.pcapFile, seed: f.orderSeed(fs),
-		xmlFile: f.xmlFile, grepFile: f.grepFile}
+		xmlFile: f.xmlFile, grepFile: f.grepFile, wait: f.wait}
 	var err error
 	if p.cfg, err = f.config(fs); err != nil {
 		return nil, err
@@ -137,6 +151,9 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 		return nil, badInput(err)
 	}
 	if p.set, err = f.buildSet(ctx, fs.Args(), e); err != nil {
+		return nil, badInput(err)
+	}
+	if err := p.checkWait(); err != nil {
 		return nil, badInput(err)
 	}
 	return p, nil
@@ -179,6 +196,7 @@ func (f *scanFlags) flagSet() *pflag.FlagSet {
 	fs.StringVar(&f.pcapFile, "pcap", "", "raw engine: write every packet sent and received to FILE (pcap)")
 	fs.StringVar(&f.xmlFile, "output-xml", "", "also write nmap XML to FILE (- = stdout); nmap's -oX")
 	fs.StringVar(&f.grepFile, "output-grepable", "", "also write nmap grepable output to FILE (- = stdout); nmap's -oG")
+	fs.DurationVar(&f.wait, "wait", 0, "probe in rounds until every target is open (exit 0) or this time has passed (exit 1)")
 	fs.BoolVar(&f.version, "version", false, "print rawprobe's version, commit and Go version, and exit")
 	f.register(fs, rawcheck.DefaultTimeout, "time one attempt waits for a reply")
 	return fs

@@ -187,6 +187,8 @@ type scanOutcome struct {
 	tally   output.Tally
 	invalid uint64 // replies the engine could not match
 	elapsed time.Duration
+	// unprobed counts the targets --wait ended before a result for.
+	unprobed uint64
 	// scanErr stopped the scan; writeErr is the first error writing the
 	// results or the capture.
 	scanErr, writeErr error
@@ -214,6 +216,12 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env) *scanOutcome 
 	if err := s.flush(); o.writeErr == nil {
 		o.writeErr = err
 	}
+	s.closeNmap(ctx, o, p, e)
+	return o
+}
+
+// closeNmap ends the -oX and -oG documents with the scan's outcome.
+func (s *scanSession) closeNmap(ctx context.Context, o *scanOutcome, p *scanPlan, e env) {
 	stats := output.NmapStats{End: e.now(), Err: o.scanErr}
 	if o.scanErr != nil && ctx.Err() != nil {
 		stats.Err = fmt.Errorf("interrupted after %d of %d targets", o.tally.Probed, p.set.ShardLen(p.shard))
@@ -223,7 +231,6 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env) *scanOutcome 
 			o.writeErr = err
 		}
 	}
-	return o
 }
 
 // flush writes out the buffered results and the capture, both even when
@@ -249,7 +256,7 @@ func (o *scanOutcome) report(ctx context.Context, p *scanPlan, e env) int {
 		return exitStatus(e, o.scanErr)
 	case o.writeErr != nil:
 		return exitStatus(e, o.writeErr)
-	case o.tally.AllOpen():
+	case o.tally.AllOpen() && o.unprobed == 0:
 		return exitAllOpen
 	}
 	return exitNotAllOpen
