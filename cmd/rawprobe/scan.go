@@ -74,6 +74,8 @@ type scanFlags struct {
 	grepFile     string
 	version      bool
 	wait         time.Duration
+	statsFile    string
+	statsLine    bool
 }
 
 // runScan is the scan command: parse the flags and targets into a plan,
@@ -116,6 +118,10 @@ type scanPlan struct {
 	// wait is --wait: probe in rounds until every target is open or it
 	// has passed; 0 scans once.
 	wait time.Duration
+	// statsFile is --stats-file ("": none); statsLine is --stats, the
+	// same data closing the JSONL stream.
+	statsFile string
+	statsLine bool
 }
 
 // parseScan parses args into a plan. Every error is bad input, or
@@ -131,7 +137,7 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 		return nil, pflag.ErrHelp
 	}
 	p := &scanPlan{engine: f.engine, openOnly: f.openOnly, outFile: f.outFile, pcapFile: f.pcapFile, seed: f.orderSeed(fs),
-		xmlFile: f.xmlFile, grepFile: f.grepFile, wait: f.wait}
+		xmlFile: f.xmlFile, grepFile: f.grepFile, wait: f.wait, statsFile: f.statsFile, statsLine: f.statsLine}
 	var err error
 	if p.cfg, err = f.config(fs); err != nil {
 		return nil, err
@@ -146,6 +152,9 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 	}
 	if p.format, err = output.ParseFormat(f.format); err != nil {
 		return nil, badInput(fmt.Errorf("invalid --format: %w", err))
+	}
+	if p.statsLine && p.format.String() != "jsonl" {
+		return nil, badInput(fmt.Errorf("--stats closes a JSONL stream: it needs --format jsonl, not %s (--stats-file FILE writes the same data for any format)", p.format))
 	}
 	if err := p.checkOutputs(); err != nil {
 		return nil, badInput(err)
@@ -164,7 +173,7 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 func (p *scanPlan) checkOutputs() error {
 	seen := map[string]string{}
 	for _, o := range []struct{ flag, name string }{
-		{"-o", p.outFile}, {"-oX", p.xmlFile}, {"-oG", p.grepFile}, {"--pcap", p.pcapFile},
+		{"-o", p.outFile}, {"-oX", p.xmlFile}, {"-oG", p.grepFile}, {"--pcap", p.pcapFile}, {"--stats-file", p.statsFile},
 	} {
 		name := o.name
 		if o.flag == "-o" && name == "" {
@@ -197,6 +206,8 @@ func (f *scanFlags) flagSet() *pflag.FlagSet {
 	fs.StringVar(&f.xmlFile, "output-xml", "", "also write nmap XML to FILE (- = stdout); nmap's -oX")
 	fs.StringVar(&f.grepFile, "output-grepable", "", "also write nmap grepable output to FILE (- = stdout); nmap's -oG")
 	fs.DurationVar(&f.wait, "wait", 0, "probe in rounds until every target is open (exit 0) or this time has passed (exit 1)")
+	fs.StringVar(&f.statsFile, "stats-file", "", "write the run's metadata and totals to FILE (JSON)")
+	fs.BoolVar(&f.statsLine, "stats", false, `with --format jsonl: end the stream with the same data, {"stats": {...}}`)
 	fs.BoolVar(&f.version, "version", false, "print rawprobe's version, commit and Go version, and exit")
 	f.register(fs, rawcheck.DefaultTimeout, "time one attempt waits for a reply")
 	return fs

@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/cli/buildinfo"
 	"github.com/rawprobe/rawprobe/internal/cli/engine"
 	"github.com/rawprobe/rawprobe/internal/cli/output"
+	"github.com/rawprobe/rawprobe/internal/cli/targets"
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
@@ -19,6 +21,8 @@ type scanSession struct {
 	w        output.Writer // every output, behind --open
 	nmap     []nmapWriter  // -oX and -oG, closed at the end
 	nmapHdr  output.NmapHeader
+	out      io.Writer // the --format output, for the --stats line
+	stats    io.Writer // --stats-file, nil without
 	tap      *output.PcapTap // nil without --pcap
 	pcapFile string
 	eng      engine.Engine
@@ -49,6 +53,18 @@ func (s *scanSession) openOutputs(p *scanPlan, e env) error {
 			return err
 		}
 		out = f
+	}
+	s.out = out
+	switch p.statsFile {
+	case "":
+	case "-":
+		s.stats = e.stdout
+	default:
+		f, err := s.create(p.statsFile)
+		if err != nil {
+			return err
+		}
+		s.stats = f
 	}
 	ws := multiWriter{p.format.NewWriter(out)}
 	if err := s.openNmap(p, e); err != nil {
@@ -189,6 +205,13 @@ type scanOutcome struct {
 	elapsed time.Duration
 	// unprobed counts the targets --wait ended before a result for.
 	unprobed uint64
+	// start and end bound the scan; rtt and retransmissions are taken
+	// from the results; engine is the engine's name and counters.
+	start, end      time.Time
+	rtt             output.RTTHistogram
+	retransmissions uint64
+	engine          string
+	engineStats     rawcheck.Stats
 	// scanErr stopped the scan; writeErr is the first error writing the
 	// results or the capture.
 	scanErr, writeErr error
@@ -197,18 +220,21 @@ type scanOutcome struct {
 // run probes the plan's targets, writing each result and drawing the
 // progress, then stops the engine and flushes the outputs.
 func (s *scanSession) run(ctx context.Context, p *scanPlan, e env) *scanOutcome {
-	o := &scanOutcome{}
+	o := &scanOutcome{engine: s.eng.Name()}
 	bar := output.NewProgress(e.stderr, p.set.ShardLen(p.shard), e.stderrTerminal)
 	start := e.now()
+	o.start = start
 	o.scanErr = s.eng.Scan(ctx, p.set.Order(p.seed, p.shard), func(r rawcheck.Result) {
-		o.tally.Add(r)
+		o.add(r)
 		bar.Add(r)
 		if o.writeErr == nil {
 			o.writeErr = s.w.Write(output.Record{Name: p.set.Name(r.Target), Result: r, Time: e.now()})
 		}
 	})
-	o.elapsed = e.now().Sub(start)
-	o.invalid = s.eng.Stats().Invalid
+	o.end = e.now()
+	o.elapsed = o.end.Sub(start)
+	o.engineStats = s.eng.Stats()
+	o.invalid = o.engineStats.Invalid
 	// Close before flushing the pcap: the engine may still send (own RSTs)
 	// and tap packets until it has stopped.
 	s.eng.Close()
@@ -217,7 +243,56 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env) *scanOutcome 
 		o.writeErr = err
 	}
 	s.closeNmap(ctx, o, p, e)
+	s.writeStats(o, p)
 	return o
+}
+
+// add counts one result.
+func (o *scanOutcome) add(r rawcheck.Result) {
+	o.tally.Add(r)
+	o.rtt.Add(r)
+	if r.Attempts > 1 {
+		o.retransmissions += uint64(r.Attempts - 1)
+	}
+}
+
+// writeStats writes --stats-file and the --stats line of the JSONL stream.
+func (s *scanSession) writeStats(o *scanOutcome, p *scanPlan) {
+	if s.stats == nil && !p.statsLine {
+		return
+	}
+	bi := buildinfo.Read()
+	st := &output.RunStats{
+		Version:         bi.Version,
+		Commit:          bi.Revision,
+		GoVersion:       bi.GoVersion,
+		Command:         append([]string{"rawprobe"}, p.args...),
+		Seed:            p.seed,
+		TargetSetSize:   p.set.Len(),
+		TargetSetHash:   p.set.Hash(),
+		Targets:         p.set.ShardLen(p.shard),
+		Start:           o.start.UTC(),
+		End:             o.end.UTC(),
+		Engine:          o.engine,
+		Counts:          o.tally.Counts(),
+		RTT:             o.rtt.Percentiles(),
+		Retransmissions: o.retransmissions,
+		Drops:           o.engineStats.RingDrops + o.engineStats.SendErrors,
+		InvalidReplies:  o.engineStats.Invalid,
+	}
+	if p.shard != (targets.Shard{}) {
+		st.Shard = p.shard.String()
+	}
+	if s.stats != nil {
+		if err := st.WriteJSON(s.stats); err != nil && o.writeErr == nil {
+			o.writeErr = fmt.Errorf("writing %s: %w", p.statsFile, err)
+		}
+	}
+	if p.statsLine {
+		if err := st.WriteJSONLine(s.out); err != nil && o.writeErr == nil {
+			o.writeErr = err
+		}
+	}
 }
 
 // closeNmap ends the -oX and -oG documents with the scan's outcome.

@@ -28,8 +28,9 @@ const maxWaitTargets = 1 << 16
 // (its first result included) is a line on stderr; at the end each
 // target's last result is written to the outputs.
 func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env) *scanOutcome {
-	o := &scanOutcome{}
+	o := &scanOutcome{engine: s.eng.Name()}
 	start := e.now()
+	o.start = start
 	wctx, cancel := context.WithTimeout(ctx, p.wait)
 	defer cancel()
 	var pending []netip.AddrPort
@@ -87,8 +88,10 @@ func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env) *scanOutc
 	if ctx.Err() != nil && o.scanErr == nil {
 		o.scanErr = ctx.Err()
 	}
-	o.elapsed = e.now().Sub(start)
-	o.invalid = s.eng.Stats().Invalid
+	o.end = e.now()
+	o.elapsed = o.end.Sub(start)
+	o.engineStats = s.eng.Stats()
+	o.invalid = o.engineStats.Invalid
 	s.eng.Close()
 	var unprobed []string
 	for _, t := range order {
@@ -97,7 +100,7 @@ func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env) *scanOutc
 			unprobed = append(unprobed, p.set.Name(t))
 			continue
 		}
-		o.tally.Add(r)
+		o.add(r)
 		if o.writeErr == nil {
 			o.writeErr = s.w.Write(output.Record{Name: p.set.Name(t), Result: r, Time: e.now()})
 		}
@@ -106,6 +109,7 @@ func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env) *scanOutc
 		o.writeErr = err
 	}
 	s.closeNmap(ctx, o, p, e)
+	s.writeStats(o, p)
 	if len(unprobed) > 0 && o.scanErr == nil {
 		fmt.Fprintf(e.stderr, "rawprobe: --wait %v ended before a result for %d targets: %v\n", p.wait, len(unprobed), unprobed)
 		o.unprobed = uint64(len(unprobed))

@@ -457,3 +457,33 @@ func TestSetPorts(t *testing.T) {
 		}
 	}
 }
+
+func TestSetHash(t *testing.T) {
+	build := func(ports string, args ...string) string {
+		t.Helper()
+		p, err := ParsePorts(ports)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &Builder{Ports: p}
+		for _, a := range args {
+			if err := b.Add(context.Background(), a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Hash()
+	}
+	a := build("22,80", "198.18.0.0/30", "[2001:db8::1]:443")
+	if b := build("80,22", "[2001:db8::1]:443", "198.18.0.0/30"); a != b || len(a) != 64 {
+		t.Errorf("the same set in another order: %s, %s", a, b)
+	}
+	for _, other := range []string{build("22,81", "198.18.0.0/30", "[2001:db8::1]:443"), build("22,80", "198.18.0.0/29", "[2001:db8::1]:443"), build("22,80", "198.18.0.0/30")} {
+		if other == a {
+			t.Errorf("another set hashes as %s too", a)
+		}
+	}
+}
