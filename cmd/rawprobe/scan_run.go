@@ -21,8 +21,8 @@ type scanSession struct {
 	w        output.Writer // every output, behind --open
 	nmap     []nmapWriter  // -oX and -oG, closed at the end
 	nmapHdr  output.NmapHeader
-	out      io.Writer // the --format output, for the --stats line
-	stats    io.Writer // --stats-file, nil without
+	out      io.Writer       // the --format output, for the --stats line
+	stats    io.Writer       // --stats-file, nil without
 	tap      *output.PcapTap // nil without --pcap
 	pcapFile string
 	eng      engine.Engine
