@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/rawprobe/rawprobe/internal/cli/output"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
@@ -401,5 +403,53 @@ func TestLiveWait(t *testing.T) {
 	rep := c.Analyze()
 	if err := rep.Err(); err != nil || rep.CompletedFlows != 0 || rep.SYNACKFlows == 0 {
 		t.Errorf("capture: %v, %d handshakes completed, %d SYN-ACK flows; want none completed, some SYN-ACKs\n%v", err, rep.CompletedFlows, rep.SYNACKFlows, rep)
+	}
+}
+
+// TestLiveDiffAndStats scans the test network's open, closed, silent and
+// unreachable targets (IPv4 and IPv6, ports 80 and 81) twice, the listener
+// on 80 closed between the runs. The stats file of the first run has the
+// counts the network dictates; the second run with --diff writes exactly
+// the two ports that closed.
+func TestLiveDiffAndStats(t *testing.T) {
+	testnet.RequirePrivileges(t)
+	n := testnet.New(t)
+	l := n.Listen(t, "tcp", ":80")
+	v4, v6 := liveTargets(n)
+	dir := t.TempDir()
+	first, statsPath := filepath.Join(dir, "first.jsonl"), filepath.Join(dir, "stats.json")
+	args := append([]string{"--engine", "raw", "--timeout", "300ms", "--retries", "1", "--seed", "9", "-p", "80,81", "--format", "jsonl"}, append(v4, v6...)...)
+	if code, _, stderr := proberRun(t, n, append(args, "-o", first, "--stats-file", statsPath)...); code != 1 {
+		t.Fatalf("first scan: exit %d\n%s", code, stderr)
+	}
+	data, err := os.ReadFile(statsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st output.RunStats
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	want := output.StateCounts{Probed: 12, Open: 2, Closed: 2, Timeout: 4, Unreachable: 4}
+	if st.Counts != want || st.TargetSetSize != 12 || st.Seed != 9 || st.Engine != "raw" || st.InvalidReplies != 0 || st.Drops != 0 {
+		t.Errorf("stats %+v\nwant counts %+v, 12 targets, seed 9, raw, no invalid replies or drops", st, want)
+	}
+	// The silent targets took 2 attempts each; the others answered the first.
+	if st.Retransmissions != 4 || st.RTT.N != 8 || st.RTT.Max <= 0 || st.RTT.Max > 300_000 {
+		t.Errorf("retransmissions %d, rtt %+v; want 4 and 8 RTTs under the 300ms timeout", st.Retransmissions, st.RTT)
+	}
+	l.Close()
+	code, stdout, stderr := proberRun(t, n, append(args, "--diff", first)...)
+	if code != 1 || !strings.Contains(stderr, "probed 12,") {
+		t.Fatalf("second scan: exit %d\n%s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("--diff wrote %d lines, want the 2 ports that closed:\n%s", len(lines), stdout)
+	}
+	for _, a := range []string{v4[0], v6[0]} {
+		if !strings.Contains(stdout, `"ip":"`+a+`","port":80,"service":"http","state":"closed"`) {
+			t.Errorf("--diff output lacks %s:80 closed:\n%s", a, stdout)
+		}
 	}
 }

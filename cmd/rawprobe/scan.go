@@ -76,6 +76,7 @@ type scanFlags struct {
 	wait         time.Duration
 	statsFile    string
 	statsLine    bool
+	diffFile     string
 }
 
 // runScan is the scan command: parse the flags and targets into a plan,
@@ -122,6 +123,8 @@ type scanPlan struct {
 	// same data closing the JSONL stream.
 	statsFile string
 	statsLine bool
+	// previous is --diff's previous run, nil without --diff.
+	previous previousRun
 }
 
 // parseScan parses args into a plan. Every error is bad input, or
@@ -165,6 +168,15 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 	if err := p.checkWait(); err != nil {
 		return nil, badInput(err)
 	}
+	if f.diffFile != "" {
+		err := readFile(f.diffFile, e, func(r io.Reader) (err error) {
+			p.previous, err = readPreviousRun(r, f.diffFile)
+			return err
+		})
+		if err != nil {
+			return nil, badInput(err)
+		}
+	}
 	return p, nil
 }
 
@@ -206,6 +218,7 @@ func (f *scanFlags) flagSet() *pflag.FlagSet {
 	fs.StringVar(&f.xmlFile, "output-xml", "", "also write nmap XML to FILE (- = stdout); nmap's -oX")
 	fs.StringVar(&f.grepFile, "output-grepable", "", "also write nmap grepable output to FILE (- = stdout); nmap's -oG")
 	fs.DurationVar(&f.wait, "wait", 0, "probe in rounds until every target is open (exit 0) or this time has passed (exit 1)")
+	fs.StringVar(&f.diffFile, "diff", "", "write only targets whose state differs from that in FILE, a previous run's --format jsonl output")
 	fs.StringVar(&f.statsFile, "stats-file", "", "write the run's metadata and totals to FILE (JSON)")
 	fs.BoolVar(&f.statsLine, "stats", false, `with --format jsonl: end the stream with the same data, {"stats": {...}}`)
 	fs.BoolVar(&f.version, "version", false, "print rawprobe's version, commit and Go version, and exit")

@@ -74,6 +74,9 @@ func (s *scanSession) openOutputs(p *scanPlan, e env) error {
 		ws = append(ws, n)
 	}
 	s.w = ws
+	if p.previous != nil {
+		s.w = diffWriter{s.w, p.previous}
+	}
 	if p.openOnly {
 		s.w = output.OpenOnly(s.w)
 	}
