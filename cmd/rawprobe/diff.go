@@ -65,4 +65,3 @@ func (d diffWriter) Write(r output.Record) error {
 	}
 	return d.Writer.Write(r)
 }
-

@@ -12,11 +12,11 @@ import (
 func TestDiff(t *testing.T) {
 	prev := filepath.Join(t.TempDir(), "prev.jsonl")
 	os.WriteFile(prev, []byte(strings.Join([]string{
-		`{"target":"198.18.0.1:80","ip":"198.18.0.1","port":80,"state":"closed"}`,         // now open: written
-		`{"target":"198.18.0.2:80","ip":"198.18.0.2","port":80,"state":"closed"}`,         // still closed
-		`{"target":"x","ip":"2001:db8::3","port":443,"state":"open"}`,                     // now timeout: written
+		`{"target":"198.18.0.1:80","ip":"198.18.0.1","port":80,"state":"closed"}`,        // now open: written
+		`{"target":"198.18.0.2:80","ip":"198.18.0.2","port":80,"state":"closed"}`,        // still closed
+		`{"target":"x","ip":"2001:db8::3","port":443,"state":"open"}`,                    // now timeout: written
 		`{"target":"203.0.113.4:22","ip":"203.0.113.4","port":22,"state":"unreachable"}`, // unchanged
-		`{"target":"db.example:5432","ip":"198.18.0.1","port":5432,"state":"open"}`,       // unchanged
+		`{"target":"db.example:5432","ip":"198.18.0.1","port":5432,"state":"open"}`,      // unchanged
 		`{"stats":{"seed":7}}`,
 		"",
 	}, "\n")), 0o644)
