@@ -25,6 +25,8 @@ func run(ctx context.Context, args []string, e env) int {
 			return runDemo(ctx, args[1:], e)
 		case "verify":
 			return runVerify(ctx, args[1:], e)
+		case "watch":
+			return runWatch(ctx, args[1:], e)
 		case "help":
 			return runScan(ctx, []string{"--help"}, e)
 		}

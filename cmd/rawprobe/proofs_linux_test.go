@@ -453,3 +453,67 @@ func TestLiveDiffAndStats(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveWatch: watch --fall 3 --rise 2 on a target whose SYNs the
+// target's nft starts dropping, then accepts again, writes exactly one down
+// and one up record, each after the number of checks the counts predict.
+func TestLiveWatch(t *testing.T) {
+	testnet.RequirePrivileges(t)
+	n := testnet.New(t)
+	n.Listen(t, "tcp", ":80")
+	const interval, timeout = 300 * time.Millisecond, 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	target := net.JoinHostPort(nthAddr(n.Answering4, 4).String(), "80")
+	cmd := n.ProberCmd(ctx, os.Args[0], "watch", "--engine", "raw", "--interval", interval.String(), "--timeout", timeout.String(),
+		"--retries", "0", "--fall", "3", "--rise", "2", "--format", "jsonl", target)
+	cmd.Env = append(os.Environ(), envRunMain+"=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	time.Sleep(4 * interval) // up, as every target starts: no record
+	dropFrom := time.Now()
+	if err := n.SetLoss(1); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.SetLoss(0) })
+	time.Sleep(8 * interval)
+	acceptFrom := time.Now()
+	if err := n.SetLoss(0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(8 * interval)
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("watch: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d records, want one down and one up:\n%s%s", len(lines), stdout.String(), stderr.String())
+	}
+	var recs [2]struct {
+		To, State string
+		Time      time.Time
+	}
+	for i, l := range lines {
+		if err := json.Unmarshal([]byte(l), &recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if recs[0].To != "down" || recs[0].State != "timeout" || recs[1].To != "up" || recs[1].State != "open" {
+		t.Fatalf("records %+v", recs)
+	}
+	// The third failed check ends between 2 and 3 intervals (and its
+	// timeout) after the drops begin; the second open check between 1 and
+	// 2 intervals after they end. 150ms allow for the checks' own time.
+	slack := 150 * time.Millisecond
+	if d := recs[0].Time.Sub(dropFrom); d < 2*interval || d > 3*interval+timeout+slack {
+		t.Errorf("down %v after the drops began, want %v to %v", d, 2*interval, 3*interval+timeout+slack)
+	}
+	if d := recs[1].Time.Sub(acceptFrom); d < interval || d > 2*interval+slack {
+		t.Errorf("up %v after the drops ended, want %v to %v", d, interval, 2*interval+slack)
+	}
+}
