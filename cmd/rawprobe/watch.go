@@ -238,4 +238,3 @@ func appendTransition(b []byte, p *watchPlan, name string, r rawcheck.Result, up
 	b = strconv.AppendInt(b, int64(checks), 10)
 	return append(b, " checks)\n"...)
 }
-
