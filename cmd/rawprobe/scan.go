@@ -77,6 +77,8 @@ type scanFlags struct {
 	statsFile    string
 	statsLine    bool
 	diffFile     string
+	// ipv4, ipv6 and allAddresses choose the addresses of host names.
+	ipv4, ipv6, allAddresses bool
 }
 
 // runScan is the scan command: parse the flags and targets into a plan,
@@ -218,12 +220,20 @@ func (f *scanFlags) flagSet() *pflag.FlagSet {
 	fs.StringVar(&f.xmlFile, "output-xml", "", "also write nmap XML to FILE (- = stdout); nmap's -oX")
 	fs.StringVar(&f.grepFile, "output-grepable", "", "also write nmap grepable output to FILE (- = stdout); nmap's -oG")
 	fs.DurationVar(&f.wait, "wait", 0, "probe in rounds until every target is open (exit 0) or this time has passed (exit 1)")
+	f.registerResolution(fs)
 	fs.StringVar(&f.diffFile, "diff", "", "write only targets whose state differs from that in FILE, a previous run's --format jsonl output")
 	fs.StringVar(&f.statsFile, "stats-file", "", "write the run's metadata and totals to FILE (JSON)")
 	fs.BoolVar(&f.statsLine, "stats", false, `with --format jsonl: end the stream with the same data, {"stats": {...}}`)
 	fs.BoolVar(&f.version, "version", false, "print rawprobe's version, commit and Go version, and exit")
 	f.register(fs, rawcheck.DefaultTimeout, "time one attempt waits for a reply")
 	return fs
+}
+
+// registerResolution adds -4, -6 and --all-addresses to fs.
+func (f *scanFlags) registerResolution(fs *pflag.FlagSet) {
+	fs.BoolVarP(&f.ipv4, "ipv4", "4", false, "host names: probe IPv4 addresses only")
+	fs.BoolVarP(&f.ipv6, "ipv6", "6", false, "host names: probe IPv6 addresses only")
+	fs.BoolVar(&f.allAddresses, "all-addresses", false, "host names: probe every address the name resolves to, not the first")
 }
 
 // orderSeed returns --seed if given; otherwise shardDefaultSeed with
@@ -242,7 +252,15 @@ func (f *scanFlags) orderSeed(fs *pflag.FlagSet) uint64 {
 
 // buildSet parses the targets, input files and exclusions.
 func (f *scanFlags) buildSet(ctx context.Context, args []string, e env) (*targets.Set, error) {
-	b := &targets.Builder{Resolver: e.resolver}
+	b := &targets.Builder{Resolver: e.resolver, AllAddresses: f.allAddresses}
+	switch {
+	case f.ipv4 && f.ipv6:
+		return nil, errors.New("-4 and -6 exclude each other: give one, or neither for both families")
+	case f.ipv4:
+		b.Family = 4
+	case f.ipv6:
+		b.Family = 6
+	}
 	if f.ports != "" {
 		p, err := targets.ParsePorts(f.ports)
 		if err != nil {

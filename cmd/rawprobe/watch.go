@@ -95,6 +95,7 @@ func parseWatch(ctx context.Context, args []string, e env) (*watchPlan, error) {
 	fs := pflag.NewFlagSet("rawprobe watch", pflag.ContinueOnError)
 	fs.StringVarP(&f.sel.ports, "ports", "p", "", `ports for targets without their own, e.g. "80,443"`)
 	fs.StringArrayVar(&f.sel.inputFiles, "input-file", nil, "read targets from FILE (- = stdin); nmap's -iL")
+	f.sel.registerResolution(fs)
 	fs.Var(&f.interval, "interval", "time between the starts of two checks of the targets")
 	fs.IntVar(&f.rise, "rise", 2, "consecutive open checks that bring a down target up")
 	fs.IntVar(&f.fall, "fall", 3, "consecutive checks not open that bring an up target down")

@@ -487,3 +487,49 @@ func TestSetHash(t *testing.T) {
 		}
 	}
 }
+
+func TestResolveFamilyAndAll(t *testing.T) {
+	multi := fakeResolver{
+		"db.example": {netip.MustParseAddr("2001:db8::5"), netip.MustParseAddr("198.18.0.5"), netip.MustParseAddr("198.18.0.6"),
+			netip.MustParseAddr("::ffff:198.18.0.5"), netip.MustParseAddr("2001:db8::7")},
+		"v6.example": {netip.MustParseAddr("2001:db8::6")},
+	}
+	for _, c := range []struct {
+		family int
+		all    bool
+		host   string
+		want   string // the endpoints, or the error's text
+	}{
+		{0, false, "db.example", "198.18.0.5:80"},
+		{4, false, "db.example", "198.18.0.5:80"},
+		{6, false, "db.example", "[2001:db8::5]:80"},
+		{0, true, "db.example", "198.18.0.5:80 198.18.0.6:80 [2001:db8::5]:80 [2001:db8::7]:80"},
+		{4, true, "db.example", "198.18.0.5:80 198.18.0.6:80"},
+		{6, true, "db.example", "[2001:db8::5]:80 [2001:db8::7]:80"},
+		{0, false, "v6.example", "[2001:db8::6]:80"},
+		{4, false, "v6.example", "host name v6.example has no IPv4 address (-4)"},
+	} {
+		b := &Builder{Resolver: multi, Family: c.family, AllAddresses: c.all, Ports: SinglePort(80)}
+		var got string
+		if err := b.Add(context.Background(), c.host); err != nil {
+			got = err.Error()
+		} else {
+			s, err := b.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var eps []string
+			for i := range s.Len() {
+				ep := s.At(i)
+				eps = append(eps, ep.String())
+				if s.Name(ep) != c.host+":80" {
+					t.Errorf("%v is named %q, want %s:80", ep, s.Name(ep), c.host)
+				}
+			}
+			got = strings.Join(eps, " ")
+		}
+		if !strings.Contains(got, c.want) || (!strings.Contains(c.want, "no IPv") && got != c.want) {
+			t.Errorf("-%d all=%v %s: got %q, want %q", c.family, c.all, c.host, got, c.want)
+		}
+	}
+}
