@@ -21,6 +21,8 @@ import (
 )
 
 const scanUsage = `Usage: rawprobe [flags] TARGET...
+       rawprobe watch [flags] TARGET...  up/down transitions (rawprobe watch --help)
+       rawprobe verify FILE       check a pcap/pcapng capture for completed handshakes
        rawprobe serve [flags]     Prometheus exporter (rawprobe serve --help)
        rawprobe demo              probe built-in local targets
 
