@@ -31,8 +31,8 @@
 // others serve tests and devtools only.
 //
 //   - verify/netlab: builds the private prober/target namespace network.
-//   - verify/pcapcheck: AF_PACKET captures and the handshake analysis; its
-//     packet decoder is deliberately independent of synack.
+//   - verify/pcapcheck: AF_PACKET captures, analysed by the public package
+//     pcapverify, whose decoder is deliberately independent of synack.
 //   - verify/testnet: netlab's testing layer (t.Cleanup, the privilege
 //     gate, re-executed children in the prober namespace).
 //   - verify/loopback: open, closed and silent loopback targets for the

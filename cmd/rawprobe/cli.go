@@ -23,28 +23,45 @@ func run(ctx context.Context, args []string, e env) int {
 			return runServe(ctx, args[1:], e)
 		case "demo":
 			return runDemo(ctx, args[1:], e)
+		case "verify":
+			return runVerify(ctx, args[1:], e)
+		case "watch":
+			return runWatch(ctx, args[1:], e)
 		case "help":
 			return runScan(ctx, []string{"--help"}, e)
 		}
 	}
-	return runScan(ctx, rewriteNmapFlags(args), e)
+	return runScan(ctx, args, e)
 }
 
-// rewriteNmapFlags turns nmap's single-dash -iL into --input-file, which
-// pflag cannot express as a shorthand.
+// nmapFlags are nmap's two-letter single-dash flags and the long flags
+// they are rewritten to, which pflag cannot express as shorthands.
+var nmapFlags = []struct{ nmap, long string }{
+	{"-iL", "--input-file"},
+	{"-oX", "--output-xml"},
+	{"-oG", "--output-grepable"},
+}
+
+// rewriteNmapFlags turns nmap's single-dash -iL, -oX and -oG into their
+// long flags.
 func rewriteNmapFlags(args []string) []string {
 	out := make([]string, 0, len(args))
+next:
 	for i, a := range args {
-		switch {
-		case a == "--":
+		if a == "--" {
 			return append(out, args[i:]...)
-		case a == "-iL":
-			out = append(out, "--input-file")
-		case strings.HasPrefix(a, "-iL="):
-			out = append(out, "--input-file="+a[len("-iL="):])
-		default:
-			out = append(out, a)
 		}
+		for _, f := range nmapFlags {
+			switch {
+			case a == f.nmap:
+				out = append(out, f.long)
+				continue next
+			case strings.HasPrefix(a, f.nmap+"="):
+				out = append(out, f.long+"="+a[len(f.nmap)+1:])
+				continue next
+			}
+		}
+		out = append(out, a)
 	}
 	return out
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"github.com/rawprobe/rawprobe/internal/cli/services"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
@@ -55,7 +56,7 @@ func TestLiveRawPcap(t *testing.T) {
 	ln, open, closed := loopbackPorts(t)
 	pcapPath := filepath.Join(t.TempDir(), "probe.pcap")
 	code, stdout, stderr := runChild(t, nil, "--engine", "raw", "--own-rst", "--retries", "0", "--pcap", pcapPath, "--format", "jsonl", open.String(), closed.String())
-	if code != 1 || !strings.Contains(stdout, `"port":`+itoa(open.Port())+`,"state":"open"`) || !strings.Contains(stdout, `"port":`+itoa(closed.Port())+`,"state":"closed"`) {
+	if code != 1 || !strings.Contains(stdout, `"port":`+itoa(open.Port())+`,"service":"`+services.Lookup(open.Port(), "tcp")+`","state":"open"`) || !strings.Contains(stdout, `"port":`+itoa(closed.Port())+`,"service":"`+services.Lookup(closed.Port(), "tcp")+`","state":"closed"`) {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
 	assertNoAccept(t, ln)

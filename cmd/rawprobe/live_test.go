@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rawprobe/rawprobe/internal/cli/services"
 )
 
 // envRunMain makes the test binary act as the rawprobe command, so tests
@@ -85,7 +87,7 @@ func TestLiveConnectEngine(t *testing.T) {
 		t.Errorf("open port: exit %d\n%s%s", code, stdout, stderr)
 	}
 	code, stdout, stderr = runChild(t, nil, "--engine", "connect", "--format", "csv", open.String(), closed.String())
-	if code != 1 || !strings.Contains(stdout, closed.String()+",127.0.0.1,"+itoa(closed.Port())+",closed") {
+	if code != 1 || !strings.Contains(stdout, closed.String()+",127.0.0.1,"+itoa(closed.Port())+","+services.Lookup(closed.Port(), "tcp")+",closed") {
 		t.Errorf("open + closed: exit %d\n%s%s", code, stdout, stderr)
 	}
 	if !strings.Contains(stderr, "probed 2, open 1, closed 1") {

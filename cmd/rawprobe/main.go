@@ -5,6 +5,9 @@
 // Usage:
 //
 //	rawprobe [flags] TARGET...          probe targets, print one line each
+//	rawprobe --wait 60s TARGET...       probe until every target is open
+//	rawprobe watch [flags] TARGET...    one record per up/down transition
+//	rawprobe verify FILE                did a capture complete a handshake?
 //	rawprobe serve --listen ADDR        Prometheus exporter (blackbox /probe)
 //	rawprobe demo                       probe built-in local targets
 //

@@ -377,8 +377,8 @@ func TestEngineNote(t *testing.T) {
 }
 
 func TestRewriteNmapFlags(t *testing.T) {
-	got := rewriteNmapFlags([]string{"-iL", "a", "-iL=b", "-p", "80", "--", "-iL"})
-	want := []string{"--input-file", "a", "--input-file=b", "-p", "80", "--", "-iL"}
+	got := rewriteNmapFlags([]string{"-iL", "a", "-iL=b", "-oX", "x", "-oG=g", "-p", "80", "--", "-iL", "-oX"})
+	want := []string{"--input-file", "a", "--input-file=b", "--output-xml", "x", "--output-grepable=g", "-p", "80", "--", "-iL", "-oX"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q", got)
 	}
@@ -388,7 +388,7 @@ func TestOutputFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out.csv")
 	c := runCLI(t, []string{"--format", "csv", "-o", path, "198.18.0.1:80"})
 	data, _ := os.ReadFile(path)
-	if c.code != 0 || c.stdout != "" || !strings.Contains(string(data), "198.18.0.1:80,198.18.0.1,80,open") {
+	if c.code != 0 || c.stdout != "" || !strings.Contains(string(data), "198.18.0.1:80,198.18.0.1,80,http,open") {
 		t.Errorf("exit %d, stdout %q, file %q", c.code, c.stdout, data)
 	}
 }

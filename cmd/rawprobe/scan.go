@@ -9,9 +9,11 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 
+	"github.com/rawprobe/rawprobe/internal/cli/buildinfo"
 	"github.com/rawprobe/rawprobe/internal/cli/engine"
 	"github.com/rawprobe/rawprobe/internal/cli/output"
 	"github.com/rawprobe/rawprobe/internal/cli/targets"
@@ -19,6 +21,8 @@ import (
 )
 
 const scanUsage = `Usage: rawprobe [flags] TARGET...
+       rawprobe watch [flags] TARGET...  up/down transitions (rawprobe watch --help)
+       rawprobe verify FILE       check a pcap/pcapng capture for completed handshakes
        rawprobe serve [flags]     Prometheus exporter (rawprobe serve --help)
        rawprobe demo              probe built-in local targets
 
@@ -32,6 +36,16 @@ host name. -iL is accepted as nmap spells it (rewritten to --input-file).
 Targets are probed in a pseudo-random order (--seed); --shard I/N probes the
 I-th of N disjoint shares, so N machines with the same --seed cover the set
 exactly once (with --shard and no --seed, the seed is fixed to 1).
+
+Wait mode: --wait 60s probes the targets in rounds, with a backoff of 0.1s
+doubling up to 1s between them, until every one is open (exit 0) or the
+time is up (exit 1), writing a line on stderr whenever a target's state
+changes, then each target's last result: rawprobe --wait 60s db:5432 &&
+start-app. It works with either engine.
+
+Outputs: -o FILE in --format (text, jsonl, csv), and besides it, in the same
+run, nmap's XML (-oX FILE, for ndiff and nmap's parsers) and grepable
+output (-oG FILE); "-" is stdout, for one of them.
 
 Exit status: 0 every target open, 1 any target not open (a target this
 machine has no route to is reported noroute, with nothing sent, and the
@@ -58,20 +72,35 @@ type scanFlags struct {
 	outFile      string
 	openOnly     bool
 	pcapFile     string
+	xmlFile      string
+	grepFile     string
+	version      bool
+	wait         time.Duration
+	statsFile    string
+	statsLine    bool
+	diffFile     string
+	// ipv4, ipv6 and allAddresses choose the addresses of host names.
+	ipv4, ipv6, allAddresses bool
 }
 
 // runScan is the scan command: parse the flags and targets into a plan,
-// open the outputs and the engine, run the scan and report it.
+// open the outputs and the engine, run the scan and report it. args are
+// as the user typed them (nmap's -iL, -oX, -oG included), as the nmap
+// outputs record them.
 func runScan(ctx context.Context, args []string, e env) int {
-	p, err := parseScan(ctx, args, e)
+	p, err := parseScan(ctx, rewriteNmapFlags(args), e)
 	if err != nil {
 		return exitStatus(e, err)
 	}
+	p.args = args
 	s, err := openScan(p, e)
 	if err != nil {
 		return exitStatus(e, err)
 	}
 	defer s.close()
+	if p.wait > 0 {
+		return s.runWait(ctx, p, e).report(ctx, p, e)
+	}
 	return s.run(ctx, p, e).report(ctx, p, e)
 }
 
@@ -87,6 +116,19 @@ type scanPlan struct {
 	openOnly bool
 	outFile  string // "" or "-": stdout
 	pcapFile string // "": no capture
+	// xmlFile and grepFile are -oX's and -oG's files ("": none, "-":
+	// stdout); args is the command line they record, as typed.
+	xmlFile, grepFile string
+	args              []string
+	// wait is --wait: probe in rounds until every target is open or it
+	// has passed; 0 scans once.
+	wait time.Duration
+	// statsFile is --stats-file ("": none); statsLine is --stats, the
+	// same data closing the JSONL stream.
+	statsFile string
+	statsLine bool
+	// previous is --diff's previous run, nil without --diff.
+	previous previousRun
 }
 
 // parseScan parses args into a plan. Every error is bad input, or
@@ -97,7 +139,12 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 	if err := parseFlags(fs, args, scanUsage, e); err != nil {
 		return nil, err
 	}
-	p := &scanPlan{engine: f.engine, openOnly: f.openOnly, outFile: f.outFile, pcapFile: f.pcapFile, seed: f.orderSeed(fs)}
+	if f.version {
+		fmt.Fprintln(e.stdout, buildinfo.Read())
+		return nil, pflag.ErrHelp
+	}
+	p := &scanPlan{engine: f.engine, openOnly: f.openOnly, outFile: f.outFile, pcapFile: f.pcapFile, seed: f.orderSeed(fs),
+		xmlFile: f.xmlFile, grepFile: f.grepFile, wait: f.wait, statsFile: f.statsFile, statsLine: f.statsLine}
 	var err error
 	if p.cfg, err = f.config(fs); err != nil {
 		return nil, err
@@ -113,10 +160,50 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 	if p.format, err = output.ParseFormat(f.format); err != nil {
 		return nil, badInput(fmt.Errorf("invalid --format: %w", err))
 	}
+	if p.statsLine && p.format.String() != "jsonl" {
+		return nil, badInput(fmt.Errorf("--stats closes a JSONL stream: it needs --format jsonl, not %s (--stats-file FILE writes the same data for any format)", p.format))
+	}
+	if err := p.checkOutputs(); err != nil {
+		return nil, badInput(err)
+	}
 	if p.set, err = f.buildSet(ctx, fs.Args(), e); err != nil {
 		return nil, badInput(err)
 	}
+	if err := p.checkWait(); err != nil {
+		return nil, badInput(err)
+	}
+	if f.diffFile != "" {
+		err := readFile(f.diffFile, e, func(r io.Reader) (err error) {
+			p.previous, err = readPreviousRun(r, f.diffFile)
+			return err
+		})
+		if err != nil {
+			return nil, badInput(err)
+		}
+	}
 	return p, nil
+}
+
+// checkOutputs rejects two outputs on one file: each would overwrite the
+// other.
+func (p *scanPlan) checkOutputs() error {
+	seen := map[string]string{}
+	for _, o := range []struct{ flag, name string }{
+		{"-o", p.outFile}, {"-oX", p.xmlFile}, {"-oG", p.grepFile}, {"--pcap", p.pcapFile}, {"--stats-file", p.statsFile},
+	} {
+		name := o.name
+		if o.flag == "-o" && name == "" {
+			name = "-"
+		}
+		if name == "" {
+			continue
+		}
+		if prev, dup := seen[name]; dup {
+			return fmt.Errorf("%s and %s both write to %q", prev, o.flag, name)
+		}
+		seen[name] = o.flag
+	}
+	return nil
 }
 
 // flagSet returns the scan's flags, bound to f.
@@ -132,8 +219,23 @@ func (f *scanFlags) flagSet() *pflag.FlagSet {
 	fs.StringVarP(&f.outFile, "output", "o", "", "write results to FILE instead of stdout")
 	fs.BoolVar(&f.openOnly, "open", false, "write only open targets")
 	fs.StringVar(&f.pcapFile, "pcap", "", "raw engine: write every packet sent and received to FILE (pcap)")
+	fs.StringVar(&f.xmlFile, "output-xml", "", "also write nmap XML to FILE (- = stdout); nmap's -oX")
+	fs.StringVar(&f.grepFile, "output-grepable", "", "also write nmap grepable output to FILE (- = stdout); nmap's -oG")
+	fs.DurationVar(&f.wait, "wait", 0, "probe in rounds until every target is open (exit 0) or this time has passed (exit 1)")
+	f.registerResolution(fs)
+	fs.StringVar(&f.diffFile, "diff", "", "write only targets whose state differs from that in FILE, a previous run's --format jsonl output")
+	fs.StringVar(&f.statsFile, "stats-file", "", "write the run's metadata and totals to FILE (JSON)")
+	fs.BoolVar(&f.statsLine, "stats", false, `with --format jsonl: end the stream with the same data, {"stats": {...}}`)
+	fs.BoolVar(&f.version, "version", false, "print rawprobe's version, commit and Go version, and exit")
 	f.register(fs, rawcheck.DefaultTimeout, "time one attempt waits for a reply")
 	return fs
+}
+
+// registerResolution adds -4, -6 and --all-addresses to fs.
+func (f *scanFlags) registerResolution(fs *pflag.FlagSet) {
+	fs.BoolVarP(&f.ipv4, "ipv4", "4", false, "host names: probe IPv4 addresses only")
+	fs.BoolVarP(&f.ipv6, "ipv6", "6", false, "host names: probe IPv6 addresses only")
+	fs.BoolVar(&f.allAddresses, "all-addresses", false, "host names: probe every address the name resolves to, not the first")
 }
 
 // orderSeed returns --seed if given; otherwise shardDefaultSeed with
@@ -152,7 +254,15 @@ func (f *scanFlags) orderSeed(fs *pflag.FlagSet) uint64 {
 
 // buildSet parses the targets, input files and exclusions.
 func (f *scanFlags) buildSet(ctx context.Context, args []string, e env) (*targets.Set, error) {
-	b := &targets.Builder{Resolver: e.resolver}
+	b := &targets.Builder{Resolver: e.resolver, AllAddresses: f.allAddresses}
+	switch {
+	case f.ipv4 && f.ipv6:
+		return nil, errors.New("-4 and -6 exclude each other: give one, or neither for both families")
+	case f.ipv4:
+		b.Family = 4
+	case f.ipv6:
+		b.Family = 6
+	}
 	if f.ports != "" {
 		p, err := targets.ParsePorts(f.ports)
 		if err != nil {

@@ -34,7 +34,7 @@ func TestScanNamespace(t *testing.T) {
 		if len(lines) != 577 {
 			t.Errorf("%d CSV lines, want a header and 576 rows", len(lines))
 		}
-		for _, want := range []string{"198.18.7.9:80,198.18.7.9,80,open,", "198.18.7.9:81,198.18.7.9,81,closed,", "198.19.0.3:80,198.19.0.3,80,timeout,", "203.0.113.5:81,203.0.113.5,81,unreachable,"} {
+		for _, want := range []string{"198.18.7.9:80,198.18.7.9,80,http,open,", "198.18.7.9:81,198.18.7.9,81,,closed,", "198.19.0.3:80,198.19.0.3,80,http,timeout,", "203.0.113.5:81,203.0.113.5,81,,unreachable,"} {
 			if !strings.Contains(stdout.String(), want) {
 				t.Errorf("output lacks %q", want)
 			}
@@ -83,7 +83,7 @@ func TestScanNamespaceNoRoute(t *testing.T) {
 		if want := "probed 4, open 2, closed 1, timeout 0, unreachable 0, noroute 1, invalid replies 0"; !strings.Contains(stderr.String(), want) {
 			t.Errorf("summary %q, want %q", stderr.String(), want)
 		}
-		for _, want := range []string{"198.18.7.1:80,198.18.7.1,80,open,", "192.0.2.1:80,192.0.2.1,80,noroute,0,0,0,0,0,", "198.18.7.2:81,198.18.7.2,81,closed,", "198.18.7.3:80,198.18.7.3,80,open,"} {
+		for _, want := range []string{"198.18.7.1:80,198.18.7.1,80,http,open,", "192.0.2.1:80,192.0.2.1,80,http,noroute,0,0,0,0,0,", "198.18.7.2:81,198.18.7.2,81,,closed,", "198.18.7.3:80,198.18.7.3,80,http,open,"} {
 			if !strings.Contains(stdout.String(), want) {
 				t.Errorf("output lacks %q:\n%s", want, stdout.String())
 			}

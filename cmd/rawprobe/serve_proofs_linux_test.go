@@ -23,15 +23,6 @@ import (
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
-// nthAddr returns the i-th address of p.
-func nthAddr(p netip.Prefix, i int) netip.Addr {
-	a := p.Addr()
-	for range i {
-		a = a.Next()
-	}
-	return a
-}
-
 // probeResult is one /probe answer, parsed.
 type probeResult struct {
 	code    int

@@ -21,5 +21,5 @@ func ExampleNewWriter() {
 	})
 	w.Flush()
 	// Output:
-	// {"target":"db.example:5432","ip":"198.18.0.5","port":5432,"state":"open","rtt_us":812,"attempts":1,"ttl":64,"icmp_type":0,"icmp_code":0,"time":"2026-11-25T20:00:00Z"}
+	// {"target":"db.example:5432","ip":"198.18.0.5","port":5432,"service":"postgresql","state":"open","rtt_us":812,"attempts":1,"ttl":64,"icmp_type":0,"icmp_code":0,"time":"2026-11-25T20:00:00Z"}
 }

@@ -36,10 +36,15 @@ var Formats = []string{"text", "jsonl", "csv"}
 // NewWriter returns a Writer for format "text", "jsonl" or "csv".
 //
 // text:  one line per target: name, state, RTT, attempts and TTL (or the
-// ICMP type and code of an unreachable), aligned in columns.
-// jsonl: one JSON object per line with the fields target, ip, port, state,
-// rtt_us, attempts, ttl, icmp_type, icmp_code and time (RFC 3339, UTC).
+// ICMP type and code of an unreachable), aligned in columns, and the
+// port's service name when it has one.
+// jsonl: one JSON object per line with the fields target, ip, port,
+// service, state, rtt_us, attempts, ttl, icmp_type, icmp_code and time
+// (RFC 3339, UTC).
 // csv:   a header line, then the same fields as jsonl.
+//
+// The service is the port's TCP service name from package services
+// (/etc/services, else IANA's registry), "" when neither names it.
 //
 // The state is the name rawcheck.State.String gives: open, closed,
 // timeout, unreachable (an ICMP error answered the SYN) or noroute (the
@@ -84,6 +89,10 @@ func (t *textWriter) Write(r Record) error {
 		b = append(b, " ttl="...)
 		b = strconv.AppendUint(b, uint64(res.TTL), 10)
 	}
+	if svc := serviceName(res.Target.Port()); svc != "" {
+		b = append(b, " service="...)
+		b = appendPrintable(b, svc)
+	}
 	b = append(b, '\n')
 	t.buf = b
 	_, err := t.w.Write(b)
@@ -120,6 +129,8 @@ func (j *jsonlWriter) Write(r Record) error {
 	b = res.Target.Addr().AppendTo(b)
 	b = append(b, `","port":`...)
 	b = strconv.AppendUint(b, uint64(res.Target.Port()), 10)
+	b = append(b, `,"service":`...)
+	b = appendJSONString(b, serviceName(res.Target.Port()))
 	b = append(b, `,"state":"`...)
 	b = append(b, res.State.String()...)
 	b = append(b, `","rtt_us":`...)
@@ -161,7 +172,7 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 // CSVHeader is the first line a csv Writer writes.
-var CSVHeader = []string{"target", "ip", "port", "state", "rtt_us", "attempts", "ttl", "icmp_type", "icmp_code", "time"}
+var CSVHeader = []string{"target", "ip", "port", "service", "state", "rtt_us", "attempts", "ttl", "icmp_type", "icmp_code", "time"}
 
 type csvWriter struct {
 	w      *csv.Writer
@@ -180,6 +191,7 @@ func (c *csvWriter) Write(r Record) error {
 		r.Name,
 		res.Target.Addr().String(),
 		strconv.Itoa(int(res.Target.Port())),
+		serviceName(res.Target.Port()),
 		res.State.String(),
 		strconv.FormatInt(res.RTT.Microseconds(), 10),
 		strconv.Itoa(res.Attempts),

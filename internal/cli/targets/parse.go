@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -54,6 +55,12 @@ type Builder struct {
 	Ports Ports
 	// Resolver looks host names up; nil means net.DefaultResolver.
 	Resolver Resolver
+	// Family restricts the addresses of host names to IPv4 (4) or IPv6
+	// (6), as -4 and -6 do; 0 takes either, IPv4 first.
+	Family int
+	// AllAddresses probes every address a host name resolves to (of
+	// Family), instead of the first.
+	AllAddresses bool
 
 	blocks   []block
 	excludes []addrRange
@@ -67,10 +74,11 @@ type Builder struct {
 //	CIDR:port, [v6-CIDR]:port          a prefix on one port
 //
 // A host name is resolved now; its first IPv4 address is used, or its first
-// IPv6 address when it has none. IPv4-mapped IPv6 spellings are the IPv4
-// targets they map: ::ffff:a.b.c.d is a.b.c.d, ::ffff:a.b.c.d/(96+n) is
-// a.b.c.d/n, and a name resolving to ::ffff:a.b.c.d is a.b.c.d. A prefix or
-// range partly inside ::ffff:0:0/96 (::/64, ::ffff:0:0/95) is an error.
+// IPv6 address when it has none (b.Family and b.AllAddresses change
+// which). IPv4-mapped IPv6 spellings are the IPv4 targets they map:
+// ::ffff:a.b.c.d is a.b.c.d, ::ffff:a.b.c.d/(96+n) is a.b.c.d/n, and a name
+// resolving to ::ffff:a.b.c.d is a.b.c.d. A prefix or range partly inside
+// ::ffff:0:0/96 (::/64, ::ffff:0:0/95) is an error.
 func (b *Builder) Add(ctx context.Context, token string) error {
 	return b.add(ctx, token, "")
 }
@@ -98,21 +106,27 @@ func (b *Builder) add(ctx context.Context, token, where string) error {
 		return fail("%v", err)
 	}
 	if name != "" {
-		addr, err := b.resolve(ctx, name)
+		addrs, err := b.resolve(ctx, name)
 		if err != nil {
 			return fail("%v", err)
 		}
 		if b.names == nil {
 			b.names = make(map[netip.AddrPort]string)
 		}
-		for i := range ports.Len() {
-			ap := netip.AddrPortFrom(addr, ports.At(i))
-			if _, dup := b.names[ap]; !dup {
-				b.names[ap] = name + ":" + strconv.Itoa(int(ap.Port()))
+		for _, addr := range addrs {
+			if why := notProbeable(addr); why != "" {
+				return fail("%s resolves to %v: %s", name, addr, why)
 			}
+			for i := range ports.Len() {
+				ap := netip.AddrPortFrom(addr, ports.At(i))
+				if _, dup := b.names[ap]; !dup {
+					b.names[ap] = name + ":" + strconv.Itoa(int(ap.Port()))
+				}
+			}
+			v := fromAddr(addr)
+			b.blocks = append(b.blocks, block{addrRange: addrRange{is4: addr.Is4(), first: v, last: v}, addrs: 1, ports: ports})
 		}
-		v := fromAddr(addr)
-		r = addrRange{is4: addr.Is4(), first: v, last: v}
+		return nil
 	}
 	if r.first == r.last {
 		if why := notProbeable(r.first.addr(r.is4)); why != "" {
@@ -127,24 +141,47 @@ func (b *Builder) add(ctx context.Context, token, where string) error {
 	return nil
 }
 
-func (b *Builder) resolve(ctx context.Context, name string) (netip.Addr, error) {
+// resolve returns the addresses of name to probe, of b.Family only: with
+// b.AllAddresses all of them (IPv4 first, each family in the resolver's
+// order, duplicates dropped), else the first IPv4 address, or the first
+// IPv6 address when there is none.
+func (b *Builder) resolve(ctx context.Context, name string) ([]netip.Addr, error) {
 	res := b.Resolver
 	if res == nil {
 		res = net.DefaultResolver
 	}
-	addrs, err := res.LookupNetIP(ctx, "ip", name)
-	if err != nil {
-		return netip.Addr{}, fmt.Errorf("cannot resolve host name %s: %v", name, err)
+	network := "ip"
+	switch b.Family {
+	case 4:
+		network = "ip4"
+	case 6:
+		network = "ip6"
 	}
-	for _, a := range addrs {
-		if a.Unmap().Is4() {
-			return a.Unmap(), nil
+	found, err := res.LookupNetIP(ctx, network, name)
+	if err != nil {
+		return nil, fmt.Errorf("cannot resolve host name %s: %v", name, err)
+	}
+	var v4, v6 []netip.Addr
+	for _, a := range found {
+		a = a.Unmap().WithZone("")
+		switch {
+		case a.Is4() && b.Family != 6 && !slices.Contains(v4, a):
+			v4 = append(v4, a)
+		case a.Is6() && b.Family != 4 && !slices.Contains(v6, a):
+			v6 = append(v6, a)
 		}
 	}
-	if len(addrs) == 0 {
-		return netip.Addr{}, fmt.Errorf("host name %s has no addresses", name)
+	switch {
+	case len(v4)+len(v6) == 0 && b.Family != 0:
+		return nil, fmt.Errorf("host name %s has no IPv%d address (-%d)", name, b.Family, b.Family)
+	case len(v4)+len(v6) == 0:
+		return nil, fmt.Errorf("host name %s has no addresses", name)
+	case b.AllAddresses:
+		return append(v4, v6...), nil
+	case len(v4) > 0:
+		return v4[:1], nil
 	}
-	return addrs[0].WithZone(""), nil
+	return v6[:1], nil
 }
 
 // AddFile adds every target in r, one or more per line separated by spaces

@@ -128,3 +128,18 @@ func (s *Set) ShardLen(sh Shard) uint64 {
 	}
 	return (s.total-sh.Index)/sh.Count + 1
 }
+
+// Ports returns every port the set probes, and whether every address of
+// the set is probed on all of them (as with -p and no target of its own
+// port), so that a host is complete once it has that many results.
+func (s *Set) Ports() (all Ports, everyAddr bool) {
+	var rs []portRange
+	everyAddr = true
+	for i, blk := range s.blocks {
+		rs = append(rs, blk.ports.ranges...)
+		if i > 0 && !slices.Equal(blk.ports.ranges, s.blocks[0].ports.ranges) {
+			everyAddr = false
+		}
+	}
+	return mergePorts(rs), everyAddr
+}

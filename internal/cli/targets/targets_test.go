@@ -423,3 +423,113 @@ func TestNeverProbed(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+func TestSetPorts(t *testing.T) {
+	for _, c := range []struct {
+		ports string
+		args  []string
+		want  string
+		every bool
+	}{
+		{"22,80", []string{"198.18.0.0/30", "198.18.1.1"}, "22,80", true},
+		{"22", []string{"198.18.0.1", "198.18.0.2:80"}, "22,80", false}, // negative control: a target of its own port
+		{"", []string{"198.18.0.1:443", "198.18.0.2:443"}, "443", true},
+	} {
+		b := &Builder{}
+		if c.ports != "" {
+			p, err := ParsePorts(c.ports)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.Ports = p
+		}
+		for _, a := range c.args {
+			if err := b.Add(context.Background(), a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, every := s.Ports(); got.String() != c.want || every != c.every {
+			t.Errorf("-p %q %v: Ports() = %q, %v; want %q, %v", c.ports, c.args, got, every, c.want, c.every)
+		}
+	}
+}
+
+func TestSetHash(t *testing.T) {
+	build := func(ports string, args ...string) string {
+		t.Helper()
+		p, err := ParsePorts(ports)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := &Builder{Ports: p}
+		for _, a := range args {
+			if err := b.Add(context.Background(), a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := b.Build()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Hash()
+	}
+	a := build("22,80", "198.18.0.0/30", "[2001:db8::1]:443")
+	if b := build("80,22", "[2001:db8::1]:443", "198.18.0.0/30"); a != b || len(a) != 64 {
+		t.Errorf("the same set in another order: %s, %s", a, b)
+	}
+	for _, other := range []string{build("22,81", "198.18.0.0/30", "[2001:db8::1]:443"), build("22,80", "198.18.0.0/29", "[2001:db8::1]:443"), build("22,80", "198.18.0.0/30")} {
+		if other == a {
+			t.Errorf("another set hashes as %s too", a)
+		}
+	}
+}
+
+func TestResolveFamilyAndAll(t *testing.T) {
+	multi := fakeResolver{
+		"db.example": {netip.MustParseAddr("2001:db8::5"), netip.MustParseAddr("198.18.0.5"), netip.MustParseAddr("198.18.0.6"),
+			netip.MustParseAddr("::ffff:198.18.0.5"), netip.MustParseAddr("2001:db8::7")},
+		"v6.example": {netip.MustParseAddr("2001:db8::6")},
+	}
+	for _, c := range []struct {
+		family int
+		all    bool
+		host   string
+		want   string // the endpoints, or the error's text
+	}{
+		{0, false, "db.example", "198.18.0.5:80"},
+		{4, false, "db.example", "198.18.0.5:80"},
+		{6, false, "db.example", "[2001:db8::5]:80"},
+		{0, true, "db.example", "198.18.0.5:80 198.18.0.6:80 [2001:db8::5]:80 [2001:db8::7]:80"},
+		{4, true, "db.example", "198.18.0.5:80 198.18.0.6:80"},
+		{6, true, "db.example", "[2001:db8::5]:80 [2001:db8::7]:80"},
+		{0, false, "v6.example", "[2001:db8::6]:80"},
+		{4, false, "v6.example", "host name v6.example has no IPv4 address (-4)"},
+	} {
+		b := &Builder{Resolver: multi, Family: c.family, AllAddresses: c.all, Ports: SinglePort(80)}
+		var got string
+		if err := b.Add(context.Background(), c.host); err != nil {
+			got = err.Error()
+		} else {
+			s, err := b.Build()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var eps []string
+			for i := range s.Len() {
+				ep := s.At(i)
+				eps = append(eps, ep.String())
+				if s.Name(ep) != c.host+":80" {
+					t.Errorf("%v is named %q, want %s:80", ep, s.Name(ep), c.host)
+				}
+			}
+			got = strings.Join(eps, " ")
+		}
+		if !strings.Contains(got, c.want) || (!strings.Contains(c.want, "no IPv") && got != c.want) {
+			t.Errorf("-%d all=%v %s: got %q, want %q", c.family, c.all, c.host, got, c.want)
+		}
+	}
+}

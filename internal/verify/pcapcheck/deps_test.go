@@ -28,12 +28,17 @@ func rawprobePackages(t *testing.T, pkg string) []string {
 	return own
 }
 
-// The decoder is independent of the packet code it checks: pcapcheck is
-// built from no other rawprobe package, in particular not from synack.
+// The decoder is independent of the packet code it checks: pcapverify is
+// built from no other rawprobe package, in particular not from synack, and
+// pcapcheck from pcapverify alone.
 func TestIndependentOfSynack(t *testing.T) {
 	const self = "github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
-	if got := rawprobePackages(t, self); !slices.Equal(got, []string{self}) {
-		t.Errorf("pcapcheck is built from %v, want itself alone", got)
+	const analyser = "github.com/rawprobe/rawprobe/pcapverify"
+	if got := rawprobePackages(t, analyser); !slices.Equal(got, []string{analyser}) {
+		t.Errorf("pcapverify is built from %v, want itself alone", got)
+	}
+	if got := rawprobePackages(t, self); !slices.Equal(got, []string{analyser, self}) {
+		t.Errorf("pcapcheck is built from %v, want pcapverify and itself", got)
 	}
 	// Negative control: golden, which replays captures through synack,
 	// is seen to depend on it.

@@ -11,12 +11,14 @@
 // (rawprobe demo, the golden recordings): it writes the file it is given,
 // optionally with another snaplen and a frame filter, and
 // [Capture.Report] analyses it. [AnalyzeFile] (or [Capture.Analyze])
-// reads a pcap and returns a [Report]: one [Flow] per handshake, the
+// reads a capture and returns a [Report]: one [Flow] per handshake, the
 // violations of the rules, the reply counts and the SYN-ACK → RST gap.
 //
-// [DecodeEthernet] and [DecodeIP] turn one frame into a [Segment]; they
-// are the analyzer's decoder and the one the rest of the verification
-// harness (internal/verify/golden) uses. The decoder is deliberately
+// The analysis and the decoder ([DecodeEthernet], [DecodeIP], turning one
+// frame into a [Segment]) are those of the public package
+// github.com/rawprobe/rawprobe/pcapverify, named here by aliases: one
+// implementation for the harness (internal/verify/golden too), the demo,
+// `rawprobe verify` and other projects' tests. The decoder is deliberately
 // independent of package synack: it reads the few header offsets it needs
 // itself, so that a bug in synack's packet code cannot hide itself in the
 // tests that check synack.

@@ -1,18 +1,12 @@
-package pcapcheck
+package pcapverify
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 )
 
 // Reply is how the target answered a flow's SYN.
@@ -66,6 +60,11 @@ type Flow struct {
 	// ProberACKs counts the prober's other segments after the SYN: ACK
 	// alone, FIN, or anything with payload. Each one is a violation.
 	ProberACKs int
+	// Completed says the handshake was completed: after the target's
+	// SYN-ACK the prober sent an ACK (alone or with data or FIN) or a
+	// payload, so the target's kernel handed a connection to the
+	// application.
+	Completed bool
 	// FirstSYN, FirstSYNACK and FirstRST are capture times; zero when
 	// there was no such packet.
 	FirstSYN, FirstSYNACK, FirstRST time.Time
@@ -105,11 +104,13 @@ func (g GapStats) String() string {
 
 // Report is the result of analysing a capture.
 type Report struct {
-	// Path is the pcap file analysed.
+	// Path is the capture file analysed (the name given to Analyze).
 	Path string
 	// Packets is the number of frames in the file; Dropped the number
-	// the capture socket reported dropping (0 for AnalyzeFile). A capture
-	// that dropped packets cannot prove anything, so Err reports it.
+	// of packets the capturing program reported dropping (0 unless the
+	// caller sets it, as internal/verify/pcapcheck does for its own
+	// captures). A capture that dropped packets cannot prove anything, so
+	// Err reports it.
 	Packets, Dropped uint64
 	// Flows has one entry per handshake, in the order their SYNs appear.
 	Flows []Flow
@@ -121,6 +122,9 @@ type Report struct {
 	// ACKOnlySegments counts the prober's segments carrying ACK alone,
 	// FIN, or payload, in all flows.
 	ACKOnlySegments int
+	// CompletedFlows counts the flows whose handshake was completed
+	// (Flow.Completed).
+	CompletedFlows int
 	// Gap summarises the SYN-ACK → RST gaps.
 	Gap GapStats
 }
@@ -135,7 +139,7 @@ func (r *Report) Err() error {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "pcapcheck: %s:", r.Path)
+	fmt.Fprintf(&b, "pcapverify: %s:", r.Path)
 	if r.Dropped > 0 {
 		fmt.Fprintf(&b, " the capture dropped %d packets;", r.Dropped)
 	}
@@ -154,48 +158,9 @@ func (r *Report) Err() error {
 
 // String summarises the report in one line.
 func (r *Report) String() string {
-	return fmt.Sprintf("%d packets (%d dropped), %d flows: %d syn-ack, %d rst, %d icmp, %d no reply; %d ack-only segments; %d violations; %v",
+	return fmt.Sprintf("%d packets (%d dropped), %d flows: %d syn-ack, %d rst, %d icmp, %d no reply; %d handshakes completed; %d ack-only segments; %d violations; %v",
 		r.Packets, r.Dropped, len(r.Flows), r.SYNACKFlows, r.RSTFlows, r.ICMPFlows, r.NoReplyFlows,
-		r.ACKOnlySegments, len(r.Violations), r.Gap)
-}
-
-// AnalyzeFile reads a pcap file (Ethernet or raw IP link type) and checks
-// every TCP handshake in it.
-func AnalyzeFile(path string) (*Report, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("pcapcheck: %w", err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(bufio.NewReaderSize(f, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("pcapcheck: %s: %w", path, err)
-	}
-	decode := DecodeEthernet
-	switch lt := r.LinkType(); lt {
-	case layers.LinkTypeEthernet:
-	case layers.LinkTypeRaw, layers.LinkTypeIPv4, layers.LinkTypeIPv6:
-		decode = DecodeIP
-	default:
-		return nil, fmt.Errorf("pcapcheck: %s: link type %v not supported (want Ethernet or raw IP)", path, lt)
-	}
-	a := newAnalyzer()
-	for {
-		data, ci, err := r.ZeroCopyReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("pcapcheck: %s: packet %d: %w", path, a.packets+1, err)
-		}
-		a.packets++
-		if s, ok := decode(data); ok {
-			a.add(s, ci.Timestamp)
-		}
-	}
-	rep := a.report()
-	rep.Path = path
-	return rep, nil
+		r.CompletedFlows, r.ACKOnlySegments, len(r.Violations), r.Gap)
 }
 
 // flowKey names a flow by its 4-tuple as the prober sent it.
@@ -244,6 +209,9 @@ func (a *analyzer) add(s Segment, ts time.Time) {
 		// From the prober.
 		if s.Payload > 0 {
 			f.ProberACKs++
+		}
+		if !f.FirstSYNACK.IsZero() && s.Flags&FlagRST == 0 && (s.Flags&FlagACK != 0 || s.Payload > 0) {
+			f.Completed = true
 		}
 		switch {
 		case s.Flags&FlagRST != 0:
@@ -321,6 +289,9 @@ func (a *analyzer) report() *Report {
 			gaps = append(gaps, f.Gap)
 		}
 		r.ACKOnlySegments += f.ProberACKs
+		if f.Completed {
+			r.CompletedFlows++
+		}
 		r.Flows = append(r.Flows, *f)
 	}
 	r.Violations = append(r.Violations, a.strays...)

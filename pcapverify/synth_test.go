@@ -1,4 +1,4 @@
-package pcapcheck
+package pcapverify
 
 import (
 	"net"

@@ -1,4 +1,4 @@
-package pcapcheck
+package pcapverify
 
 import (
 	"encoding/binary"
@@ -87,6 +87,47 @@ func DecodeEthernet(frame []byte) (s Segment, ok bool) {
 		return DecodeIP(b)
 	}
 	return s, false
+}
+
+// Linux cooked capture headers (tcpdump -i any): v1 is 16 bytes with the
+// protocol (an EtherType) last; v2 is 20 bytes with it first.
+const (
+	sllHeaderLen    = 16
+	sllProtoOffset  = 14
+	sll2HeaderLen   = 20
+	sll2ProtoOffset = 0
+	loopbackHdrLen  = 4
+)
+
+// decodeSLL decodes a Linux cooked capture (v1) frame.
+func decodeSLL(frame []byte) (Segment, bool) {
+	return decodeCooked(frame, sllHeaderLen, sllProtoOffset)
+}
+
+// decodeSLL2 decodes a Linux cooked capture v2 frame.
+func decodeSLL2(frame []byte) (Segment, bool) {
+	return decodeCooked(frame, sll2HeaderLen, sll2ProtoOffset)
+}
+
+func decodeCooked(frame []byte, hlen, protoOff int) (s Segment, ok bool) {
+	if len(frame) < hlen {
+		return s, false
+	}
+	switch binary.BigEndian.Uint16(frame[protoOff:]) {
+	case ethTypeIPv4, ethTypeIPv6:
+		return DecodeIP(frame[hlen:])
+	}
+	return s, false
+}
+
+// decodeLoopback decodes a BSD loopback frame: a 4-byte address family in
+// the capturing host's byte order (AF_INET6 differs between systems, so
+// the IP version nibble decides).
+func decodeLoopback(frame []byte) (s Segment, ok bool) {
+	if len(frame) < loopbackHdrLen {
+		return s, false
+	}
+	return DecodeIP(frame[loopbackHdrLen:])
 }
 
 // DecodeIP decodes an IPv4 or IPv6 packet (by its version nibble), as
