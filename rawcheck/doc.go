@@ -42,7 +42,9 @@
 // processing, so it drops the SYN-ACK silently, and the engine's RST is the
 // only one that leaves.
 //
-// Namespaces: every socket is created in the network namespace of the
-// thread that called New, including listeners opened later for interfaces
-// first used then.
+// Namespaces and privileges: every socket is created by New, in the network
+// namespace of the thread that called it; nothing that needs CAP_NET_RAW is
+// opened later, so the capability may be dropped once New has returned. The
+// one listener is bound to every interface, so targets behind an interface
+// that appears later are probed and answered all the same.
 package rawcheck

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
@@ -34,11 +33,11 @@ type engine struct {
 	s     settings
 	key   synack.CookieKey
 	epoch time.Time
-	ns    netns.NsHandle // where New ran: lazily opened listeners go there
 
 	ports      *portReservation
 	nextPort   atomic.Uint32
 	raw4, raw6 *rawSocket // raw6 is nil without IPv6
+	lst        *listener  // replies on every interface
 	router     *router
 	filter     []bpf.Instruction
 	bucket     sendLimiter
@@ -48,7 +47,6 @@ type engine struct {
 	routes    atomic.Pointer[[]*route] // by id; copied on append, read without lock
 	routeBy   map[routeKey]*route
 	templates map[netip.Addr]*synack.Template
-	listeners map[int]*listener
 
 	mu       sync.Mutex // guards table and sessions
 	table    *pendingTable
@@ -85,11 +83,9 @@ func newEngine(s settings) (_ *engine, err error) {
 	e := &engine{
 		s:         s,
 		epoch:     time.Now(),
-		ns:        -1,
 		bucket:    newSendLimiter(s.rate, sendBatchSize),
 		routeBy:   make(map[routeKey]*route),
 		templates: make(map[netip.Addr]*synack.Template),
-		listeners: make(map[int]*listener),
 		table:     newPendingTable(min(s.window, 1<<20), rand.Uint64()),
 		wake:      make(chan struct{}, 1),
 		closed:    make(chan struct{}),
@@ -99,7 +95,9 @@ func newEngine(s settings) (_ *engine, err error) {
 			e.release()
 		}
 	}()
-	// The raw socket first: it is what needs CAP_NET_RAW.
+	// Everything that needs CAP_NET_RAW is opened here and nowhere else, so
+	// that the process may drop the capability once New has returned: the
+	// raw sockets first, then the one listener bound to every interface.
 	if e.raw4, err = openRawSocket(unix.AF_INET); err != nil {
 		return nil, err
 	}
@@ -122,9 +120,14 @@ func newEngine(s settings) (_ *engine, err error) {
 			return nil, fmt.Errorf("rawcheck: bad Config.Interface %q: %w", s.iface, ierr)
 		}
 	}
-	if e.ns, err = netns.Get(); err != nil {
-		return nil, fmt.Errorf("rawcheck: finding the network namespace: %w", err)
+	if e.lst, err = openListener(e.filter, ringBlocks(s.rate, s.timeout), &e.count.ringDrops); err != nil {
+		return nil, err
 	}
+	e.wg.Add(1)
+	go func(l *listener) {
+		defer e.wg.Done()
+		l.run(newReceiver(e))
+	}(e.lst)
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, &net.OpError{Op: "socket", Net: "netlink", Err: err}
@@ -146,8 +149,7 @@ func newEngine(s settings) (_ *engine, err error) {
 // now is the engine's monotonic clock in ns.
 func (e *engine) now() int64 { return int64(time.Since(e.epoch)) }
 
-// buildRoute returns the route for source src on interface ifindex,
-// opening the interface's listener the first time.
+// buildRoute returns the route for source src on interface ifindex.
 func (e *engine) buildRoute(src netip.Addr, ifindex int) (*route, error) {
 	e.routesMu.Lock()
 	defer e.routesMu.Unlock()
@@ -175,59 +177,15 @@ func (e *engine) buildRoute(src netip.Addr, ifindex int) (*route, error) {
 		}
 		e.templates[src] = tmpl
 	}
-	lst := e.listeners[ifindex]
-	if lst == nil {
-		var err error
-		err = e.inNamespace(func() error {
-			lst, err = openListener(ifindex, e.filter, &e.count.ringDrops)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		e.listeners[ifindex] = lst
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			lst.run(newReceiver(e))
-		}()
-	}
 	var routes []*route
 	if old := e.routes.Load(); old != nil {
 		routes = *old
 	}
-	r := &route{id: uint32(len(routes)), src: src, ifindex: ifindex, tmpl: tmpl, lst: lst}
+	r := &route{id: uint32(len(routes)), src: src, ifindex: ifindex, tmpl: tmpl}
 	routes = append(routes[:len(routes):len(routes)], r)
 	e.routes.Store(&routes)
 	e.routeBy[k] = r
 	return r, nil
-}
-
-// inNamespace runs fn on a locked thread in the engine's namespace.
-func (e *engine) inNamespace(fn func() error) error {
-	runtime.LockOSThread()
-	cur, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("rawcheck: finding the network namespace: %w", err)
-	}
-	defer cur.Close()
-	if cur.Equal(e.ns) {
-		defer runtime.UnlockOSThread()
-		return fn()
-	}
-	if err := netns.Set(e.ns); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("rawcheck: entering the network namespace: %w", err)
-	}
-	ferr := fn()
-	if err := netns.Set(cur); err != nil {
-		// Leave the thread locked: it dies with the goroutine instead of
-		// running others in the wrong namespace.
-		return ferr
-	}
-	runtime.UnlockOSThread()
-	return ferr
 }
 
 // route returns the route to dst.
@@ -378,8 +336,8 @@ func (e *engine) stats() Stats {
 	select {
 	case <-e.closed:
 	default:
-		for _, l := range e.listeners {
-			l.countDrops()
+		if e.lst != nil {
+			e.lst.countDrops()
 		}
 	}
 	e.routesMu.Unlock()
@@ -408,19 +366,14 @@ func (e *engine) release() error {
 	if e.raw6 != nil {
 		errs = append(errs, e.raw6.close())
 	}
-	e.routesMu.Lock()
-	for _, l := range e.listeners {
-		errs = append(errs, l.close())
+	if e.lst != nil {
+		errs = append(errs, e.lst.close())
 	}
-	e.routesMu.Unlock()
 	if e.ports != nil {
 		e.ports.close()
 	}
 	if e.router != nil {
 		e.router.close()
-	}
-	if e.ns >= 0 {
-		errs = append(errs, e.ns.Close())
 	}
 	return errors.Join(errs...)
 }

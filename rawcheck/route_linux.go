@@ -15,15 +15,14 @@ import (
 	"github.com/rawprobe/rawprobe/synack"
 )
 
-// route is how probes to some targets leave: source address, interface,
-// SYN template and the listener on that interface. Routes are never freed
+// route is how probes to some targets leave: source address, interface
+// and SYN template. Routes are never freed
 // while the engine lives; pending probes name them by id.
 type route struct {
 	id      uint32
 	src     netip.Addr
 	ifindex int
 	tmpl    *synack.Template
-	lst     *listener
 }
 
 // tablePrefix is one destination prefix of the main or local routing table.
