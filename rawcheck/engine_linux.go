@@ -37,6 +37,7 @@ type engine struct {
 	ports      *portReservation
 	nextPort   atomic.Uint32
 	raw4, raw6 *rawSocket // raw6 is nil without IPv6
+	pkt        *rawSocket // AF_PACKET: whole Ethernet frames
 	lst        *listener  // replies on every interface
 	router     *router
 	filter     []bpf.Instruction
@@ -64,6 +65,7 @@ type engine struct {
 type routeKey struct {
 	src     netip.Addr
 	ifindex int
+	gw      netip.Addr
 }
 
 // session is one caller waiting for results: a Probe (probe != nil) or a
@@ -120,6 +122,9 @@ func newEngine(s settings) (_ *engine, err error) {
 			return nil, fmt.Errorf("rawcheck: bad Config.Interface %q: %w", s.iface, ierr)
 		}
 	}
+	if e.pkt, err = openPacketSender(); err != nil {
+		return nil, err
+	}
 	if e.lst, err = openListener(e.filter, ringBlocks(s.rate, s.timeout), &e.count.ringDrops); err != nil {
 		return nil, err
 	}
@@ -149,8 +154,10 @@ func newEngine(s settings) (_ *engine, err error) {
 // now is the engine's monotonic clock in ns.
 func (e *engine) now() int64 { return int64(time.Since(e.epoch)) }
 
-// buildRoute returns the route for source src on interface ifindex.
-func (e *engine) buildRoute(src netip.Addr, ifindex int) (*route, error) {
+// buildRoute returns the route for source src on interface ifindex via
+// gateway gw (invalid for on-link targets), with its Ethernet path resolved
+// again: the router calls it each time it refreshes its cache.
+func (e *engine) buildRoute(src netip.Addr, ifindex int, gw netip.Addr) (*route, error) {
 	e.routesMu.Lock()
 	defer e.routesMu.Unlock()
 	select {
@@ -158,8 +165,22 @@ func (e *engine) buildRoute(src netip.Addr, ifindex int) (*route, error) {
 		return nil, ErrClosed
 	default:
 	}
-	k := routeKey{src, ifindex}
+	var eth *ethPath
+	var recheck int64
+	if e.pkt != nil {
+		var unresolved bool
+		var err error
+		if eth, unresolved, err = resolveEthPath(e.router.h, src, ifindex, gw); err != nil {
+			return nil, err
+		}
+		if unresolved {
+			recheck = e.now() + int64(neighbourRecheck)
+		}
+	}
+	k := routeKey{src, ifindex, gw}
 	if r := e.routeBy[k]; r != nil {
+		r.eth.Store(eth)
+		r.ethRecheck.Store(recheck)
 		return r, nil
 	}
 	if src.Is6() && e.raw6 == nil {
@@ -181,7 +202,9 @@ func (e *engine) buildRoute(src netip.Addr, ifindex int) (*route, error) {
 	if old := e.routes.Load(); old != nil {
 		routes = *old
 	}
-	r := &route{id: uint32(len(routes)), src: src, ifindex: ifindex, tmpl: tmpl}
+	r := &route{id: uint32(len(routes)), src: src, ifindex: ifindex, gw: gw, tmpl: tmpl}
+	r.eth.Store(eth)
+	r.ethRecheck.Store(recheck)
 	routes = append(routes[:len(routes):len(routes)], r)
 	e.routes.Store(&routes)
 	e.routeBy[k] = r
@@ -190,7 +213,11 @@ func (e *engine) buildRoute(src netip.Addr, ifindex int) (*route, error) {
 
 // route returns the route to dst.
 func (e *engine) route(dst netip.Addr) (*route, error) {
-	return e.router.lookup(dst)
+	rt, err := e.router.lookup(dst)
+	if rt != nil && rt.ethRecheck.Load() != 0 {
+		e.recheckEth(rt)
+	}
+	return rt, err
 }
 
 // newSession registers a Probe (probe) or Scan session.
@@ -296,6 +323,11 @@ func (e *engine) finishLocked(i uint32, r Result) {
 func (e *engine) fill(b *sendBatch, rt *route, target netip.AddrPort, sport uint16) {
 	dst := target.Addr()
 	seq := e.key.Cookie(rt.src, dst, sport, target.Port())
+	if p := rt.eth.Load(); p != nil {
+		n := rt.tmpl.FillPacket(b.nextFrame(), dst, sport, target.Port(), seq)
+		b.addFrame(n, p)
+		return
+	}
 	n := rt.tmpl.FillPacket(b.next(), dst, sport, target.Port(), seq)
 	b.add(n, dst)
 }
@@ -306,7 +338,7 @@ func (e *engine) sendBatch(b *sendBatch) error {
 	if b.len() == 0 {
 		return nil
 	}
-	err := b.send(e.raw4, e.raw6)
+	err := b.send(e.raw4, e.raw6, e.pkt)
 	if tap := e.s.tap; tap != nil {
 		ts := time.Now()
 		for i := range b.len() {
@@ -365,6 +397,9 @@ func (e *engine) release() error {
 	}
 	if e.raw6 != nil {
 		errs = append(errs, e.raw6.close())
+	}
+	if e.pkt != nil {
+		errs = append(errs, e.pkt.close())
 	}
 	if e.lst != nil {
 		errs = append(errs, e.lst.close())
