@@ -40,6 +40,8 @@ type config struct {
 	workerFile   string
 	workerPort   int
 	workerSource string
+	sendOnly     bool
+	big          bool
 }
 
 // allSystems are the systems measured, in table order.
@@ -52,6 +54,9 @@ const (
 	sysNmap     = "nmap"
 	sysMasscan  = "masscan"
 	sysHping    = "hping3"
+	// Workers of -send-only.
+	sysSendOnly = "sendonly"
+	sysBigScan  = "bigscan"
 )
 
 func main() {
@@ -72,6 +77,8 @@ func main() {
 	flag.StringVar(&c.workerFile, "worker-targets", "", "internal: file of target addresses, one per line")
 	flag.IntVar(&c.workerPort, "worker-port", 80, "internal: target port")
 	flag.StringVar(&c.workerSource, "worker-source", "", "internal: source address of the net.Dialer worker")
+	flag.BoolVar(&c.sendOnly, "send-only", false, "compare rawprobe's and zmap's sending (524,288 SYNs to a blackholed /17) instead of the tables")
+	flag.BoolVar(&c.big, "big", false, "with -send-only, also scan 16.7 M targets (the answering /16 × 256 ports)")
 	flag.Parse()
 	c.systems = strings.Split(systems, ",")
 	if err := c.check(); err != nil {
@@ -79,9 +86,12 @@ func main() {
 		os.Exit(2)
 	}
 	var err error
-	if c.workerSystem != "" {
+	switch {
+	case c.workerSystem != "":
 		err = worker(c)
-	} else {
+	case c.sendOnly:
+		err = sendOnly(c)
+	default:
 		err = bench(c)
 	}
 	if err != nil {
