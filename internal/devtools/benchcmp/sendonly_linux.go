@@ -167,7 +167,7 @@ func workSendOnly(ctx context.Context) (sendOnlyResult, error) {
 	for i := range ports {
 		ports[i] = uint16(80 + i)
 	}
-	return workScan(ctx, blackholed, ports, rawcheck.Config{Attempts: 1, Timeout: 200 * time.Millisecond, Window: 1 << 20})
+	return workScan(ctx, blackholed, ports, rawcheck.Config{Attempts: 1, Timeout: 200 * time.Millisecond, Window: 1 << 18})
 }
 
 // workBigScan scans the answering /16 × 256 ports with the defaults.
