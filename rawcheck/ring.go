@@ -11,10 +11,10 @@ const (
 	ringFrameSize    = 2048 // only used by the kernel to check the request
 	ringBlockTimeout = 1    // ms
 	// ringReplyBytes is what one reply takes in a block: the frame header
-	// (struct tpacket3_hdr and sockaddr_ll, aligned) and an IP packet of
-	// up to 80 bytes (a SYN-ACK with options or an ICMP error quoting our
-	// SYN).
-	ringReplyBytes = 192
+	// (struct tpacket3_hdr and sockaddr_ll, 96 bytes aligned) and an IP
+	// packet of 40 (RST) to 68 bytes (an ICMP error quoting our SYN),
+	// aligned to 16.
+	ringReplyBytes = 160
 	// ringMinBlocks covers a reader held up for ringMinBlocks ms while
 	// replies trickle in, each retiring a block of its own.
 	ringMinBlocks = 64
@@ -24,16 +24,21 @@ const (
 
 // ringStall is the longest the reader may be held up (scheduling, the
 // engine lock, a garbage collection) before the ring must drop replies.
-const ringStall = 250 * time.Millisecond
+const ringStall = 50 * time.Millisecond
+
+// ringUnlimitedRate is the send rate the ring is sized for when the rate
+// is unlimited: about what one sending thread reaches.
+const ringUnlimitedRate = 1_000_000
 
 // ringBlocks returns the number of ring blocks for a prober sending rate
-// SYNs per second whose replies come within timeout: enough to hold every
-// reply of min(timeout, ringStall) at that rate, since at most one reply
-// per SYN arrives and none arrives later than the timeout matters. An
-// unlimited rate (0) gets the largest ring.
+// SYNs per second (0: unlimited) whose replies come within timeout: enough
+// to hold every reply of min(timeout, ringStall) at that rate, since at
+// most one reply per SYN arrives and none arrives later than the timeout
+// matters. The ring costs its size in resident memory once the reader has
+// gone round it, so it is no larger than that.
 func ringBlocks(rate int, timeout time.Duration) int {
 	if rate <= 0 {
-		return ringMaxBlocks
+		rate = ringUnlimitedRate
 	}
 	hold := min(timeout, ringStall)
 	if hold <= 0 {
@@ -41,10 +46,5 @@ func ringBlocks(rate int, timeout time.Duration) int {
 	}
 	replies := int64(rate) * int64(hold) / int64(time.Second)
 	blocks := int((replies*ringReplyBytes + ringBlockSize - 1) / ringBlockSize)
-	// A power of two keeps the kernel's block arithmetic and ours simple.
-	n := ringMinBlocks
-	for n < blocks && n < ringMaxBlocks {
-		n *= 2
-	}
-	return n
+	return min(max(blocks, ringMinBlocks), ringMaxBlocks)
 }

@@ -6,23 +6,24 @@ import (
 )
 
 // TestRingBlocks checks that the receive ring grows with the rate and the
-// timeout, within its bounds, and is a power of two.
+// timeout, within its bounds.
 func TestRingBlocks(t *testing.T) {
 	for _, tc := range []struct {
 		rate    int
 		timeout time.Duration
 		want    int
 	}{
-		{10_000, time.Second, 64},               // 2,500 replies: 30 blocks, the minimum
-		{100_000, time.Second, 512},             // 25,000 replies: 293 blocks
-		{100_000, 10 * time.Millisecond, 64},    // 1,000 replies
-		{200_000, 100 * time.Millisecond, 256},  // 20,000 replies: 235 blocks
-		{1_000_000, time.Second, ringMaxBlocks}, // capped
-		{0, time.Second, ringMaxBlocks},         // unlimited rate
-		{50_000, 0, 256},                        // no timeout: ringStall, 147 blocks
+		{10_000, time.Second, ringMinBlocks},            // 500 replies: 5 blocks
+		{100_000, time.Second, ringMinBlocks},           // 5,000 replies: 49 blocks
+		{100_000, 10 * time.Millisecond, ringMinBlocks}, // 1,000 replies
+		{300_000, 20 * time.Millisecond, ringMinBlocks}, // 6,000 replies: 59 blocks
+		{300_000, time.Second, 147},                     // 15,000 replies
+		{0, time.Second, 489},                           // unlimited: 50,000 replies
+		{10_000_000, time.Second, ringMaxBlocks},        // capped
+		{300_000, 0, 147},                               // no timeout: ringStall
 	} {
 		got := ringBlocks(tc.rate, tc.timeout)
-		if got != tc.want || got&(got-1) != 0 {
+		if got != tc.want {
 			t.Errorf("ringBlocks(%d, %v) = %d, want %d", tc.rate, tc.timeout, got, tc.want)
 		}
 	}
