@@ -94,3 +94,27 @@ func TestInterfaceAfterNew(t *testing.T) {
 		t.Errorf("through the new link as Ethernet frames: %+v, %v; want closed", r, err)
 	}
 }
+
+// TestSendPathAllocations checks that what a Scan does per SYN before the
+// system call (route lookup, no-route check, Ethernet frame fill) allocates
+// nothing.
+func TestSendPathAllocations(t *testing.T) {
+	n := testnet.New(t)
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}})
+	b := newSendBatch(1)
+	target := netip.AddrPortFrom(nth(n.Silent4, 3), 80)
+	allocs := testing.AllocsPerRun(1000, func() {
+		rt, err := p.e.route(target.Addr())
+		if isNoRoute(err) || err != nil {
+			t.Fatalf("route to %v: %v", target, err)
+		}
+		b.reset()
+		p.e.fill(b, rt, target, 61000)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per SYN, want 0", allocs)
+	}
+	if b.len() != 1 || b.offs[0] != ethHeaderLen || len(b.msgs[classPacket]) != 1 {
+		t.Errorf("the SYN was not filled as an Ethernet frame: %d packets, IP at %d", b.len(), b.offs[0])
+	}
+}

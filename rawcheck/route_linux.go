@@ -234,6 +234,9 @@ func (e *noRouteError) Unwrap() error { return e.err }
 
 // isNoRoute reports whether err is a noRouteError.
 func isNoRoute(err error) bool {
+	if err == nil {
+		return false // the common case, without errors.As's allocation
+	}
 	var nr *noRouteError
 	return errors.As(err, &nr)
 }
