@@ -5,6 +5,7 @@ go 1.26.0
 require (
 	github.com/dchest/siphash v1.2.3
 	github.com/google/gopacket v1.1.19
+	github.com/mdlayher/packet v1.2.0
 	github.com/mdlayher/socket v0.8.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/common v0.72.0

@@ -221,13 +221,13 @@ func BenchmarkBareLoop(b *testing.B) {
 				sport = sportLo
 			}
 			if batch.full() {
-				if err := batch.send(raw, nil); err != nil {
+				if err := batch.send(raw, nil, nil); err != nil {
 					b.Fatal(err)
 				}
 				batch.reset()
 			}
 		}
-		batch.send(raw, nil)
+		batch.send(raw, nil, nil)
 		time.AfterFunc(2*time.Second, func() { stop.Store(true) })
 		<-done
 		elapsed += time.Duration(lastReply.Load())

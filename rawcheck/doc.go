@@ -1,13 +1,19 @@
 // Package rawcheck is rawprobe's raw engine: SYNs built by package synack are
-// sent on a raw socket, replies are read by a BPF-filtered AF_PACKET listener
+// sent as Ethernet frames on AF_PACKET or on a raw IP socket, replies are read
+// by a BPF-filtered AF_PACKET listener
 // and matched to pending probes, with retries, timeouts and RTT measurement.
 // The handshake is never completed: a SYN-ACK is answered with RST only.
 //
 // # How it works (Linux)
 //
 // Sending: each SYN is a synack.Template filled with the target and a
-// cookie as its sequence number, sent whole (IP header included) on an
-// IPPROTO_RAW socket per family, 256 per sendmmsg. Scan hands full batches
+// cookie as its sequence number. Where the route goes through a gateway on
+// an Ethernet link whose MAC the neighbour table (netlink) knows, it is sent
+// as a whole Ethernet frame on an AF_PACKET socket, skipping the kernel's
+// routing, netfilter and neighbour lookups per packet; elsewhere (loopback,
+// tun, WireGuard, point-to-point links, on-link targets, a gateway not yet
+// resolved) it is sent whole (IP header included) on an IPPROTO_RAW socket
+// per family. Either way 256 go per sendmmsg. Scan hands full batches
 // to sender goroutines, one more than CPUs (up to 4 CPUs): on veth and loopback the
 // kernel handles the target's side and our own replies inside the sending
 // system call.
@@ -19,11 +25,12 @@
 // NoRoute Result with no attempt at once (Stats.NoRoute), and a Scan goes
 // on.
 //
-// Listening: one AF_PACKET socket per interface in use, SOCK_DGRAM (frames
-// start at the IP header), created with protocol 0 so that it queues
-// nothing until the BPF filter from synack.Filter, PACKET_IGNORE_OUTGOING
-// and a TPACKET_V3 ring are in place and it is bound. The ring is read a
-// block at a time, with no system call and no allocation per packet.
+// Listening: one AF_PACKET socket for every interface (github.com/mdlayher/
+// packet), SOCK_DGRAM (frames start at the IP header), created with protocol
+// 0 so that it queues nothing until the BPF filter from synack.Filter is in
+// place and it is bound; PACKET_IGNORE_OUTGOING and a TPACKET_V3 ring sized
+// from the rate and timeout follow. The ring is read a block at a time, with
+// no system call and no allocation per packet.
 //
 // Matching: a reply must carry our cookie (synack.CookieKey.Validate), or it
 // is counted as invalid and dropped. Valid replies are matched in batches,
@@ -45,7 +52,9 @@
 // processing, so it drops the SYN-ACK silently, and the engine's RST is the
 // only one that leaves.
 //
-// Namespaces: every socket is created in the network namespace of the
-// thread that called New, including listeners opened later for interfaces
-// first used then.
+// Namespaces and privileges: every socket is created by New, in the network
+// namespace of the thread that called it; nothing that needs CAP_NET_RAW is
+// opened later, so the capability may be dropped once New has returned. The
+// one listener is bound to every interface, so targets behind an interface
+// that appears later are probed and answered all the same.
 package rawcheck

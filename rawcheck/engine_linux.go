@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
@@ -34,11 +33,12 @@ type engine struct {
 	s     settings
 	key   synack.CookieKey
 	epoch time.Time
-	ns    netns.NsHandle // where New ran: lazily opened listeners go there
 
 	ports      *portReservation
 	nextPort   atomic.Uint32
 	raw4, raw6 *rawSocket // raw6 is nil without IPv6
+	pkt        *rawSocket // AF_PACKET: whole Ethernet frames
+	lst        *listener  // replies on every interface
 	router     *router
 	filter     []bpf.Instruction
 	bucket     sendLimiter
@@ -48,7 +48,6 @@ type engine struct {
 	routes    atomic.Pointer[[]*route] // by id; copied on append, read without lock
 	routeBy   map[routeKey]*route
 	templates map[netip.Addr]*synack.Template
-	listeners map[int]*listener
 
 	mu       sync.Mutex // guards table and sessions
 	table    *pendingTable
@@ -66,6 +65,7 @@ type engine struct {
 type routeKey struct {
 	src     netip.Addr
 	ifindex int
+	gw      netip.Addr
 }
 
 // session is one caller waiting for results: a Probe (probe != nil) or a
@@ -85,11 +85,9 @@ func newEngine(s settings) (_ *engine, err error) {
 	e := &engine{
 		s:         s,
 		epoch:     time.Now(),
-		ns:        -1,
 		bucket:    newSendLimiter(s.rate, sendBatchSize),
 		routeBy:   make(map[routeKey]*route),
 		templates: make(map[netip.Addr]*synack.Template),
-		listeners: make(map[int]*listener),
 		table:     newPendingTable(min(s.window, 1<<20), rand.Uint64()),
 		wake:      make(chan struct{}, 1),
 		closed:    make(chan struct{}),
@@ -99,7 +97,9 @@ func newEngine(s settings) (_ *engine, err error) {
 			e.release()
 		}
 	}()
-	// The raw socket first: it is what needs CAP_NET_RAW.
+	// Everything that needs CAP_NET_RAW is opened here and nowhere else, so
+	// that the process may drop the capability once New has returned: the
+	// raw sockets first, then the one listener bound to every interface.
 	if e.raw4, err = openRawSocket(unix.AF_INET); err != nil {
 		return nil, err
 	}
@@ -127,9 +127,17 @@ func newEngine(s settings) (_ *engine, err error) {
 			return nil, fmt.Errorf("rawcheck: bad Config.Interface %q: %w", s.iface, ierr)
 		}
 	}
-	if e.ns, err = netns.Get(); err != nil {
-		return nil, fmt.Errorf("rawcheck: finding the network namespace: %w", err)
+	if e.pkt, err = openPacketSender(); err != nil {
+		return nil, err
 	}
+	if e.lst, err = openListener(e.filter, ringBlocks(s.rate, s.timeout), &e.count.ringDrops); err != nil {
+		return nil, err
+	}
+	e.wg.Add(1)
+	go func(l *listener) {
+		defer e.wg.Done()
+		l.run(newReceiver(e))
+	}(e.lst)
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, &net.OpError{Op: "socket", Net: "netlink", Err: err}
@@ -148,9 +156,10 @@ func newEngine(s settings) (_ *engine, err error) {
 // now is the engine's monotonic clock in ns.
 func (e *engine) now() int64 { return int64(time.Since(e.epoch)) }
 
-// buildRoute returns the route for source src on interface ifindex,
-// opening the interface's listener the first time.
-func (e *engine) buildRoute(src netip.Addr, ifindex int) (*route, error) {
+// buildRoute returns the route for source src on interface ifindex via
+// gateway gw (invalid for on-link targets), with its Ethernet path resolved
+// again: the router calls it each time it refreshes its cache.
+func (e *engine) buildRoute(src netip.Addr, ifindex int, gw netip.Addr) (*route, error) {
 	e.routesMu.Lock()
 	defer e.routesMu.Unlock()
 	select {
@@ -158,8 +167,22 @@ func (e *engine) buildRoute(src netip.Addr, ifindex int) (*route, error) {
 		return nil, ErrClosed
 	default:
 	}
-	k := routeKey{src, ifindex}
+	var eth *ethPath
+	var recheck int64
+	if e.pkt != nil {
+		var unresolved bool
+		var err error
+		if eth, unresolved, err = resolveEthPath(e.router.h, src, ifindex, gw); err != nil {
+			return nil, err
+		}
+		if unresolved {
+			recheck = e.now() + int64(neighbourRecheck)
+		}
+	}
+	k := routeKey{src, ifindex, gw}
 	if r := e.routeBy[k]; r != nil {
+		r.eth.Store(eth)
+		r.ethRecheck.Store(recheck)
 		return r, nil
 	}
 	if src.Is6() && e.raw6 == nil {
@@ -177,64 +200,26 @@ func (e *engine) buildRoute(src netip.Addr, ifindex int) (*route, error) {
 		}
 		e.templates[src] = tmpl
 	}
-	lst := e.listeners[ifindex]
-	if lst == nil {
-		var err error
-		err = e.inNamespace(func() error {
-			lst, err = openListener(ifindex, e.filter, &e.count.ringDrops)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		e.listeners[ifindex] = lst
-		e.wg.Add(1)
-		go func() {
-			defer e.wg.Done()
-			lst.run(newReceiver(e))
-		}()
-	}
 	var routes []*route
 	if old := e.routes.Load(); old != nil {
 		routes = *old
 	}
-	r := &route{id: uint32(len(routes)), src: src, ifindex: ifindex, tmpl: tmpl, lst: lst}
+	r := &route{id: uint32(len(routes)), src: src, ifindex: ifindex, gw: gw, tmpl: tmpl}
+	r.eth.Store(eth)
+	r.ethRecheck.Store(recheck)
 	routes = append(routes[:len(routes):len(routes)], r)
 	e.routes.Store(&routes)
 	e.routeBy[k] = r
 	return r, nil
 }
 
-// inNamespace runs fn on a locked thread in the engine's namespace.
-func (e *engine) inNamespace(fn func() error) error {
-	runtime.LockOSThread()
-	cur, err := netns.Get()
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("rawcheck: finding the network namespace: %w", err)
-	}
-	defer cur.Close()
-	if cur.Equal(e.ns) {
-		defer runtime.UnlockOSThread()
-		return fn()
-	}
-	if err := netns.Set(e.ns); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("rawcheck: entering the network namespace: %w", err)
-	}
-	ferr := fn()
-	if err := netns.Set(cur); err != nil {
-		// Leave the thread locked: it dies with the goroutine instead of
-		// running others in the wrong namespace.
-		return ferr
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
-
 // route returns the route to dst.
 func (e *engine) route(dst netip.Addr) (*route, error) {
-	return e.router.lookup(dst)
+	rt, err := e.router.lookup(dst)
+	if rt != nil && rt.ethRecheck.Load() != 0 {
+		e.recheckEth(rt)
+	}
+	return rt, err
 }
 
 // newSession registers a Probe (probe) or Scan session.
@@ -340,6 +325,11 @@ func (e *engine) finishLocked(i uint32, r Result) {
 func (e *engine) fill(b *sendBatch, rt *route, target netip.AddrPort, sport uint16) {
 	dst := target.Addr()
 	seq := e.key.Cookie(rt.src, dst, sport, target.Port())
+	if p := rt.eth.Load(); p != nil {
+		n := rt.tmpl.FillPacket(b.nextFrame(), dst, sport, target.Port(), seq)
+		b.addFrame(n, p)
+		return
+	}
 	n := rt.tmpl.FillPacket(b.next(), dst, sport, target.Port(), seq)
 	b.add(n, dst)
 }
@@ -350,7 +340,7 @@ func (e *engine) sendBatch(b *sendBatch) error {
 	if b.len() == 0 {
 		return nil
 	}
-	err := b.send(e.raw4, e.raw6)
+	err := b.send(e.raw4, e.raw6, e.pkt)
 	if tap := e.s.tap; tap != nil {
 		ts := time.Now()
 		for i := range b.len() {
@@ -380,8 +370,8 @@ func (e *engine) stats() Stats {
 	select {
 	case <-e.closed:
 	default:
-		for _, l := range e.listeners {
-			l.countDrops()
+		if e.lst != nil {
+			e.lst.countDrops()
 		}
 	}
 	e.routesMu.Unlock()
@@ -410,19 +400,17 @@ func (e *engine) release() error {
 	if e.raw6 != nil {
 		errs = append(errs, e.raw6.close())
 	}
-	e.routesMu.Lock()
-	for _, l := range e.listeners {
-		errs = append(errs, l.close())
+	if e.pkt != nil {
+		errs = append(errs, e.pkt.close())
 	}
-	e.routesMu.Unlock()
+	if e.lst != nil {
+		errs = append(errs, e.lst.close())
+	}
 	if e.ports != nil {
 		e.ports.close()
 	}
 	if e.router != nil {
 		e.router.close()
-	}
-	if e.ns >= 0 {
-		errs = append(errs, e.ns.Close())
 	}
 	return errors.Join(errs...)
 }

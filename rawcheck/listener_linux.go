@@ -2,6 +2,7 @@ package rawcheck
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -9,21 +10,9 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/mdlayher/packet"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
-)
-
-// Receive ring geometry: 1024 blocks of 16 KiB (16 MiB per interface). A
-// block is handed to the engine when full (about 100 replies) or after
-// ringBlockTimeout ms, and a block retired by the timeout is used up however
-// little it holds: small blocks keep a slow trickle from using up the ring,
-// so that it absorbs about 100,000 replies, or a reader held up for a
-// second at 100,000 replies per second.
-const (
-	ringBlockSize    = 16 << 10
-	ringBlocks       = 1024
-	ringFrameSize    = 2048 // only used by the kernel to check the request
-	ringBlockTimeout = 1    // ms
 )
 
 // Offsets in the TPACKET_V3 block descriptor (struct tpacket_block_desc with
@@ -48,95 +37,90 @@ type frameSink interface {
 	flush()
 }
 
-// listener is an AF_PACKET socket on one interface with a TPACKET_V3
-// receive ring: the kernel copies the packets that pass the BPF filter into
-// shared memory, and the engine reads whole blocks of them with no system
-// call per packet. The socket is SOCK_DGRAM, so every frame starts at the
-// IP header whatever the link type, and outgoing packets are ignored
-// (PACKET_IGNORE_OUTGOING), so that loopback's copy of our own SYNs is not
-// seen twice.
+// listener is one AF_PACKET socket bound to every interface, opened with
+// github.com/mdlayher/packet, with a TPACKET_V3 receive ring: the kernel
+// copies the packets that pass the BPF filter into shared memory, and the
+// engine reads whole blocks of them with no system call per packet. The
+// socket is SOCK_DGRAM, so every frame starts at the IP header whatever the
+// link type, and outgoing packets are ignored (PACKET_IGNORE_OUTGOING), so
+// that loopback's copy of our own SYNs is not seen twice. Being bound to
+// no interface in particular, it also sees the replies that arrive on an
+// interface that appeared after it was opened.
 type listener struct {
-	ifindex int
-	f       *os.File
-	rc      syscall.RawConn
-	ring    []byte
-	block   int // next block to read
-	ready   func(fd uintptr) bool
-	drops   *atomic.Uint64
-	done    chan struct{}
+	conn   *packet.Conn
+	rc     syscall.RawConn
+	ring   []byte
+	blocks int
+	block  int // next block to read
+	ready  func(fd uintptr) bool
+	drops  *atomic.Uint64
+	done   chan struct{}
 }
 
-// openListener opens a listener on interface ifindex with the filter prog
-// (for frames starting at the IP header). The socket is created with
-// protocol 0, so it queues nothing until bind, which comes after the filter
-// and the ring are in place: no unfiltered packet is ever read.
-func openListener(ifindex int, prog []bpf.Instruction, drops *atomic.Uint64) (*listener, error) {
+// openListener opens the listener with the filter prog (for frames starting
+// at the IP header) and a ring of blocks blocks. The filter is attached
+// before the socket is bound, so no unfiltered packet is ever queued.
+func openListener(prog []bpf.Instruction, blocks int, drops *atomic.Uint64) (*listener, error) {
 	raw, err := bpf.Assemble(prog)
 	if err != nil {
 		return nil, fmt.Errorf("rawcheck: assembling the reply filter: %w", err)
 	}
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	conn, err := packet.Listen(&net.Interface{Index: 0}, packet.Datagram, unix.ETH_P_ALL, &packet.Config{Filter: raw})
 	if err != nil {
-		opErr := &net.OpError{Op: "socket", Net: "packet", Err: os.NewSyscallError("socket", err)}
-		if err == unix.EPERM || err == unix.EACCES {
-			return nil, fmt.Errorf("rawcheck: reading replies needs CAP_NET_RAW: %w", opErr)
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return nil, fmt.Errorf("rawcheck: reading replies needs CAP_NET_RAW: %w", err)
 		}
-		return nil, opErr
-	}
-	fail := func(call string, err error) (*listener, error) {
-		unix.Close(fd)
-		return nil, &net.OpError{Op: "listen", Net: "packet", Err: os.NewSyscallError(call, err)}
-	}
-	filter := make([]unix.SockFilter, len(raw))
-	for i, ins := range raw {
-		filter[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
-	}
-	fprog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
-	if err := unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fprog); err != nil {
-		return fail("setsockopt", err)
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
-		return fail("setsockopt", err)
-	}
-	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
-		return fail("setsockopt", err)
-	}
-	req := unix.TpacketReq3{
-		Block_size:     ringBlockSize,
-		Block_nr:       ringBlocks,
-		Frame_size:     ringFrameSize,
-		Frame_nr:       ringBlockSize / ringFrameSize * ringBlocks,
-		Retire_blk_tov: ringBlockTimeout,
-	}
-	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
-		return fail("setsockopt", err)
-	}
-	ring, err := unix.Mmap(fd, 0, ringBlockSize*ringBlocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
-	if err != nil {
-		return fail("mmap", err)
-	}
-	sa := &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifindex}
-	if err := unix.Bind(fd, sa); err != nil {
-		unix.Munmap(ring)
-		return fail("bind", err)
-	}
-	f := os.NewFile(uintptr(fd), "packet")
-	rc, err := f.SyscallConn()
-	if err != nil {
-		f.Close()
-		unix.Munmap(ring)
 		return nil, err
 	}
-	l := &listener{ifindex: ifindex, f: f, rc: rc, ring: ring, drops: drops, done: make(chan struct{})}
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	var ring []byte
+	var call string
+	cerr := rc.Control(func(fd uintptr) {
+		ring, call, err = setupRing(int(fd), blocks)
+	})
+	if err == nil {
+		err = cerr
+	}
+	if err != nil {
+		conn.Close()
+		if call != "" {
+			err = os.NewSyscallError(call, err)
+		}
+		return nil, &net.OpError{Op: "listen", Net: "packet", Err: err}
+	}
+	l := &listener{conn: conn, rc: rc, ring: ring, blocks: blocks, drops: drops, done: make(chan struct{})}
 	l.ready = func(uintptr) bool { return l.blockReady() }
 	return l, nil
 }
 
-// htons converts v to network byte order, as sockaddr_ll wants it.
-func htons(v uint16) uint16 {
-	var b [2]byte
-	binary.BigEndian.PutUint16(b[:], v)
-	return binary.NativeEndian.Uint16(b[:])
+// setupRing makes fd's receive ring a TPACKET_V3 ring of blocks blocks and
+// maps it. On failure it returns the system call that failed.
+func setupRing(fd, blocks int) ([]byte, string, error) {
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
+		return nil, "setsockopt", err
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VERSION, unix.TPACKET_V3); err != nil {
+		return nil, "setsockopt", err
+	}
+	req := unix.TpacketReq3{
+		Block_size:     ringBlockSize,
+		Block_nr:       uint32(blocks),
+		Frame_size:     ringFrameSize,
+		Frame_nr:       uint32(ringBlockSize / ringFrameSize * blocks),
+		Retire_blk_tov: ringBlockTimeout,
+	}
+	if err := unix.SetsockoptTpacketReq3(fd, unix.SOL_PACKET, unix.PACKET_RX_RING, &req); err != nil {
+		return nil, "setsockopt", err
+	}
+	ring, err := unix.Mmap(fd, 0, ringBlockSize*blocks, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_SHARED)
+	if err != nil {
+		return nil, "mmap", err
+	}
+	return ring, "", nil
 }
 
 // u32 reads a native-endian uint32 the kernel shares with us.
@@ -179,7 +163,7 @@ func (l *listener) run(sink frameSink) {
 		}
 		sink.flush()
 		atomic.StoreUint32((*uint32)(unsafe.Pointer(&l.ring[base+blockStatusOff])), unix.TP_STATUS_KERNEL)
-		l.block = (l.block + 1) % ringBlocks
+		l.block = (l.block + 1) % l.blocks
 		if l.block%64 == 0 {
 			l.countDrops()
 		}
@@ -188,18 +172,23 @@ func (l *listener) run(sink frameSink) {
 
 // countDrops adds the kernel's drop counter (reset on each read) to drops.
 func (l *listener) countDrops() {
-	l.rc.Control(func(fd uintptr) {
-		if st, err := unix.GetsockoptTpacketStatsV3(int(fd), unix.SOL_PACKET, unix.PACKET_STATISTICS); err == nil && st.Drops > 0 {
-			l.drops.Add(uint64(st.Drops))
-		}
-	})
+	if st, err := l.conn.Stats(); err == nil && st.Drops > 0 {
+		l.drops.Add(uint64(st.Drops))
+	}
 }
 
 // close stops run (it must have been started) and releases the ring.
 func (l *listener) close() error {
 	l.countDrops()
-	err := l.f.Close()
+	err := l.conn.Close()
 	<-l.done
 	unix.Munmap(l.ring)
 	return err
+}
+
+// htons converts v to network byte order, as sockaddr_ll wants it.
+func htons(v uint16) uint16 {
+	var b [2]byte
+	binary.BigEndian.PutUint16(b[:], v)
+	return binary.NativeEndian.Uint16(b[:])
 }

@@ -8,8 +8,9 @@ import (
 	"net/netip"
 )
 
-// Prober is the raw SYN engine: it sends hand-made SYNs on raw sockets and
-// matches the replies its AF_PACKET listeners read to the probes in flight.
+// Prober is the raw SYN engine: it sends hand-made SYNs on AF_PACKET and raw
+// IP sockets and matches the replies its AF_PACKET listener reads to the
+// probes in flight.
 // It never completes a handshake. A Prober is safe for concurrent use; its
 // sockets live in the network namespace of the thread that called New.
 type Prober struct {

@@ -139,7 +139,7 @@ func (rv *receiver) sendRSTs() {
 		return
 	}
 	b := rv.rst
-	_ = b.send(rv.e.raw4, rv.e.raw6)
+	_ = b.send(rv.e.raw4, rv.e.raw6, rv.e.pkt)
 	if tap := rv.e.s.tap; tap != nil {
 		ts := time.Now()
 		for i := range b.len() {

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -16,14 +17,20 @@ import (
 )
 
 // route is how probes to some targets leave: source address, interface,
-// SYN template and the listener on that interface. Routes are never freed
+// SYN template and, where the link has Ethernet framing and the next hop is
+// resolved, the Ethernet path of the AF_PACKET socket (else the raw IP
+// socket sends them). Routes are never freed
 // while the engine lives; pending probes name them by id.
 type route struct {
 	id      uint32
 	src     netip.Addr
 	ifindex int
 	tmpl    *synack.Template
-	lst     *listener
+	gw      netip.Addr // invalid for on-link targets
+	eth     atomic.Pointer[ethPath]
+	// ethRecheck is the engine clock at which to look again for the
+	// unresolved neighbour of gw; 0 when there is nothing to look for.
+	ethRecheck atomic.Int64
 }
 
 // tablePrefix is one destination prefix of the main or local routing table.
@@ -46,7 +53,7 @@ var routeCacheTTL = 10 * time.Second // a variable for tests
 type router struct {
 	h     *netlink.Handle
 	oif   string
-	build func(src netip.Addr, ifindex int) (*route, error)
+	build func(src netip.Addr, ifindex int, gw netip.Addr) (*route, error)
 
 	ttl      time.Duration // routeCacheTTL when made
 	mu       sync.Mutex
@@ -63,7 +70,7 @@ type routeOrErr struct {
 }
 
 // newRouter returns a router using netlink handle h (which it closes).
-func newRouter(h *netlink.Handle, oif string, build func(netip.Addr, int) (*route, error)) (*router, error) {
+func newRouter(h *netlink.Handle, oif string, build func(netip.Addr, int, netip.Addr) (*route, error)) (*router, error) {
 	r := &router{h: h, oif: oif, build: build, ttl: routeCacheTTL, cache: make(map[netip.Prefix]routeOrErr)}
 	if err := r.load(); err != nil {
 		return nil, err
@@ -163,7 +170,9 @@ func (r *router) lookup(dst netip.Addr) (*route, error) {
 			r.cache[p] = re
 		}
 	}
-	if leaf {
+	// Nor is it the fast path's answer: a route added since is found once
+	// the tables are read again.
+	if leaf && (!alone || !isNoRoute(re.err)) {
 		r.lastPfx, r.lastRt = p, re
 	}
 	return re.rt, re.err
@@ -199,7 +208,11 @@ func (r *router) resolve(dst netip.Addr) (*route, error) {
 	if !ok {
 		return nil, fmt.Errorf("rawcheck: the route to %v has no source address", dst)
 	}
-	return r.build(src.Unmap(), rs[0].LinkIndex)
+	var gw netip.Addr
+	if a, ok := netip.AddrFromSlice(rs[0].Gw); ok {
+		gw = a.Unmap()
+	}
+	return r.build(src.Unmap(), rs[0].LinkIndex, gw)
 }
 
 // noRouteError says that the kernel has no route to an address: the
@@ -221,6 +234,9 @@ func (e *noRouteError) Unwrap() error { return e.err }
 
 // isNoRoute reports whether err is a noRouteError.
 func isNoRoute(err error) bool {
+	if err == nil {
+		return false // the common case, without errors.As's allocation
+	}
 	var nr *noRouteError
 	return errors.As(err, &nr)
 }

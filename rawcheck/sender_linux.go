@@ -17,6 +17,18 @@ import (
 // header and 40 bytes of options.
 const maxPacket = 40 + 60
 
+// maxFrame is the largest frame the engine sends: maxPacket behind an
+// Ethernet header.
+const maxFrame = ethHeaderLen + maxPacket
+
+// Message classes of a batch, one per socket.
+const (
+	classIP4    = iota // raw IPv4 socket
+	classIP6           // raw IPv6 socket
+	classPacket        // AF_PACKET socket, whole Ethernet frames
+	classes
+)
+
 // rawSocket is a raw IP socket that includes the IP header in what it
 // sends (IPPROTO_RAW implies IP_HDRINCL, and IPV6_HDRINCL for IPv6). It
 // receives nothing.
@@ -96,29 +108,33 @@ func (s *rawSocket) sendmmsg(msgs []unix.Mmsghdr) (int, syscall.Errno, error) {
 	}
 }
 
-// sendBatch is a set of packets sent with one sendmmsg per family. All its
+// sendBatch is a set of packets sent with one sendmmsg per socket. All its
 // buffers are allocated once, so sending allocates nothing per packet.
 type sendBatch struct {
-	bufs [][maxPacket]byte
-	lens []int
+	bufs [][maxFrame]byte
+	offs []int // where the IP packet starts in bufs[i]: ethHeaderLen or 0
+	lens []int // of the IP packet
 	sa4  []unix.RawSockaddrInet4
 	sa6  []unix.RawSockaddrInet6
+	sall []unix.RawSockaddrLinklayer
 	iov  []unix.Iovec
-	msgs [2][]unix.Mmsghdr // per family: 0 IPv4, 1 IPv6
+	msgs [classes][]unix.Mmsghdr
 	n    int
 	// failed lists the packets (indexes) the kernel refused, and errs why.
 	failed []int
 	errs   []syscall.Errno
-	order  [2][]int // packet index of each msgs entry
+	order  [classes][]int // packet index of each msgs entry
 }
 
 // newSendBatch returns a batch of up to size packets.
 func newSendBatch(size int) *sendBatch {
 	b := &sendBatch{
-		bufs: make([][maxPacket]byte, size),
+		bufs: make([][maxFrame]byte, size),
+		offs: make([]int, size),
 		lens: make([]int, size),
 		sa4:  make([]unix.RawSockaddrInet4, size),
 		sa6:  make([]unix.RawSockaddrInet6, size),
+		sall: make([]unix.RawSockaddrLinklayer, size),
 		iov:  make([]unix.Iovec, size),
 	}
 	for f := range b.msgs {
@@ -134,19 +150,16 @@ func (b *sendBatch) full() bool { return b.n == len(b.bufs) }
 // len returns the number of packets in the batch.
 func (b *sendBatch) len() int { return b.n }
 
-// next returns the buffer for the next packet to dst; commit it with add.
-func (b *sendBatch) next() []byte { return b.bufs[b.n][:] }
+// next returns the buffer for the next IP packet; commit it with add.
+func (b *sendBatch) next() []byte { return b.bufs[b.n][:maxPacket] }
 
-// add commits the next packet: n bytes to dst.
+// add commits the next packet: n bytes to dst, sent on a raw IP socket.
 func (b *sendBatch) add(n int, dst netip.Addr) {
 	i := b.n
+	b.offs[i] = 0
 	b.lens[i] = n
-	b.iov[i] = unix.Iovec{Base: &b.bufs[i][0]}
-	b.iov[i].SetLen(n)
 	var h unix.Msghdr
-	h.Iov = &b.iov[i]
-	h.Iovlen = 1
-	f := 0
+	f := classIP4
 	if dst.Is4() {
 		b.sa4[i] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.As4()}
 		h.Name = (*byte)(unsafe.Pointer(&b.sa4[i]))
@@ -155,15 +168,42 @@ func (b *sendBatch) add(n int, dst netip.Addr) {
 		b.sa6[i] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.As16()}
 		h.Name = (*byte)(unsafe.Pointer(&b.sa6[i]))
 		h.Namelen = unix.SizeofSockaddrInet6
-		f = 1
+		f = classIP6
 	}
+	b.commit(i, f, h, 0, n)
+}
+
+// nextFrame returns the buffer for the IP packet of the next frame, behind
+// room for its Ethernet header; commit it with addFrame.
+func (b *sendBatch) nextFrame() []byte { return b.bufs[b.n][ethHeaderLen:] }
+
+// addFrame commits the next packet, n bytes of IP, as an Ethernet frame on
+// path p, sent on the AF_PACKET socket.
+func (b *sendBatch) addFrame(n int, p *ethPath) {
+	i := b.n
+	copy(b.bufs[i][:ethHeaderLen], p.header[:])
+	b.offs[i] = ethHeaderLen
+	b.lens[i] = n
+	b.sall[i] = p.sa
+	var h unix.Msghdr
+	h.Name = (*byte)(unsafe.Pointer(&b.sall[i]))
+	h.Namelen = unix.SizeofSockaddrLinklayer
+	b.commit(i, classPacket, h, 0, ethHeaderLen+n)
+}
+
+// commit adds message h of class f for bytes [off, off+n) of buffer i.
+func (b *sendBatch) commit(i, f int, h unix.Msghdr, off, n int) {
+	b.iov[i] = unix.Iovec{Base: &b.bufs[i][off]}
+	b.iov[i].SetLen(n)
+	h.Iov = &b.iov[i]
+	h.Iovlen = 1
 	b.msgs[f] = append(b.msgs[f], unix.Mmsghdr{Hdr: h})
 	b.order[f] = append(b.order[f], i)
 	b.n++
 }
 
 // packet returns packet i of the batch.
-func (b *sendBatch) packet(i int) []byte { return b.bufs[i][:b.lens[i]] }
+func (b *sendBatch) packet(i int) []byte { return b.bufs[i][b.offs[i] : b.offs[i]+b.lens[i]] }
 
 // reset empties the batch.
 func (b *sendBatch) reset() {
@@ -176,11 +216,12 @@ func (b *sendBatch) reset() {
 	}
 }
 
-// send sends the batch, IPv4 packets on s4 and IPv6 ones on s6. Packets the
-// kernel refuses (no route, firewall, ...) are listed in b.failed; the
-// error is only for a socket that cannot send at all (closed).
-func (b *sendBatch) send(s4, s6 *rawSocket) error {
-	for f, s := range [2]*rawSocket{s4, s6} {
+// send sends the batch, IPv4 packets on s4, IPv6 ones on s6 and Ethernet
+// frames on sp. Packets the kernel refuses (no route, firewall, ...) are
+// listed in b.failed; the error is only for a socket that cannot send at
+// all (closed).
+func (b *sendBatch) send(s4, s6, sp *rawSocket) error {
+	for f, s := range [classes]*rawSocket{s4, s6, sp} {
 		msgs, order := b.msgs[f], b.order[f]
 		for sent := 0; sent < len(msgs); {
 			n, errno, err := s.sendmmsg(msgs[sent:])

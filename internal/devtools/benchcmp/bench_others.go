@@ -17,3 +17,5 @@ func worker(c config) error { return errNotImplemented }
 
 // checkTimeout matches the Linux workers' so the report compiles.
 const checkTimeout = 0
+
+func sendOnly(c config) error { return errNotImplemented }

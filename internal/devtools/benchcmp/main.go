@@ -13,6 +13,12 @@
 // Usage (as root):
 //
 //	go run ./internal/devtools/benchcmp [-targets 16384] [-runs 3] [-out BENCHMARKS.md]
+//
+// With -send-only it instead compares, run by run, rawprobe's and zmap's
+// sending (524,288 SYNs to a blackholed /17: CPU per SYN and SYNs per
+// second) and prints the medians; -big adds the scan of 16.7 M targets
+// (the answering /16 × 256 ports: probes per second, every target exactly
+// once, peak RSS).
 package main
 
 import (
@@ -40,6 +46,8 @@ type config struct {
 	workerFile   string
 	workerPort   int
 	workerSource string
+	sendOnly     bool
+	big          bool
 }
 
 // allSystems are the systems measured, in table order.
@@ -52,6 +60,9 @@ const (
 	sysNmap     = "nmap"
 	sysMasscan  = "masscan"
 	sysHping    = "hping3"
+	// Workers of -send-only.
+	sysSendOnly = "sendonly"
+	sysBigScan  = "bigscan"
 )
 
 func main() {
@@ -72,6 +83,8 @@ func main() {
 	flag.StringVar(&c.workerFile, "worker-targets", "", "internal: file of target addresses, one per line")
 	flag.IntVar(&c.workerPort, "worker-port", 80, "internal: target port")
 	flag.StringVar(&c.workerSource, "worker-source", "", "internal: source address of the net.Dialer worker")
+	flag.BoolVar(&c.sendOnly, "send-only", false, "compare rawprobe's and zmap's sending (524,288 SYNs to a blackholed /17) instead of the tables")
+	flag.BoolVar(&c.big, "big", false, "with -send-only, also scan 16.7 M targets (the answering /16 × 256 ports)")
 	flag.Parse()
 	c.systems = strings.Split(systems, ",")
 	if err := c.check(); err != nil {
@@ -79,9 +92,12 @@ func main() {
 		os.Exit(2)
 	}
 	var err error
-	if c.workerSystem != "" {
+	switch {
+	case c.workerSystem != "":
 		err = worker(c)
-	} else {
+	case c.sendOnly:
+		err = sendOnly(c)
+	default:
 		err = bench(c)
 	}
 	if err != nil {

@@ -1,0 +1,117 @@
+package rawcheck
+
+import (
+	"net"
+	"net/netip"
+	"os"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+)
+
+// ethHeaderLen is the length of an Ethernet header without VLAN tag.
+const ethHeaderLen = 14
+
+// ethPath is how SYNs of a route leave as whole Ethernet frames on the
+// AF_PACKET socket, skipping the kernel's IP output path (routing lookup,
+// netfilter, neighbour lookup) for each of them: the frame's header and
+// the link-layer address the socket sends to.
+type ethPath struct {
+	header [ethHeaderLen]byte // next hop's MAC, the interface's MAC, EtherType
+	sa     unix.RawSockaddrLinklayer
+}
+
+// usableNeighbour is the set of neighbour states whose link-layer address
+// may be used as it is: the kernel would send to it without asking again.
+const usableNeighbour = netlink.NUD_REACHABLE | netlink.NUD_STALE | netlink.NUD_DELAY |
+	netlink.NUD_PROBE | netlink.NUD_PERMANENT | netlink.NUD_NOARP
+
+// neighbourRecheck is how often the engine looks again for the neighbour
+// entry of a gateway that was not resolved, while probes keep using it.
+const neighbourRecheck = 20 * time.Millisecond
+
+// resolveEthPath returns the Ethernet path for packets of family src to
+// gateway gw on interface ifindex, or nil when they must take the raw IP
+// socket: a link without Ethernet framing (loopback, tun, WireGuard,
+// point-to-point), an on-link destination (no gateway: each target has
+// its own neighbour) or a gateway whose neighbour entry is not resolved.
+// In that last case unresolved is true: the kernel resolves the neighbour
+// when the first SYN goes out through the raw IP socket, and the engine
+// looks for the entry again (see engine.recheckEth).
+func resolveEthPath(h *netlink.Handle, src netip.Addr, ifindex int, gw netip.Addr) (_ *ethPath, unresolved bool, _ error) {
+	if !gw.IsValid() {
+		return nil, false, nil
+	}
+	link, err := h.LinkByIndex(ifindex)
+	if err != nil {
+		return nil, false, &net.OpError{Op: "route", Net: "netlink", Err: err}
+	}
+	attrs := link.Attrs()
+	if attrs.EncapType != "ether" || len(attrs.HardwareAddr) != 6 {
+		return nil, false, nil
+	}
+	family := netlink.FAMILY_V4
+	if src.Is6() {
+		family = netlink.FAMILY_V6
+	}
+	neighs, err := h.NeighList(ifindex, family)
+	if err != nil {
+		return nil, false, &net.OpError{Op: "route", Net: "netlink", Err: err}
+	}
+	for _, n := range neighs {
+		a, ok := netip.AddrFromSlice(n.IP)
+		if !ok || a.Unmap() != gw || n.State&usableNeighbour == 0 || len(n.HardwareAddr) != 6 {
+			continue
+		}
+		p := &ethPath{}
+		copy(p.header[0:6], n.HardwareAddr)
+		copy(p.header[6:12], attrs.HardwareAddr)
+		etherType := uint16(unix.ETH_P_IP)
+		if src.Is6() {
+			etherType = unix.ETH_P_IPV6
+		}
+		p.header[12], p.header[13] = byte(etherType>>8), byte(etherType)
+		p.sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(etherType), Ifindex: int32(ifindex), Halen: 6}
+		copy(p.sa.Addr[:], n.HardwareAddr)
+		return p, false, nil
+	}
+	return nil, true, nil
+}
+
+// openPacketSender opens the AF_PACKET socket that sends whole Ethernet
+// frames. Its protocol is 0, so it receives nothing; each message names its
+// interface. Like the raw IP sockets it is blocking and kept out of Go's
+// network poller (see rawSocket).
+func openPacketSender() (*rawSocket, error) {
+	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, &net.OpError{Op: "socket", Net: "packet", Err: os.NewSyscallError("socket", err)}
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
+	tv := unix.NsecToTimeval(int64(sendTimeout))
+	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
+		unix.Close(fd)
+		return nil, &net.OpError{Op: "socket", Net: "packet", Err: os.NewSyscallError("setsockopt", err)}
+	}
+	return &rawSocket{fd: fd}, nil
+}
+
+// recheckEth looks again, at most every neighbourRecheck, for the gateway
+// neighbour of rt that was not resolved when rt was built, and switches rt
+// to the AF_PACKET socket once it is.
+func (e *engine) recheckEth(rt *route) {
+	now := e.now()
+	next := rt.ethRecheck.Load()
+	if next == 0 || now < next || !rt.ethRecheck.CompareAndSwap(next, now+int64(neighbourRecheck)) {
+		return
+	}
+	e.router.mu.Lock()
+	p, unresolved, err := resolveEthPath(e.router.h, rt.src, rt.ifindex, rt.gw)
+	e.router.mu.Unlock()
+	if err != nil || unresolved {
+		return
+	}
+	rt.eth.Store(p)
+	rt.ethRecheck.Store(0)
+}
