@@ -50,8 +50,9 @@ type engine struct {
 	templates map[netip.Addr]*synack.Template
 	listeners map[int]*listener
 
-	mu       sync.Mutex // guards table and sessions
+	mu       sync.Mutex // guards table, timing and sessions
 	table    *pendingTable
+	timing   *timing
 	sessions []*session // by id
 	freeSess []uint32
 
@@ -76,12 +77,18 @@ type session struct {
 	results  []Result
 	notify   chan struct{}
 	inflight int
+	entry    uint32 // a Probe's pending entry (index + 1) while inflight
 }
 
 // newEngine opens everything in the calling thread's namespace.
 func newEngine(s settings) (_ *engine, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	fixed := s.attempts
+	if s.adaptive {
+		fixed = 0
+	}
+	tm := newTiming(s.timeout, fixed, s.attemptCeiling, rand.Uint64())
 	e := &engine{
 		s:         s,
 		epoch:     time.Now(),
@@ -90,7 +97,8 @@ func newEngine(s settings) (_ *engine, err error) {
 		routeBy:   make(map[routeKey]*route),
 		templates: make(map[netip.Addr]*synack.Template),
 		listeners: make(map[int]*listener),
-		table:     newPendingTable(min(s.window, 1<<20), rand.Uint64()),
+		table:     newPendingTable(min(s.window, 1<<20), rand.Uint64(), tm.classes...),
+		timing:    tm,
 		wake:      make(chan struct{}, 1),
 		closed:    make(chan struct{}),
 	}
@@ -265,15 +273,12 @@ func (e *engine) newSession(probe bool) *session {
 func (e *engine) endSession(s *session) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if s.inflight > 0 {
-		for i := e.table.oldest(); i != 0; {
-			p := e.table.at(i)
-			next := p.next
-			if p.session == s.id {
-				e.table.remove(i)
-			}
-			i = next
-		}
+	switch {
+	case s.inflight == 0:
+	case s.probe != nil: // O(1): a Probe has one entry
+		e.table.remove(s.entry)
+	default:
+		e.table.removeSession(s.id)
 	}
 	if s.probe != nil {
 		select {
@@ -299,8 +304,10 @@ func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now 
 	ports := e.ports.ports
 	for range len(ports) { // more than one try only if the same target is pending
 		sport := ports[e.nextPort.Add(1)%uint32(len(ports))]
-		if e.table.insert(keyOf(target, sport), s.id, rt.id, now) != 0 {
+		k := keyOf(target, sport)
+		if i := e.table.insert(k, s.id, rt.id, now, e.timing.timeout(&k.addr, 1)); i != 0 {
 			s.inflight++
+			s.entry = i
 			return sport, true
 		}
 	}
@@ -383,7 +390,14 @@ func (e *engine) stats() Stats {
 		}
 	}
 	e.routesMu.Unlock()
-	return e.count.snapshot()
+	st := e.count.snapshot()
+	e.mu.Lock()
+	st.RTTSamples = e.timing.rttSamples
+	st.RTTP50 = e.timing.percentile(0.5)
+	st.RTTP99 = e.timing.percentile(0.99)
+	st.LossEstimate = e.timing.loss()
+	e.mu.Unlock()
+	return st
 }
 
 // close stops everything; see Prober.Close.

@@ -6,12 +6,15 @@ import (
 	"time"
 )
 
-// expireLoop is the engine's one timer. The pending table's expiry list is
-// in send order and every attempt has the same timeout, so the probes due
-// are always at its head: each pass re-sends those with attempts left
-// (keeping their source port, so the cookie is the same and a late answer
-// to an earlier attempt still counts) and finishes the others as Timeout,
-// then sleeps until the next head is due.
+// expireLoop is the engine's one timer. The pending table keeps one expiry
+// list per timeout class, each in deadline order, so the probe due first is
+// the earliest of their heads: each pass re-sends the probes due that have
+// attempts left (keeping their source port, so the cookie is the same and a
+// late answer to an earlier attempt still counts), each with the timeout
+// its prefix's RTT estimate gives that attempt, and finishes the others as
+// Timeout, then sleeps until the next probe is due. How many attempts a
+// probe gets is decided when its latest attempt times out, from the loss
+// and the open ports measured by then.
 func (e *engine) expireLoop() {
 	defer e.wg.Done()
 	b := newSendBatch(sendBatchSize)
@@ -20,7 +23,6 @@ func (e *engine) expireLoop() {
 	rts := make([]*route, 0, sendBatchSize)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	timeout := int64(e.s.timeout)
 	for {
 		wait := time.Duration(-1)
 		e.mu.Lock()
@@ -30,13 +32,14 @@ func (e *engine) expireLoop() {
 			routes = *rs
 		}
 		now := e.now()
-		for i := e.table.oldest(); i != 0; i = e.table.oldest() {
+		attempts := e.timing.attempts(e.count.open.Load())
+		for i, due := e.table.next(); i != 0; i, due = e.table.next() {
 			p := e.table.at(i)
-			if due := p.sentAt + timeout; due > now {
+			if due > now {
 				wait = time.Duration(due - now)
 				break
 			}
-			if int(p.attempts) >= e.s.attempts {
+			if int(p.attempts) >= attempts {
 				e.finishLocked(i, Result{Target: p.key.target(), State: Timeout, Attempts: int(p.attempts)})
 				continue
 			}
@@ -47,7 +50,7 @@ func (e *engine) expireLoop() {
 			targets = append(targets, p.key.target())
 			sports = append(sports, p.key.sport)
 			rts = append(rts, routes[p.route])
-			e.table.touch(i, now)
+			e.table.touch(i, now, e.timing.timeout(&p.key.addr, int(p.attempts)+1))
 		}
 		e.mu.Unlock()
 		if len(targets) > 0 {
