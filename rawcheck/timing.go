@@ -11,7 +11,12 @@ import (
 // answered first attempts give each prefix a smoothed RTT (SRTT) and its
 // variation (RTTVAR); an attempt to that prefix waits
 // clamp(SRTT + 4·RTTVAR, floor, Config.Timeout), doubled for each
-// retransmission (RFC 6298 5.5) up to Config.Timeout. A prefix with no
+// retransmission (RFC 6298 5.5) at most maxBackoffShift times and never
+// beyond Config.Timeout. The doubling is bounded because a retransmission
+// keeps its source port and cookie, so a reply to an earlier attempt still
+// answers the probe: a timeout that was too short costs a SYN, not a result,
+// while unbounded doubling would make the few probes whose SYNs were lost
+// several times in a row the whole scan's tail. A prefix with no
 // sample yet waits Config.Timeout, like RFC 6298's initial RTO.
 //
 // Prefixes are /24 for IPv4 and /48 for IPv6: the longest prefixes routed
@@ -26,7 +31,10 @@ import (
 // answered attempt added as a prior so that it is never exactly 0 or 1.
 // From it, a target that has not answered gets as many attempts as make
 // the expected number of open ports missed over the scan, the open ports
-// found so far times loss^attempts, less than one; at least
+// found so far times loss^attempts (none before the first is found), less
+// than one: less than
+// missedPortsTarget, so that the scan misses none with 99% probability
+// rather than about even odds; at least
 // minAdaptiveAttempts (one lost SYN never decides) and at most
 // Config.AttemptCeiling.
 
@@ -41,6 +49,11 @@ const (
 	// minAdaptiveAttempts is the fewest attempts adaptive timing gives a
 	// target that does not answer.
 	minAdaptiveAttempts = 2
+	// missedPortsTarget is the expected number of open ports missed that
+	// adaptive attempts stay below.
+	missedPortsTarget = 0.01
+	// maxBackoffShift bounds the doublings of a retransmission's timeout.
+	maxBackoffShift = 2
 	// pathSlots is the number of per-prefix RTT estimators.
 	pathSlots = 4096
 	// rttBuckets and rttBucketsPerOctave shape the RTT histogram behind
@@ -149,8 +162,8 @@ func (t *timing) timeout(addr *[16]byte, attempt int) uint8 {
 	rto := t.ceiling
 	if p := t.slot(addr); p.samples > 0 {
 		rto = max(p.srtt+4*p.rttvar, t.floor)
-		if shift := attempt - 1; shift > 0 {
-			if shift >= 62 || rto > t.ceiling>>shift {
+		if shift := min(attempt-1, maxBackoffShift); shift > 0 {
+			if rto > t.ceiling>>shift {
 				rto = t.ceiling
 			} else {
 				rto <<= shift
@@ -200,9 +213,9 @@ func (t *timing) attempts(opens uint64) int {
 		return t.fixedAttempts
 	}
 	p := t.loss()
-	missed := float64(max(opens, 1)) // expected open ports missed after k attempts
+	missed := float64(opens) // expected open ports missed after k attempts
 	k := 0
-	for k < t.maxAttempts && (k < minAdaptiveAttempts || missed >= 1) {
+	for k < t.maxAttempts && (k < minAdaptiveAttempts || missed >= missedPortsTarget) {
 		k++
 		missed *= p
 	}

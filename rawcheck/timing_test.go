@@ -62,8 +62,14 @@ func TestTimingRTO(t *testing.T) {
 	if g2 := class(same, 2); g2 < 2*got*84/100 || g2 > 2*got*119/100 {
 		t.Errorf("second attempt: timeout %v, want about twice %v", g2, got)
 	}
-	if g := class(same, 6); g != time.Second {
-		t.Errorf("sixth attempt: timeout %v, want the ceiling", g)
+	if g3, g6 := class(same, 3), class(same, 6); g6 != g3 || g3 < 4*got*84/100 || g3 > 4*got*119/100 {
+		t.Errorf("third and sixth attempts: timeouts %v and %v, want both about 4 × %v (backoff bounded)", g3, g6, got)
+	}
+	for range 50 {
+		tm.answer(&a, 1, int64(400*time.Millisecond))
+	}
+	if g := class(same, 3); g != time.Second {
+		t.Errorf("400 ms path, third attempt: timeout %v, want the ceiling", g)
 	}
 	if g := class(other, 1); g != time.Second {
 		t.Errorf("other prefix: timeout %v, want the ceiling (no sample)", g)
@@ -83,7 +89,8 @@ func TestTimingRTO(t *testing.T) {
 }
 
 // TestTimingAttempts checks the adaptive attempts: enough that opens ×
-// loss^k < 1, at least 2, at most the ceiling; fixed attempts win.
+// loss^k < missedPortsTarget, at least 2, at most the ceiling; fixed
+// attempts win.
 func TestTimingAttempts(t *testing.T) {
 	addr := netip.MustParseAddr("198.18.0.1").As16()
 	tm := newTiming(time.Second, 0, DefaultAttemptCeiling, 1)
@@ -103,12 +110,13 @@ func TestTimingAttempts(t *testing.T) {
 	if p := tm.loss(); p < 0.09 || p > 0.11 {
 		t.Fatalf("loss estimate %v, want about 0.1", p)
 	}
-	// 65,536 × 0.1^5 = 0.66 < 1 <= 65,536 × 0.1^4.
-	if k := tm.attempts(65536); k != 5 {
-		t.Errorf("65,536 open at 10%% loss: %d attempts, want 5", k)
+	// 65,536 × 0.1^7 = 0.0066 < 0.01 <= 65,536 × 0.1^6.
+	if k := tm.attempts(65536); k != 7 {
+		t.Errorf("65,536 open at 10%% loss: %d attempts, want 7", k)
 	}
-	if k := tm.attempts(5); k != 2 {
-		t.Errorf("5 open at 10%% loss: %d attempts, want 2 (the minimum)", k)
+	// 5 × 0.1^3 = 0.005 < 0.01 <= 5 × 0.1^2.
+	if k := tm.attempts(5); k != 3 {
+		t.Errorf("5 open at 10%% loss: %d attempts, want 3", k)
 	}
 	capped := newTiming(time.Second, 0, 3, 1)
 	*capped = *tm
@@ -120,7 +128,8 @@ func TestTimingAttempts(t *testing.T) {
 	if k := fixed.attempts(0); k != 7 {
 		t.Errorf("fixed 7: %d attempts", k)
 	}
-	// Without loss the estimate falls and one retransmission is enough.
+	// Without loss the estimate (1/65,538) falls and one retransmission
+	// is enough: 65,536 / 65,538^2 < 0.01.
 	clean := newTiming(time.Second, 0, DefaultAttemptCeiling, 1)
 	for range 65536 {
 		clean.answer(&addr, 1, 1000)
@@ -128,6 +137,7 @@ func TestTimingAttempts(t *testing.T) {
 	if k := clean.attempts(65536); k != 2 {
 		t.Errorf("no loss seen: %d attempts, want 2", k)
 	}
+
 }
 
 // TestTimingPercentiles checks p50 and p99 against known samples, within
