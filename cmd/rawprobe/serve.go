@@ -12,6 +12,7 @@ import (
 
 	"github.com/rawprobe/rawprobe/internal/cli/engine"
 	"github.com/rawprobe/rawprobe/internal/cli/exporter"
+	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
 const serveUsage = `Usage: rawprobe serve [flags]
@@ -78,7 +79,11 @@ func parseServe(args []string, e env) (*servePlan, error) {
 	}
 	p.engine, p.timeout = f.engine, time.Duration(f.timeout)
 	// A probe's time budget comes from the scrape; the engine's per-attempt
-	// timeout is split across the attempts.
+	// timeout is split across the attempts, so their number is fixed:
+	// --retries, or by default rawcheck.DefaultAttempts.
+	if p.cfg.Attempts == 0 {
+		p.cfg.Attempts = rawcheck.DefaultAttempts
+	}
 	p.cfg.Timeout = max(p.timeout/time.Duration(p.cfg.Attempts), 10*time.Millisecond)
 	return p, nil
 }
