@@ -112,6 +112,7 @@ func (s *scanSession) close() {
 type scanOutcome struct {
 	tally   output.Tally
 	invalid uint64 // replies the engine could not match
+	timing  string // output.TimingSummary of the engine's stats
 	elapsed time.Duration
 	// scanErr stopped the scan; writeErr is the first error writing the
 	// results or the capture.
@@ -132,7 +133,8 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env) *scanOutcome 
 		}
 	})
 	o.elapsed = e.now().Sub(start)
-	o.invalid = s.eng.Stats().Invalid
+	st := s.eng.Stats()
+	o.invalid, o.timing = st.Invalid, output.TimingSummary(st)
 	// Close before flushing the pcap: the engine may still send (own RSTs)
 	// and tap packets until it has stopped.
 	s.eng.Close()
@@ -158,7 +160,7 @@ func (s *scanSession) flush() error {
 
 // report prints the summary line and returns the scan's exit status.
 func (o *scanOutcome) report(ctx context.Context, p *scanPlan, e env) int {
-	fmt.Fprintln(e.stderr, o.tally.Summary(o.invalid, o.elapsed))
+	fmt.Fprintln(e.stderr, o.tally.Summary(o.invalid, o.elapsed)+o.timing)
 	switch {
 	case o.scanErr != nil && ctx.Err() != nil:
 		return exitStatus(e, fmt.Errorf("interrupted after %d of %d targets", o.tally.Probed, p.set.ShardLen(p.shard)))
