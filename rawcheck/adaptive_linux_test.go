@@ -99,3 +99,68 @@ func TestSilentAttempts(t *testing.T) {
 		t.Errorf("silent scan ended after %v, before its %d attempts of 300 ms", took, minAdaptiveAttempts)
 	}
 }
+
+// TestMixedDelayScan scans three /24s whose SYN-ACKs come back after
+// 1 ms, 50 ms and 200 ms (± 10%), with 10% of the SYNs dropped, in one scan
+// with the default timing settings: every target must be open exactly once
+// with an RTT no shorter than its path's delay (the delay paths work), and
+// each prefix's RTT estimate must follow its own path: the engine's first
+// attempts to the 200 ms prefix are not cut at the 1 ms prefix's timeout,
+// so few of its replies come after a retransmission (late duplicates).
+func TestMixedDelayScan(t *testing.T) {
+	if testing.Short() {
+		t.Skip("load test: runs in make test's second pass without -race")
+	}
+	n := testnet.New(t, testnet.WithLoss(0.1))
+	paths := []*testnet.DelayPath{
+		n.DelayPath(t, netip.MustParsePrefix("198.19.10.0/24"), time.Millisecond, 100*time.Microsecond),
+		n.DelayPath(t, netip.MustParsePrefix("198.19.11.0/24"), 50*time.Millisecond, 5*time.Millisecond),
+		n.DelayPath(t, netip.MustParsePrefix("198.19.12.0/24"), 200*time.Millisecond, 20*time.Millisecond),
+	}
+	p := newInProber(t, n, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	seen := map[netip.AddrPort]int{}
+	var short []Result
+	start := time.Now()
+	err := p.Scan(ctx, func(yield func(netip.AddrPort) bool) {
+		for port := uint16(80); port < 84; port++ {
+			for _, d := range paths {
+				for a := d.Prefix.Addr(); d.Prefix.Contains(a); a = a.Next() {
+					if !yield(netip.AddrPortFrom(a, port)) {
+						return
+					}
+				}
+			}
+		}
+	}, func(r Result) {
+		seen[r.Target]++
+		for _, d := range paths {
+			if d.Prefix.Contains(r.Target.Addr()) && r.State == Open && r.Attempts == 1 && r.RTT < d.Delay-d.Jitter {
+				short = append(short, r)
+			}
+		}
+		if r.State != Open {
+			t.Errorf("%v: %v after %d attempts, want open", r.Target, r.State, r.Attempts)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := p.Stats()
+	t.Logf("%v for %d targets; stats %+v", time.Since(start), len(seen), st)
+	if len(seen) != 3*256*4 {
+		t.Errorf("%d targets have results, want %d", len(seen), 3*256*4)
+	}
+	for tg, c := range seen {
+		if c != 1 {
+			t.Errorf("%v: %d results", tg, c)
+		}
+	}
+	if len(short) > 0 {
+		t.Errorf("%d replies faster than their path's delay, e.g. %+v", len(short), short[0])
+	}
+	if st.RTTP99 < 180*time.Millisecond {
+		t.Errorf("RTT p99 %v, want the 200 ms path's", st.RTTP99)
+	}
+}
