@@ -305,7 +305,9 @@ func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now 
 	for range len(ports) { // more than one try only if the same target is pending
 		sport := ports[e.nextPort.Add(1)%uint32(len(ports))]
 		k := keyOf(target, sport)
-		if i := e.table.insert(k, s.id, rt.id, now, e.timing.timeout(&k.addr, 1)); i != 0 {
+		class, provisional := e.timing.timeout(&k.addr, 1)
+		if i := e.table.insert(k, s.id, rt.id, now, class); i != 0 {
+			e.table.at(i).provisional = provisional
 			s.inflight++
 			s.entry = i
 			return sport, true

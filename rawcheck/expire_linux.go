@@ -12,7 +12,10 @@ import (
 // attempts left (keeping their source port, so the cookie is the same and a
 // late answer to an earlier attempt still counts), each with the timeout
 // its prefix's RTT estimate gives that attempt, and finishes the others as
-// Timeout, then sleeps until the next probe is due. How many attempts a
+// Timeout, then sleeps until the next probe is due. A provisional timeout
+// (chosen before the prefix had an RTT estimate) is looked at again when
+// due: it waits on in the class the estimate now gives, or, still without
+// one, twice as long as it has waited, up to Config.Timeout. How many attempts a
 // probe gets is decided when its latest attempt times out, from the loss
 // and the open ports measured by then.
 func (e *engine) expireLoop() {
@@ -39,6 +42,14 @@ func (e *engine) expireLoop() {
 				wait = time.Duration(due - now)
 				break
 			}
+			if p.provisional {
+				timedOut, class, provisional := e.timing.recheck(&p.key.addr, int(p.attempts), now-p.sentAt)
+				if !timedOut {
+					e.table.requeue(i, class)
+					p.provisional = provisional
+					continue
+				}
+			}
 			if int(p.attempts) >= attempts {
 				e.finishLocked(i, Result{Target: p.key.target(), State: Timeout, Attempts: int(p.attempts)})
 				continue
@@ -50,7 +61,9 @@ func (e *engine) expireLoop() {
 			targets = append(targets, p.key.target())
 			sports = append(sports, p.key.sport)
 			rts = append(rts, routes[p.route])
-			e.table.touch(i, now, e.timing.timeout(&p.key.addr, int(p.attempts)+1))
+			class, provisional := e.timing.timeout(&p.key.addr, int(p.attempts)+1)
+			e.table.touch(i, now, class)
+			p.provisional = provisional
 		}
 		e.mu.Unlock()
 		if len(targets) > 0 {

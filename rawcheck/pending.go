@@ -29,7 +29,10 @@ type pendingProbe struct {
 	key      probeKey
 	attempts uint8 // SYNs sent so far
 	class    uint8 // timeout class of the latest attempt
-	_        [2]byte
+	// provisional: the timeout was chosen before the target's prefix had
+	// an RTT estimate; the expiry loop checks again when it is due.
+	provisional bool
+	_           byte
 	session  uint32 // who waits for the result
 	route    uint32 // index of the route (source address, template) used
 	sentAt   int64  // engine clock (ns) of the latest attempt
@@ -50,7 +53,8 @@ const maxTimeoutClasses = 256
 // to a few classes (see timeoutClasses): within a class every attempt has
 // the same timeout, so its list, in send order, is in deadline order, and
 // the next probe due is the earliest of the class heads, found through a
-// bitmap of the classes in use. Inserting, re-sending and removing a probe
+// bitmap of the classes in use. (An entry moved by requeue keeps its send
+// time and may be reached a little after its deadline; see requeue.) Inserting, re-sending and removing a probe
 // stay O(1) link changes, as with one list, and nothing is allocated;
 // a heap would make them O(log n) and a timer wheel would bound the
 // timeouts or their resolution. The lists are the engine's only timer.
@@ -230,6 +234,18 @@ func (t *pendingTable) removeSession(id uint32) {
 			i = next
 		}
 	}
+}
+
+// requeue moves entry i to the end of class class's expiry list, its
+// latest attempt's send time unchanged: the engine's second look at a
+// timeout chosen without an RTT estimate. Its deadline is then
+// sentAt + the class's timeout; behind entries appended earlier it is
+// reached at most (now - sentAt) later than that, since they were sent no
+// later than now.
+func (t *pendingTable) requeue(i uint32, class uint8) {
+	t.unlink(i)
+	t.entries[i-1].class = t.clampClass(class)
+	t.pushBack(i)
 }
 
 // clampClass maps class to a class the table has.

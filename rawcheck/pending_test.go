@@ -126,6 +126,11 @@ func TestPendingNextAcrossClasses(t *testing.T) {
 	if i, d := tab.next(); i != slow || d != 1000 {
 		t.Fatalf("after touch: next() = %d, %d; want %d, 1000", i, d, slow)
 	}
+	// requeue keeps the send time: fast moves to class 0 again, due 30.
+	tab.requeue(fast, 0)
+	if i, d := tab.next(); i != fast || d != 30 || tab.at(fast).attempts != 2 {
+		t.Fatalf("after requeue: next() = %d, %d, attempts %d; want %d, 30, 2", i, d, tab.at(fast).attempts, fast)
+	}
 	tab.remove(slow)
 	tab.remove(fast)
 	if i, _ := tab.next(); i != 0 || tab.inUse[0] != 0 {

@@ -157,8 +157,38 @@ func isMapped4(addr *[16]byte) bool {
 		addr[10] == 0xff && addr[11] == 0xff
 }
 
-// timeout returns the timeout class of attempt (1 = the first SYN) to addr.
-func (t *timing) timeout(addr *[16]byte, attempt int) uint8 {
+// timeout returns the timeout class of attempt (1 = the first SYN) to
+// addr, and whether it is provisional: without an RTT estimate for addr's
+// prefix yet, the attempt is looked at again after the floor (see
+// recheck) rather than left to wait the whole ceiling, since the first
+// replies of a scan usually come back while it is still sending.
+func (t *timing) timeout(addr *[16]byte, attempt int) (uint8, bool) {
+	if t.slot(addr).samples == 0 {
+		return 0, true
+	}
+	return t.classOf(t.rto(addr, attempt)), false
+}
+
+// recheck looks again at a provisional attempt to addr, sent elapsed ns
+// ago: it returns whether the attempt has timed out, and otherwise the
+// class to wait in and whether that is still provisional. With an
+// estimate now, the attempt times out after the estimate's RTO; without,
+// it is looked at again after twice its age, and times out at the
+// ceiling.
+func (t *timing) recheck(addr *[16]byte, attempt int, elapsed int64) (due bool, class uint8, provisional bool) {
+	if t.slot(addr).samples > 0 {
+		rto := t.rto(addr, attempt)
+		return elapsed >= rto, t.classOf(rto), false
+	}
+	if elapsed >= t.ceiling {
+		return true, 0, false
+	}
+	return false, t.classOf(min(max(2*elapsed, t.floor), t.ceiling)), true
+}
+
+// rto returns the timeout of attempt to addr: the ceiling without an
+// estimate.
+func (t *timing) rto(addr *[16]byte, attempt int) int64 {
 	rto := t.ceiling
 	if p := t.slot(addr); p.samples > 0 {
 		rto = max(p.srtt+4*p.rttvar, t.floor)
@@ -171,7 +201,7 @@ func (t *timing) timeout(addr *[16]byte, attempt int) uint8 {
 		}
 		rto = min(rto, t.ceiling)
 	}
-	return t.classOf(rto)
+	return rto
 }
 
 // answer records that a probe of addr was answered at attempt attempts,

@@ -47,10 +47,25 @@ func TestTimingRTO(t *testing.T) {
 	same := netip.MustParseAddr("198.18.1.200").As16() // same /24
 	other := netip.MustParseAddr("198.18.2.7").As16()
 	class := func(addr [16]byte, attempt int) time.Duration {
-		return time.Duration(tm.classes[tm.timeout(&addr, attempt)])
+		c, provisional := tm.timeout(&addr, attempt)
+		if provisional {
+			return time.Duration(tm.rto(&addr, attempt))
+		}
+		return time.Duration(tm.classes[c])
 	}
 	if got := class(a, 1); got != time.Second {
 		t.Fatalf("no sample: timeout %v, want the ceiling 1s", got)
+	}
+	// Without a sample the timeout is provisional: looked at again after
+	// the floor, then after twice its age, and due at the ceiling.
+	if c, provisional := tm.timeout(&a, 1); !provisional || tm.classes[c] != tm.floor {
+		t.Errorf("no sample: class %d (%v), provisional %v; want the floor, provisional", c, tm.classes[c], provisional)
+	}
+	if due, c, provisional := tm.recheck(&a, 1, int64(40*time.Millisecond)); due || !provisional || tm.classes[c] < int64(80*time.Millisecond) {
+		t.Errorf("recheck at 40 ms without a sample: due %v, class %v, provisional %v; want not due, >= 80 ms, provisional", due, tm.classes[c], provisional)
+	}
+	if due, _, _ := tm.recheck(&a, 1, int64(time.Second)); !due {
+		t.Error("recheck at the ceiling without a sample: not due")
 	}
 	for range 50 {
 		tm.answer(&a, 1, int64(50*time.Millisecond))
@@ -58,6 +73,14 @@ func TestTimingRTO(t *testing.T) {
 	got := class(same, 1)
 	if got < 50*time.Millisecond || got > 70*time.Millisecond {
 		t.Errorf("steady 50 ms: timeout %v, want 50-70 ms", got)
+	}
+	// A provisional attempt looked at again once the estimate exists
+	// follows it: due after it, not before.
+	if due, c, provisional := tm.recheck(&same, 1, int64(20*time.Millisecond)); due || provisional || time.Duration(tm.classes[c]) != got {
+		t.Errorf("recheck at 20 ms with a 50 ms estimate: due %v, class %v, provisional %v; want %v", due, tm.classes[c], provisional, got)
+	}
+	if due, _, _ := tm.recheck(&same, 1, int64(got)); !due {
+		t.Errorf("recheck at %v with a 50 ms estimate: not due", got)
 	}
 	if g2 := class(same, 2); g2 < 2*got*84/100 || g2 > 2*got*119/100 {
 		t.Errorf("second attempt: timeout %v, want about twice %v", g2, got)

@@ -57,6 +57,7 @@ type report struct {
 	first, last netip.Addr
 	versions    map[string]string
 	tables      []table
+	timing      *timingReport // nil: not measured
 	loadAfter   string
 }
 
@@ -110,6 +111,9 @@ func (r *report) markdown() []byte {
 			p("%s", row(s, samples))
 		}
 		p("")
+	}
+	if r.timing != nil {
+		r.timing.markdown(p)
 	}
 	p("## How it is measured")
 	p("")
