@@ -33,11 +33,11 @@ type pendingProbe struct {
 	// an RTT estimate; the expiry loop checks again when it is due.
 	provisional bool
 	_           byte
-	session  uint32 // who waits for the result
-	route    uint32 // index of the route (source address, template) used
-	sentAt   int64  // engine clock (ns) of the latest attempt
-	prev     uint32 // expiry list links: entry index + 1, 0 = none
-	next     uint32 // also links the free list
+	session     uint32 // who waits for the result
+	route       uint32 // index of the route (source address, template) used
+	sentAt      int64  // engine clock (ns) of the latest attempt
+	prev        uint32 // expiry list links: entry index + 1, 0 = none
+	next        uint32 // also links the free list
 }
 
 // maxTimeoutClasses bounds the number of timeout classes (class is a
