@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,7 @@ type engine struct {
 	router     *router
 	filter     []bpf.Instruction
 	bucket     sendLimiter
+	backoff    sendBackoff // pauses sending while the engine loses packets
 	count      counters
 
 	routesMu  sync.Mutex               // guards the fields below and the router's build
@@ -366,6 +368,7 @@ func (e *engine) sendBatch(b *sendBatch) error {
 	}
 	e.count.sent.Add(uint64(b.len() - len(b.failed)))
 	e.count.sendErrors.Add(uint64(len(b.failed)))
+	e.backoff.observe(e.now(), errors.Is(err, unix.ENOBUFS) || slices.Contains(b.errs, unix.ENOBUFS), e.count.ringDrops.Load())
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -397,8 +400,9 @@ func (e *engine) stats() Stats {
 	st.RTTSamples = e.timing.rttSamples
 	st.RTTP50 = e.timing.percentile(0.5)
 	st.RTTP99 = e.timing.percentile(0.99)
-	st.LossEstimate = e.timing.loss()
+	st.LossEstimate = e.timing.loss(st.Late)
 	e.mu.Unlock()
+	st.RateBackoffs = e.backoff.backoffs()
 	return st
 }
 

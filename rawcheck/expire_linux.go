@@ -35,7 +35,7 @@ func (e *engine) expireLoop() {
 			routes = *rs
 		}
 		now := e.now()
-		attempts := e.timing.attempts(e.count.open.Load())
+		attempts := e.timing.attempts(e.count.open.Load(), e.table.len(), e.count.late.Load())
 		for i, due := e.table.next(); i != 0; i, due = e.table.next() {
 			p := e.table.at(i)
 			if due > now {
@@ -68,6 +68,9 @@ func (e *engine) expireLoop() {
 		e.mu.Unlock()
 		if len(targets) > 0 {
 			if e.bucket.wait(context.Background(), e.closed, len(targets)) != nil {
+				return
+			}
+			if e.backoff.wait(context.Background(), e.closed, e.now()) != nil {
 				return
 			}
 			for i, t := range targets {

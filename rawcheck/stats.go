@@ -35,6 +35,10 @@ type Stats struct {
 	// RingDrops is the number of packets the kernel dropped because the
 	// receive ring was full.
 	RingDrops uint64
+	// RateBackoffs is the number of times the engine slowed its sending
+	// because it lost packets itself (ENOBUFS, ring drops); it speeds up
+	// again while it loses none.
+	RateBackoffs uint64
 	// RTTSamples is the number of RTTs measured: replies to a probe's
 	// first attempt (a reply after a retransmission may answer either).
 	RTTSamples uint64
@@ -43,8 +47,9 @@ type Stats struct {
 	RTTP50, RTTP99 time.Duration
 	// LossEstimate is the estimated probability that an attempt to a
 	// target that answers goes unanswered: the share of unanswered
-	// attempts among those of answered probes (with a prior of one lost
-	// and one answered attempt). Adaptive attempts follow from it.
+	// attempts among those of answered probes, less the Late replies
+	// (retransmissions that were early, not lost), with a prior of one
+	// lost and one answered attempt. Adaptive attempts follow from it.
 	LossEstimate float64
 }
 

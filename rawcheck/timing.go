@@ -27,12 +27,14 @@ import (
 //
 // The loss estimate is pooled over the engine: a probe answered at its
 // k-th attempt saw k-1 attempts lost, so the estimate is the share of lost
-// attempts among the attempts of answered probes, with one lost and one
-// answered attempt added as a prior so that it is never exactly 0 or 1.
+// attempts among the attempts of answered probes, less one per duplicate
+// reply (an attempt retransmitted too early, not lost), with one lost and
+// one answered attempt added as a prior so that it is never exactly 0 or
+// 1.
 // From it, a target that has not answered gets as many attempts as make
 // the expected number of open ports missed over the scan, the open ports
-// found so far times loss^attempts (none before the first is found), less
-// than one: less than
+// found so far and expected among the probes in flight, times
+// loss^attempts (none before the first is found), less than one: less than
 // missedPortsTarget, so that the scan misses none with 99% probability
 // rather than about even odds; at least
 // minAdaptiveAttempts (one lost SYN never decides) and at most
@@ -231,19 +233,31 @@ func (t *timing) answer(addr *[16]byte, attempts int, rtt int64) {
 }
 
 // loss returns the estimated probability that one attempt goes unanswered
-// although the target answers.
-func (t *timing) loss() float64 {
-	return float64(t.answeredAttempts-t.answered+1) / float64(t.answeredAttempts+2)
+// although the target answers. late is the number of replies that came
+// for probes already answered: most are the second answer to an attempt
+// retransmitted too early, whose probe was counted as answered after a
+// lost attempt; each is taken back out of the lost attempts.
+func (t *timing) loss(late uint64) float64 {
+	lost := t.answeredAttempts - t.answered
+	lost -= min(lost, late)
+	return float64(lost+1) / float64(lost+t.answered+2)
 }
 
 // attempts returns how many attempts a target that has not answered gets,
-// with opens open ports found so far.
-func (t *timing) attempts(opens uint64) int {
+// with opens open ports found so far, pending probes in flight and late
+// replies so far (see loss). The open ports the scan will have found are
+// estimated as those found plus the pending probes' expected share of
+// them, so that decisions taken early in a scan count its targets in
+// flight too.
+func (t *timing) attempts(opens uint64, pending int, late uint64) int {
 	if t.fixedAttempts > 0 {
 		return t.fixedAttempts
 	}
-	p := t.loss()
+	p := t.loss(late)
 	missed := float64(opens) // expected open ports missed after k attempts
+	if t.answered > 0 {
+		missed += float64(pending) * float64(opens) / float64(t.answered)
+	}
 	k := 0
 	for k < t.maxAttempts && (k < minAdaptiveAttempts || missed >= missedPortsTarget) {
 		k++

@@ -117,7 +117,7 @@ func TestTimingRTO(t *testing.T) {
 func TestTimingAttempts(t *testing.T) {
 	addr := netip.MustParseAddr("198.18.0.1").As16()
 	tm := newTiming(time.Second, 0, DefaultAttemptCeiling, 1)
-	if k := tm.attempts(0); k != minAdaptiveAttempts {
+	if k := tm.attempts(0, 0, 0); k != minAdaptiveAttempts {
 		t.Errorf("no answers: %d attempts, want %d", k, minAdaptiveAttempts)
 	}
 	// 10% loss: 9,000 answered at once, 900 at the second, 100 at the third attempt.
@@ -130,25 +130,36 @@ func TestTimingAttempts(t *testing.T) {
 	for range 100 {
 		tm.answer(&addr, 3, 1000)
 	}
-	if p := tm.loss(); p < 0.09 || p > 0.11 {
+	if p := tm.loss(0); p < 0.09 || p > 0.11 {
 		t.Fatalf("loss estimate %v, want about 0.1", p)
 	}
 	// 65,536 × 0.1^7 = 0.0066 < 0.01 <= 65,536 × 0.1^6.
-	if k := tm.attempts(65536); k != 7 {
+	if k := tm.attempts(65536, 0, 0); k != 7 {
 		t.Errorf("65,536 open at 10%% loss: %d attempts, want 7", k)
 	}
 	// 5 × 0.1^3 = 0.005 < 0.01 <= 5 × 0.1^2.
-	if k := tm.attempts(5); k != 3 {
+	if k := tm.attempts(5, 0, 0); k != 3 {
 		t.Errorf("5 open at 10%% loss: %d attempts, want 3", k)
+	}
+	// Early in a scan: 5 of the 10,000 answered are open, and the 20,000
+	// probes in flight are expected to hold 10 more:
+	// 15 × 0.1^4 < 0.01 <= 15 × 0.1^3.
+	if k := tm.attempts(5, 20000, 0); k != 4 {
+		t.Errorf("5 open, 20,000 in flight: %d attempts, want 4", k)
+	}
+	// Duplicate replies are early retransmissions, not losses: 1,100 of
+	// them cancel the 1,100 lost attempts.
+	if p := tm.loss(1100); p > 0.001 {
+		t.Errorf("loss estimate with 1,100 duplicates %v, want about 0", p)
 	}
 	capped := newTiming(time.Second, 0, 3, 1)
 	*capped = *tm
 	capped.maxAttempts = 3
-	if k := capped.attempts(65536); k != 3 {
+	if k := capped.attempts(65536, 0, 0); k != 3 {
 		t.Errorf("ceiling 3: %d attempts, want 3", k)
 	}
 	fixed := newTiming(time.Second, 7, DefaultAttemptCeiling, 1)
-	if k := fixed.attempts(0); k != 7 {
+	if k := fixed.attempts(0, 0, 0); k != 7 {
 		t.Errorf("fixed 7: %d attempts", k)
 	}
 	// Without loss the estimate (1/65,538) falls and one retransmission
@@ -157,7 +168,7 @@ func TestTimingAttempts(t *testing.T) {
 	for range 65536 {
 		clean.answer(&addr, 1, 1000)
 	}
-	if k := clean.attempts(65536); k != 2 {
+	if k := clean.attempts(65536, 0, 0); k != 2 {
 		t.Errorf("no loss seen: %d attempts, want 2", k)
 	}
 

@@ -66,7 +66,9 @@ func (n *Net) AddDelayPath(p netip.Prefix, delay, jitter time.Duration) (*DelayP
 	}
 	d.file = os.NewFile(uintptr(fd), "/dev/net/tun")
 	if err := ipBatch(n.TargetNS, []string{
-		fmt.Sprintf("link set %s up", d.link),
+		// A long queue: a scan's burst of SYNs must wait for the
+		// responder to read them, not be dropped by the device.
+		fmt.Sprintf("link set %s txqueuelen 65536 up", d.link),
 		fmt.Sprintf("route add %s dev %s", p, d.link),
 	}); err != nil {
 		d.file.Close()
