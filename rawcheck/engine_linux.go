@@ -308,6 +308,9 @@ func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now 
 		sport := ports[e.nextPort.Add(1)%uint32(len(ports))]
 		k := keyOf(target, sport)
 		class, provisional := e.timing.timeout(&k.addr, 1)
+		if e.timing.fixedAttempts == 1 { // the first attempt is the last
+			class, provisional = e.timing.lastClass(), false
+		}
 		if i := e.table.insert(k, s.id, rt.id, now, class); i != 0 {
 			e.table.at(i).provisional = provisional
 			s.inflight++

@@ -15,7 +15,9 @@ import (
 // Timeout, then sleeps until the next probe is due. A provisional timeout
 // (chosen before the prefix had an RTT estimate) is looked at again when
 // due: it waits on in the class the estimate now gives, or, still without
-// one, twice as long as it has waited, up to Config.Timeout. How many attempts a
+// one, twice as long as it has waited, up to Config.Timeout. The last
+// attempt always waits the whole Config.Timeout before the probe is
+// reported as Timeout. How many attempts a
 // probe gets is decided when its latest attempt times out, from the loss
 // and the open ports measured by then.
 func (e *engine) expireLoop() {
@@ -51,6 +53,14 @@ func (e *engine) expireLoop() {
 				}
 			}
 			if int(p.attempts) >= attempts {
+				// The last attempt decides, so it waits the whole
+				// Config.Timeout: a reply slower than the RTT estimate
+				// (a loaded host, a queue) still counts.
+				if now-p.sentAt < e.timing.ceiling {
+					e.table.requeue(i, e.timing.lastClass())
+					p.provisional = false
+					continue
+				}
 				e.finishLocked(i, Result{Target: p.key.target(), State: Timeout, Attempts: int(p.attempts)})
 				continue
 			}
@@ -62,6 +72,9 @@ func (e *engine) expireLoop() {
 			sports = append(sports, p.key.sport)
 			rts = append(rts, routes[p.route])
 			class, provisional := e.timing.timeout(&p.key.addr, int(p.attempts)+1)
+			if int(p.attempts)+1 >= attempts {
+				class, provisional = e.timing.lastClass(), false
+			}
 			e.table.touch(i, now, class)
 			p.provisional = provisional
 		}

@@ -17,7 +17,10 @@ import (
 // answers the probe: a timeout that was too short costs a SYN, not a result,
 // while unbounded doubling would make the few probes whose SYNs were lost
 // several times in a row the whole scan's tail. A prefix with no
-// sample yet waits Config.Timeout, like RFC 6298's initial RTO.
+// sample yet waits Config.Timeout, like RFC 6298's initial RTO (looked at
+// again as samples come; see recheck). The last attempt of a target that
+// does not answer waits the whole Config.Timeout: it decides the result,
+// and a reply slower than the estimate (a loaded host) must still count.
 //
 // Prefixes are /24 for IPv4 and /48 for IPv6: the longest prefixes routed
 // between networks, so the addresses of one most likely share a path and
@@ -123,6 +126,9 @@ func timeoutClasses(floor, ceiling int64) ([]int64, float64) {
 	}
 	return cs, step
 }
+
+// lastClass returns the class of the ceiling, the wait of a last attempt.
+func (t *timing) lastClass() uint8 { return uint8(len(t.classes) - 1) }
 
 // classOf returns the smallest class whose timeout is at least d.
 func (t *timing) classOf(d int64) uint8 {
