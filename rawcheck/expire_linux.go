@@ -17,7 +17,8 @@ import (
 // due: it waits on in the class the estimate now gives, or, still without
 // one, twice as long as it has waited, up to Config.Timeout. The last
 // attempt always waits the whole Config.Timeout before the probe is
-// reported as Timeout. How many attempts a
+// reported as Timeout, looked at again each time its age doubles in case
+// the loss estimate asks for another attempt by then. How many attempts a
 // probe gets is decided when its latest attempt times out, from the loss
 // and the open ports measured by then.
 func (e *engine) expireLoop() {
@@ -56,8 +57,10 @@ func (e *engine) expireLoop() {
 				// The last attempt decides, so it waits the whole
 				// Config.Timeout: a reply slower than the RTT estimate
 				// (a loaded host, a queue) still counts.
-				if now-p.sentAt < e.timing.ceiling {
-					e.table.requeue(i, e.timing.lastClass())
+				if elapsed := now - p.sentAt; elapsed < e.timing.ceiling {
+					// Looked at again after twice its age: by then the
+					// loss estimate may ask for another attempt.
+					e.table.requeue(i, e.timing.classOf(min(2*elapsed, e.timing.ceiling)))
 					p.provisional = false
 					continue
 				}
@@ -72,9 +75,6 @@ func (e *engine) expireLoop() {
 			sports = append(sports, p.key.sport)
 			rts = append(rts, routes[p.route])
 			class, provisional := e.timing.timeout(&p.key.addr, int(p.attempts)+1)
-			if int(p.attempts)+1 >= attempts {
-				class, provisional = e.timing.lastClass(), false
-			}
 			e.table.touch(i, now, class)
 			p.provisional = provisional
 		}
