@@ -65,17 +65,27 @@ type Config struct {
 	// bucket taken in batches; 0 means unlimited. Own RSTs (OwnRST) answer
 	// SYN-ACKs at once and are not limited.
 	Rate int
-	// Timeout is the time one attempt waits for a reply; 0 means
-	// DefaultTimeout.
+	// Timeout is the longest time one attempt waits for a reply, and the
+	// time it waits before the engine has measured the RTT of the target's
+	// prefix; 0 means DefaultTimeout. Once replies come, an attempt waits
+	// the prefix's smoothed RTT plus four times its variation (RFC 6298),
+	// doubled per retransmission, at least DefaultMinTimeout (or Timeout
+	// if smaller) and at most Timeout.
 	Timeout time.Duration
-	// Attempts is the number of SYNs sent at most to a target that does
-	// not answer, the first included: 1 sends one SYN and never
-	// retransmits, 3 retransmits twice, each after Timeout. 0 means
-	// DefaultAttempts. The setting counts attempts rather than retries so
-	// that its zero value can mean the default without taking a meaningful
-	// value: no probe makes zero attempts, and no sentinel is needed for
-	// "no retransmission".
+	// Attempts, if set, is the number of SYNs sent at most to a target
+	// that does not answer, the first included: 1 sends one SYN and never
+	// retransmits, 3 retransmits twice. 0 means adaptive: as many attempts
+	// as keep the expected number of open ports missed below one, given
+	// the loss measured so far, at least 2 and at most AttemptCeiling
+	// (engines without loss estimates use DefaultAttempts). The setting
+	// counts attempts rather than retries so that its zero value can mean
+	// the default without taking a meaningful value: no probe makes zero
+	// attempts, and no sentinel is needed for "no retransmission".
 	Attempts int
+	// AttemptCeiling is the most attempts adaptive timing (Attempts 0)
+	// gives a target; 0 means DefaultAttemptCeiling. It is ignored when
+	// Attempts is set.
+	AttemptCeiling int
 	// Window bounds the probes in flight in one Scan; 0 means
 	// DefaultWindow.
 	Window int
@@ -157,6 +167,10 @@ func (c Config) validate(ephemeral func() (lo, hi uint16, err error)) error {
 		return &ConfigError{"Attempts", c.Attempts, ">= 1 (0 = default)"}
 	case c.Attempts > MaxAttempts:
 		return &ConfigError{"Attempts", c.Attempts, fmt.Sprintf("at most %d", MaxAttempts)}
+	case c.AttemptCeiling < 0:
+		return &ConfigError{"AttemptCeiling", c.AttemptCeiling, ">= 1 (0 = default)"}
+	case c.AttemptCeiling > MaxAttempts:
+		return &ConfigError{"AttemptCeiling", c.AttemptCeiling, fmt.Sprintf("at most %d", MaxAttempts)}
 	case c.Window < 0:
 		return &ConfigError{"Window", c.Window, ">= 0 (0 = default)"}
 	}
@@ -204,7 +218,8 @@ func parsePortRange(s string) (lo, hi uint16, err error) {
 }
 
 // WithDefaults returns c with every zero field that has a default
-// (SourcePorts, Timeout, Attempts, Window) set to it. It is the one place
+// (SourcePorts, Timeout, Attempts, AttemptCeiling, Window) set to it; the
+// engine reads Attempts 0 as adaptive before this fills it in. It is the one place
 // those defaults are applied: New uses it, and so does any engine that
 // takes its settings from a Config (rawprobe's connect engine).
 func (c Config) WithDefaults() Config {
@@ -216,6 +231,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Attempts == 0 {
 		c.Attempts = DefaultAttempts
+	}
+	if c.AttemptCeiling == 0 {
+		c.AttemptCeiling = DefaultAttemptCeiling
 	}
 	if c.Window == 0 {
 		c.Window = DefaultWindow
@@ -229,7 +247,9 @@ type settings struct {
 	iface             string
 	rate              int
 	timeout           time.Duration
-	attempts          int
+	attempts          int  // fixed attempts when !adaptive
+	adaptive          bool // Config.Attempts was 0
+	attemptCeiling    int
 	window            int
 	ownRST            bool
 	tap               PacketTap
@@ -253,10 +273,12 @@ func (c Config) check() (settings, error) {
 		rate:     d.Rate,
 		timeout:  d.Timeout,
 		attempts: d.Attempts,
+		adaptive: c.Attempts == 0,
 		window:   d.Window,
 		ownRST:   d.OwnRST,
 		tap:      d.Tap,
 	}
+	s.attemptCeiling = d.AttemptCeiling
 	if c.CookieKey != nil {
 		k := *c.CookieKey // a copy: later changes to the caller's key do not reach the engine
 		s.key = &k

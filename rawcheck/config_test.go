@@ -52,11 +52,11 @@ func TestConfigCheck(t *testing.T) {
 
 // TestConfigWithDefaults: zero fields take their defaults, set fields stay.
 func TestConfigWithDefaults(t *testing.T) {
-	want := Config{SourcePorts: [2]uint16{DefaultSourcePortLow, DefaultSourcePortHigh}, Timeout: DefaultTimeout, Attempts: DefaultAttempts, Window: DefaultWindow}
+	want := Config{SourcePorts: [2]uint16{DefaultSourcePortLow, DefaultSourcePortHigh}, Timeout: DefaultTimeout, Attempts: DefaultAttempts, AttemptCeiling: DefaultAttemptCeiling, Window: DefaultWindow}
 	if got := (Config{}).WithDefaults(); got != want {
 		t.Errorf("Config{}.WithDefaults() = %+v, want %+v", got, want)
 	}
-	set := Config{SourcePorts: [2]uint16{40000, 40001}, Rate: 5, Timeout: time.Millisecond, Attempts: 1, Window: 7}
+	set := Config{SourcePorts: [2]uint16{40000, 40001}, Rate: 5, Timeout: time.Millisecond, Attempts: 1, AttemptCeiling: 4, Window: 7}
 	if got := set.WithDefaults(); got != set {
 		t.Errorf("WithDefaults changed set fields: %+v, want %+v", got, set)
 	}

@@ -36,9 +36,19 @@
 // is counted as invalid and dropped. Valid replies are matched in batches,
 // under one lock, in a pending table keyed by (target, source port): open
 // addressing with 48-byte entries plus a 4-byte index slot at load at most
-// 1/2 (56 bytes per probe in flight). Its send-ordered list is the engine's
-// one timer: every attempt has the same timeout, so the probes due are
-// always at its head.
+// 1/2 (56 bytes per probe in flight).
+//
+// Timing: each attempt waits what the RTT estimate of its target's /24
+// (IPv6: /48) gives (RFC 6298: smoothed RTT plus four times its
+// variation, at least DefaultMinTimeout, at most Config.Timeout; see
+// timing.go), and without Config.Attempts a silent target gets as many
+// attempts as the measured loss requires for the scan to miss no open
+// port. Timeouts are rounded up to a geometric series of classes, and the
+// pending table keeps one send-ordered expiry list per class: each is in
+// deadline order, the next probe due is the earliest of their heads, and
+// those lists are the engine's one timer. Ending a Probe removes its one
+// entry directly. Sending pauses between batches while the engine loses
+// packets itself (ENOBUFS, ring drops).
 //
 // Source ports and the RST: the engine reserves one chunk of its range
 // (SourcePortChunk ports, the first wholly free one) with ordinary TCP

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,7 @@ type engine struct {
 	router     *router
 	filter     []bpf.Instruction
 	bucket     sendLimiter
+	backoff    sendBackoff // pauses sending while the engine loses packets
 	count      counters
 
 	routesMu  sync.Mutex               // guards the fields below and the router's build
@@ -49,8 +51,9 @@ type engine struct {
 	routeBy   map[routeKey]*route
 	templates map[netip.Addr]*synack.Template
 
-	mu       sync.Mutex // guards table and sessions
+	mu       sync.Mutex // guards table, timing and sessions
 	table    *pendingTable
+	timing   *timing
 	sessions []*session // by id
 	freeSess []uint32
 
@@ -76,19 +79,26 @@ type session struct {
 	results  []Result
 	notify   chan struct{}
 	inflight int
+	entry    uint32 // a Probe's pending entry (index + 1) while inflight
 }
 
 // newEngine opens everything in the calling thread's namespace.
 func newEngine(s settings) (_ *engine, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	fixed := s.attempts
+	if s.adaptive {
+		fixed = 0
+	}
+	tm := newTiming(s.timeout, fixed, s.attemptCeiling, rand.Uint64())
 	e := &engine{
 		s:         s,
 		epoch:     time.Now(),
 		bucket:    newSendLimiter(s.rate, sendBatchSize),
 		routeBy:   make(map[routeKey]*route),
 		templates: make(map[netip.Addr]*synack.Template),
-		table:     newPendingTable(min(s.window, 1<<20), rand.Uint64()),
+		table:     newPendingTable(min(s.window, 1<<20), rand.Uint64(), tm.classes...),
+		timing:    tm,
 		wake:      make(chan struct{}, 1),
 		closed:    make(chan struct{}),
 	}
@@ -252,15 +262,12 @@ func (e *engine) newSession(probe bool) *session {
 func (e *engine) endSession(s *session) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if s.inflight > 0 {
-		for i := e.table.oldest(); i != 0; {
-			p := e.table.at(i)
-			next := p.next
-			if p.session == s.id {
-				e.table.remove(i)
-			}
-			i = next
-		}
+	switch {
+	case s.inflight == 0:
+	case s.probe != nil: // O(1): a Probe has one entry
+		e.table.remove(s.entry)
+	default:
+		e.table.removeSession(s.id)
 	}
 	if s.probe != nil {
 		select {
@@ -286,8 +293,15 @@ func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now 
 	ports := e.ports.ports
 	for range len(ports) { // more than one try only if the same target is pending
 		sport := ports[e.nextPort.Add(1)%uint32(len(ports))]
-		if e.table.insert(keyOf(target, sport), s.id, rt.id, now) != 0 {
+		k := keyOf(target, sport)
+		class, provisional := e.timing.timeout(&k.addr, 1)
+		if e.timing.fixedAttempts == 1 { // the first attempt is the last
+			class, provisional = e.timing.lastClass(), false
+		}
+		if i := e.table.insert(k, s.id, rt.id, now, class); i != 0 {
+			e.table.at(i).provisional = provisional
 			s.inflight++
+			s.entry = i
 			return sport, true
 		}
 	}
@@ -349,6 +363,7 @@ func (e *engine) sendBatch(b *sendBatch) error {
 	}
 	e.count.sent.Add(uint64(b.len() - len(b.failed)))
 	e.count.sendErrors.Add(uint64(len(b.failed)))
+	e.backoff.observe(e.now(), errors.Is(err, unix.ENOBUFS) || slices.Contains(b.errs, unix.ENOBUFS), e.count.ringDrops.Load())
 	select {
 	case e.wake <- struct{}{}:
 	default:
@@ -375,7 +390,15 @@ func (e *engine) stats() Stats {
 		}
 	}
 	e.routesMu.Unlock()
-	return e.count.snapshot()
+	st := e.count.snapshot()
+	e.mu.Lock()
+	st.RTTSamples = e.timing.rttSamples
+	st.RTTP50 = e.timing.percentile(0.5)
+	st.RTTP99 = e.timing.percentile(0.99)
+	st.LossEstimate = e.timing.loss(st.Late)
+	e.mu.Unlock()
+	st.RateBackoffs = e.backoff.backoffs()
+	return st
 }
 
 // close stops everything; see Prober.Close.

@@ -6,12 +6,21 @@ import (
 	"time"
 )
 
-// expireLoop is the engine's one timer. The pending table's expiry list is
-// in send order and every attempt has the same timeout, so the probes due
-// are always at its head: each pass re-sends those with attempts left
-// (keeping their source port, so the cookie is the same and a late answer
-// to an earlier attempt still counts) and finishes the others as Timeout,
-// then sleeps until the next head is due.
+// expireLoop is the engine's one timer. The pending table keeps one expiry
+// list per timeout class, each in deadline order, so the probe due first is
+// the earliest of their heads: each pass re-sends the probes due that have
+// attempts left (keeping their source port, so the cookie is the same and a
+// late answer to an earlier attempt still counts), each with the timeout
+// its prefix's RTT estimate gives that attempt, and finishes the others as
+// Timeout, then sleeps until the next probe is due. A provisional timeout
+// (chosen before the prefix had an RTT estimate) is looked at again when
+// due: it waits on in the class the estimate now gives, or, still without
+// one, twice as long as it has waited, up to Config.Timeout. The last
+// attempt always waits the whole Config.Timeout before the probe is
+// reported as Timeout, looked at again each time its age doubles in case
+// the loss estimate asks for another attempt by then. How many attempts a
+// probe gets is decided when its latest attempt times out, from the loss
+// and the open ports measured by then.
 func (e *engine) expireLoop() {
 	defer e.wg.Done()
 	b := newSendBatch(sendBatchSize)
@@ -20,7 +29,6 @@ func (e *engine) expireLoop() {
 	rts := make([]*route, 0, sendBatchSize)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	timeout := int64(e.s.timeout)
 	for {
 		wait := time.Duration(-1)
 		e.mu.Lock()
@@ -30,13 +38,32 @@ func (e *engine) expireLoop() {
 			routes = *rs
 		}
 		now := e.now()
-		for i := e.table.oldest(); i != 0; i = e.table.oldest() {
+		attempts := e.timing.attempts(e.count.open.Load(), e.table.len(), e.count.late.Load())
+		for i, due := e.table.next(); i != 0; i, due = e.table.next() {
 			p := e.table.at(i)
-			if due := p.sentAt + timeout; due > now {
+			if due > now {
 				wait = time.Duration(due - now)
 				break
 			}
-			if int(p.attempts) >= e.s.attempts {
+			if p.provisional {
+				timedOut, class, provisional := e.timing.recheck(&p.key.addr, int(p.attempts), now-p.sentAt)
+				if !timedOut {
+					e.table.requeue(i, class)
+					p.provisional = provisional
+					continue
+				}
+			}
+			if int(p.attempts) >= attempts {
+				// The last attempt decides, so it waits the whole
+				// Config.Timeout: a reply slower than the RTT estimate
+				// (a loaded host, a queue) still counts.
+				if elapsed := now - p.sentAt; elapsed < e.timing.ceiling {
+					// Looked at again after twice its age: by then the
+					// loss estimate may ask for another attempt.
+					e.table.requeue(i, e.timing.classOf(min(2*elapsed, e.timing.ceiling)))
+					p.provisional = false
+					continue
+				}
 				e.finishLocked(i, Result{Target: p.key.target(), State: Timeout, Attempts: int(p.attempts)})
 				continue
 			}
@@ -47,11 +74,16 @@ func (e *engine) expireLoop() {
 			targets = append(targets, p.key.target())
 			sports = append(sports, p.key.sport)
 			rts = append(rts, routes[p.route])
-			e.table.touch(i, now)
+			class, provisional := e.timing.timeout(&p.key.addr, int(p.attempts)+1)
+			e.table.touch(i, now, class)
+			p.provisional = provisional
 		}
 		e.mu.Unlock()
 		if len(targets) > 0 {
 			if e.bucket.wait(context.Background(), e.closed, len(targets)) != nil {
+				return
+			}
+			if e.backoff.wait(context.Background(), e.closed, e.now()) != nil {
 				return
 			}
 			for i, t := range targets {

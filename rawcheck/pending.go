@@ -28,33 +28,60 @@ func (k probeKey) target() netip.AddrPort {
 type pendingProbe struct {
 	key      probeKey
 	attempts uint8 // SYNs sent so far
-	_        [3]byte
-	session  uint32 // who waits for the result
-	route    uint32 // index of the route (source address, template) used
-	sentAt   int64  // engine clock (ns) of the latest attempt
-	prev     uint32 // expiry list links: entry index + 1, 0 = none
-	next     uint32 // also links the free list
+	class    uint8 // timeout class of the latest attempt
+	// provisional: the timeout was chosen before the target's prefix had
+	// an RTT estimate; the expiry loop checks again when it is due.
+	provisional bool
+	_           byte
+	session     uint32 // who waits for the result
+	route       uint32 // index of the route (source address, template) used
+	sentAt      int64  // engine clock (ns) of the latest attempt
+	prev        uint32 // expiry list links: entry index + 1, 0 = none
+	next        uint32 // also links the free list
 }
+
+// maxTimeoutClasses bounds the number of timeout classes (class is a
+// uint8).
+const maxTimeoutClasses = 256
 
 // pendingTable holds the probes in flight: a dense slice of entries, an
 // open-addressing index (linear probing, backward-shift deletion) keyed by
-// probeKey, and one expiry list in send order. Since every attempt has the
-// same timeout, that list is ordered by deadline too: it is the engine's
-// only timer. Nothing is allocated per probe; the slices only grow when the
-// table is full. A pendingTable is not safe for concurrent use.
+// probeKey, and one expiry list per timeout class.
+//
+// Attempts have different timeouts (adaptive timing), so one list in send
+// order is no longer in deadline order. The timeouts are instead rounded up
+// to a few classes (see timeoutClasses): within a class every attempt has
+// the same timeout, so its list, in send order, is in deadline order, and
+// the next probe due is the earliest of the class heads, found through a
+// bitmap of the classes in use. (An entry moved by requeue keeps its send
+// time and may be reached a little after its deadline; see requeue.) Inserting, re-sending and removing a probe
+// stay O(1) link changes, as with one list, and nothing is allocated;
+// a heap would make them O(log n) and a timer wheel would bound the
+// timeouts or their resolution. The lists are the engine's only timer.
+// Nothing is allocated per probe; the slices only grow when the table is
+// full. A pendingTable is not safe for concurrent use.
 type pendingTable struct {
-	entries    []pendingProbe
-	index      []uint32 // entry index + 1, 0 = empty; len is a power of two
-	mask       uint32
-	seed       uint64
-	free       uint32 // free list head: entry index + 1
-	used       int    // entries in use
-	head, tail uint32 // expiry list, oldest first: entry index + 1
+	entries  []pendingProbe
+	index    []uint32 // entry index + 1, 0 = empty; len is a power of two
+	mask     uint32
+	seed     uint64
+	free     uint32 // free list head: entry index + 1
+	used     int    // entries in use
+	timeouts []int64
+	head     [maxTimeoutClasses]uint32 // expiry lists, oldest first: entry index + 1
+	tail     [maxTimeoutClasses]uint32
+	inUse    [maxTimeoutClasses / 64]uint64 // bit c: list c is not empty
 }
 
 // newPendingTable returns a table for capacity probes; it grows if needed.
-func newPendingTable(capacity int, seed uint64) *pendingTable {
-	t := &pendingTable{seed: seed}
+// timeouts are the classes' timeouts in ns (at most maxTimeoutClasses);
+// none means one class with timeout 0.
+func newPendingTable(capacity int, seed uint64, timeouts ...int64) *pendingTable {
+	t := &pendingTable{seed: seed, timeouts: timeouts}
+	if len(timeouts) == 0 {
+		t.timeouts = []int64{0}
+	}
+	t.timeouts = t.timeouts[:min(len(t.timeouts), maxTimeoutClasses)]
 	t.resize(max(capacity, 16))
 	return t
 }
@@ -76,8 +103,10 @@ func (t *pendingTable) resize(capacity int) {
 	if t.used == 0 {
 		return
 	}
-	for i := t.head; i != 0; i = t.entries[i-1].next {
-		t.place(i)
+	for c := range t.head {
+		for i := t.head[c]; i != 0; i = t.entries[i-1].next {
+			t.place(i)
+		}
 	}
 }
 
@@ -114,9 +143,10 @@ func (t *pendingTable) lookup(k probeKey) uint32 {
 	}
 }
 
-// insert adds a probe with key k, sent now, at the end of the expiry list.
-// It returns the entry (index + 1), or 0 if k is already pending.
-func (t *pendingTable) insert(k probeKey, session, route uint32, now int64) uint32 {
+// insert adds a probe with key k, sent now with timeout class class, at the
+// end of that class's expiry list. It returns the entry (index + 1), or 0 if
+// k is already pending.
+func (t *pendingTable) insert(k probeKey, session, route uint32, now int64, class uint8) uint32 {
 	s := t.hash(&k)
 	for {
 		i := t.index[s]
@@ -138,7 +168,7 @@ func (t *pendingTable) insert(k probeKey, session, route uint32, now int64) uint
 	i := t.free
 	e := &t.entries[i-1]
 	t.free = e.next
-	*e = pendingProbe{key: k, attempts: 1, session: session, route: route, sentAt: now}
+	*e = pendingProbe{key: k, attempts: 1, class: t.clampClass(class), session: session, route: route, sentAt: now}
 	t.index[s] = i
 	t.used++
 	t.pushBack(i)
@@ -181,18 +211,71 @@ unlinked:
 	t.used--
 }
 
-// touch records a new attempt of entry i sent now: it moves to the end of
-// the expiry list.
-func (t *pendingTable) touch(i uint32, now int64) {
+// touch records a new attempt of entry i sent now with timeout class
+// class: it moves to the end of that class's expiry list.
+func (t *pendingTable) touch(i uint32, now int64, class uint8) {
 	t.unlink(i)
 	e := &t.entries[i-1]
 	e.sentAt = now
 	e.attempts++
+	e.class = t.clampClass(class)
 	t.pushBack(i)
 }
 
-// oldest returns the entry sent longest ago (index + 1), or 0 if none.
-func (t *pendingTable) oldest() uint32 { return t.head }
+// removeSession removes every entry of session id: O(pending), for the end
+// of a Scan with probes still pending.
+func (t *pendingTable) removeSession(id uint32) {
+	for c := range t.head {
+		for i := t.head[c]; i != 0; {
+			next := t.entries[i-1].next
+			if t.entries[i-1].session == id {
+				t.remove(i)
+			}
+			i = next
+		}
+	}
+}
+
+// requeue moves entry i to the end of class class's expiry list, its
+// latest attempt's send time unchanged: the engine's second look at a
+// timeout chosen without an RTT estimate. Its deadline is then
+// sentAt + the class's timeout; behind entries appended earlier it is
+// reached at most (now - sentAt) later than that, since they were sent no
+// later than now.
+func (t *pendingTable) requeue(i uint32, class uint8) {
+	t.unlink(i)
+	t.entries[i-1].class = t.clampClass(class)
+	t.pushBack(i)
+}
+
+// clampClass maps class to a class the table has.
+func (t *pendingTable) clampClass(class uint8) uint8 {
+	return uint8(min(int(class), len(t.timeouts)-1))
+}
+
+// deadline returns when entry i's latest attempt times out (engine clock).
+func (t *pendingTable) deadline(i uint32) int64 {
+	e := &t.entries[i-1]
+	return e.sentAt + t.timeouts[e.class]
+}
+
+// next returns the entry (index + 1) whose latest attempt times out first
+// and its deadline, or 0 if none is pending. It looks at the head of each
+// class in use only.
+func (t *pendingTable) next() (uint32, int64) {
+	var first uint32
+	var due int64
+	for w, bitsLeft := range t.inUse {
+		for ; bitsLeft != 0; bitsLeft &= bitsLeft - 1 {
+			c := w*64 + bits.TrailingZeros64(bitsLeft)
+			i := t.head[c]
+			if d := t.deadline(i); first == 0 || d < due {
+				first, due = i, d
+			}
+		}
+	}
+	return first, due
+}
 
 // len returns the number of probes pending.
 func (t *pendingTable) len() int { return t.used }
@@ -203,28 +286,36 @@ func (t *pendingTable) bytesPerProbe() float64 {
 	return float64(len(t.entries)*entrySize+len(t.index)*4) / float64(len(t.entries))
 }
 
+// pushBack appends entry i to the end of its class's expiry list.
 func (t *pendingTable) pushBack(i uint32) {
 	e := &t.entries[i-1]
-	e.prev, e.next = t.tail, 0
-	if t.tail != 0 {
-		t.entries[t.tail-1].next = i
+	c := e.class
+	e.prev, e.next = t.tail[c], 0
+	if t.tail[c] != 0 {
+		t.entries[t.tail[c]-1].next = i
 	} else {
-		t.head = i
+		t.head[c] = i
+		t.inUse[c/64] |= 1 << (c % 64)
 	}
-	t.tail = i
+	t.tail[c] = i
 }
 
+// unlink takes entry i out of its class's expiry list.
 func (t *pendingTable) unlink(i uint32) {
 	e := &t.entries[i-1]
+	c := e.class
 	if e.prev != 0 {
 		t.entries[e.prev-1].next = e.next
 	} else {
-		t.head = e.next
+		t.head[c] = e.next
 	}
 	if e.next != 0 {
 		t.entries[e.next-1].prev = e.prev
 	} else {
-		t.tail = e.prev
+		t.tail[c] = e.prev
+	}
+	if t.head[c] == 0 {
+		t.inUse[c/64] &^= 1 << (c % 64)
 	}
 	e.prev, e.next = 0, 0
 }

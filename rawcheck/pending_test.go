@@ -10,7 +10,7 @@ import (
 // inserts, lookups and removals, with growth and backward-shift deletion.
 func TestPendingTableModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	tab := newPendingTable(16, rng.Uint64())
+	tab := newPendingTable(16, rng.Uint64(), 50, 10, 30)
 	model := map[probeKey]uint32{} // key -> session
 	var order []probeKey           // insertion order for the expiry list
 	key := func() probeKey {
@@ -21,7 +21,7 @@ func TestPendingTableModel(t *testing.T) {
 		k := key()
 		switch rng.IntN(3) {
 		case 0:
-			i := tab.insert(k, uint32(step), 0, int64(step))
+			i := tab.insert(k, uint32(step), 0, int64(step), uint8(rng.IntN(3)))
 			_, exists := model[k]
 			if (i == 0) != exists {
 				t.Fatalf("step %d: insert(%v) = %d, exists %v", step, k, i, exists)
@@ -45,36 +45,62 @@ func TestPendingTableModel(t *testing.T) {
 		if tab.len() != len(model) {
 			t.Fatalf("step %d: len %d, model %d", step, tab.len(), len(model))
 		}
-	}
-	// The expiry list holds every pending key, oldest first.
-	n := 0
-	last := int64(-1)
-	for i := tab.oldest(); i != 0; i = tab.at(i).next {
-		p := tab.at(i)
-		if _, ok := model[p.key]; !ok || p.sentAt < last {
-			t.Fatalf("expiry list entry %v out of order or unknown", p.key)
+		if step%1000 == 0 {
+			checkExpiry(t, tab, func(k probeKey) bool { _, ok := model[k]; return ok }, len(model))
 		}
-		last = p.sentAt
-		n++
 	}
-	if n != len(model) {
-		t.Fatalf("expiry list has %d entries, want %d", n, len(model))
-	}
+	checkExpiry(t, tab, func(k probeKey) bool { _, ok := model[k]; return ok }, len(model))
 	_ = order
 }
 
+// checkExpiry checks the expiry lists of tab: together they hold the n
+// pending keys (pending reports them), each list is in deadline order, the
+// bitmap marks exactly the non-empty lists, and next returns the earliest
+// deadline of all.
+func checkExpiry(t *testing.T, tab *pendingTable, pending func(probeKey) bool, n int) {
+	t.Helper()
+	seen := 0
+	var first int64
+	for c := range tab.head {
+		inUse := tab.inUse[c/64]&(1<<(c%64)) != 0
+		if inUse != (tab.head[c] != 0) {
+			t.Fatalf("class %d: in-use bit %v, head %d", c, inUse, tab.head[c])
+		}
+		last := int64(-1 << 62)
+		for i := tab.head[c]; i != 0; i = tab.at(i).next {
+			p := tab.at(i)
+			d := tab.deadline(i)
+			if !pending(p.key) || int(p.class) != c || d < last {
+				t.Fatalf("class %d: entry %v (class %d, deadline %d after %d) out of order, misfiled or unknown", c, p.key, p.class, d, last)
+			}
+			if seen == 0 || d < first {
+				first = d
+			}
+			last = d
+			seen++
+		}
+	}
+	if seen != n {
+		t.Fatalf("expiry lists hold %d entries, want %d", seen, n)
+	}
+	if i, d := tab.next(); (i == 0) != (n == 0) || (n > 0 && (d != first || tab.deadline(i) != d)) {
+		t.Fatalf("next() = %d, %d; want the earliest deadline %d", i, d, first)
+	}
+}
+
 // TestPendingTouchMovesToBack checks that a re-sent probe becomes the
-// newest of the expiry list, and a negative control that others stay put.
+// newest of its class's expiry list, and a negative control that others
+// stay put.
 func TestPendingTouchMovesToBack(t *testing.T) {
 	tab := newPendingTable(4, 7)
 	var ids []uint32
 	for i := range 3 {
 		k := keyOf(netip.MustParseAddrPort("198.18.0.1:80"), uint16(61000+i))
-		ids = append(ids, tab.insert(k, 0, 0, int64(i)))
+		ids = append(ids, tab.insert(k, 0, 0, int64(i), 0))
 	}
-	tab.touch(ids[0], 10)
+	tab.touch(ids[0], 10, 0)
 	var got []uint32
-	for i := tab.oldest(); i != 0; i = tab.at(i).next {
+	for i := tab.head[0]; i != 0; i = tab.at(i).next {
 		got = append(got, i)
 	}
 	want := []uint32{ids[1], ids[2], ids[0]}
@@ -83,6 +109,32 @@ func TestPendingTouchMovesToBack(t *testing.T) {
 	}
 	if p := tab.at(ids[0]); p.attempts != 2 || p.sentAt != 10 {
 		t.Fatalf("touched entry %+v: want attempts 2, sentAt 10", *p)
+	}
+}
+
+// TestPendingNextAcrossClasses checks that next returns the earliest
+// deadline when a later-sent probe has a shorter timeout class, and that a
+// re-sent probe moves to the class it is given.
+func TestPendingNextAcrossClasses(t *testing.T) {
+	tab := newPendingTable(4, 7, 10, 1000)
+	slow := tab.insert(keyOf(netip.MustParseAddrPort("198.18.0.1:80"), 61000), 0, 0, 0, 1) // due 1000
+	fast := tab.insert(keyOf(netip.MustParseAddrPort("198.18.0.2:80"), 61000), 0, 0, 5, 0) // due 15
+	if i, d := tab.next(); i != fast || d != 15 {
+		t.Fatalf("next() = %d, %d; want %d, 15", i, d, fast)
+	}
+	tab.touch(fast, 20, 1) // due 1020
+	if i, d := tab.next(); i != slow || d != 1000 {
+		t.Fatalf("after touch: next() = %d, %d; want %d, 1000", i, d, slow)
+	}
+	// requeue keeps the send time: fast moves to class 0 again, due 30.
+	tab.requeue(fast, 0)
+	if i, d := tab.next(); i != fast || d != 30 || tab.at(fast).attempts != 2 {
+		t.Fatalf("after requeue: next() = %d, %d, attempts %d; want %d, 30, 2", i, d, tab.at(fast).attempts, fast)
+	}
+	tab.remove(slow)
+	tab.remove(fast)
+	if i, _ := tab.next(); i != 0 || tab.inUse[0] != 0 {
+		t.Fatalf("empty table: next() = %d, in-use bits %x", i, tab.inUse[0])
 	}
 }
 
@@ -104,7 +156,7 @@ func TestPendingNoAllocs(t *testing.T) {
 	tab := newPendingTable(1024, 1)
 	k := keyOf(netip.MustParseAddrPort("[2001:db8::1]:443"), 61000)
 	allocs := testing.AllocsPerRun(1000, func() {
-		i := tab.insert(k, 1, 0, 0)
+		i := tab.insert(k, 1, 0, 0, 0)
 		if tab.lookup(k) != i {
 			panic("lookup")
 		}
@@ -127,24 +179,28 @@ func BenchmarkPendingInsertMatch(b *testing.B) {
 		if j := tab.lookup(k); j != 0 {
 			tab.remove(j)
 		}
-		tab.insert(k, 0, 0, int64(i))
+		tab.insert(k, 0, 0, int64(i), 0)
 	}
 }
 
-// FuzzPendingTable runs the operations encoded in data (3 bytes each: op,
-// target, source port) on a small table and on a map, which must agree.
+// FuzzPendingTable runs the operations encoded in data (3 bytes each: op
+// with the timeout class in its upper bits, target, source port) on a
+// small table with three timeout classes and on a map, which must agree;
+// the expiry lists must stay in deadline order.
 func FuzzPendingTable(f *testing.F) {
 	f.Add([]byte{0, 1, 1, 0, 2, 1, 2, 1, 1, 1, 2, 1, 3, 0, 0})
+	f.Add([]byte{8, 1, 1, 4, 2, 1, 3, 0, 0, 7, 0, 0, 0, 3, 2, 2, 1, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tab := newPendingTable(4, 42)
+		tab := newPendingTable(4, 42, 7, 2, 4)
 		model := map[probeKey]bool{}
 		now := int64(0)
 		for ; len(data) >= 3; data = data[3:] {
 			now++
 			k := keyOf(netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 0, data[1] & 31}), 80), 61000+uint16(data[2]&3))
+			class := (data[0] >> 2) % 3
 			switch data[0] % 4 {
 			case 0:
-				if (tab.insert(k, 0, 0, now) != 0) == model[k] {
+				if (tab.insert(k, 0, 0, now, class) != 0) == model[k] {
 					t.Fatalf("insert(%v) disagrees with the model (%v)", k, model[k])
 				}
 				model[k] = true
@@ -158,25 +214,15 @@ func FuzzPendingTable(f *testing.F) {
 					delete(model, k)
 				}
 			case 3:
-				if i := tab.oldest(); i != 0 {
-					tab.touch(i, now)
+				// Re-send the probe due first, as the expiry loop does.
+				if i, _ := tab.next(); i != 0 {
+					tab.touch(i, now, class)
 				}
 			}
 			if tab.len() != len(model) {
 				t.Fatalf("len %d, model %d", tab.len(), len(model))
 			}
-		}
-		n, last := 0, int64(-1)
-		for i := tab.oldest(); i != 0; i = tab.at(i).next {
-			if p := tab.at(i); !model[p.key] || p.sentAt < last {
-				t.Fatalf("expiry list out of order or holding a removed probe")
-			} else {
-				last = p.sentAt
-			}
-			n++
-		}
-		if n != len(model) {
-			t.Fatalf("expiry list has %d entries, model %d", n, len(model))
+			checkExpiry(t, tab, func(k probeKey) bool { return model[k] }, len(model))
 		}
 	})
 }

@@ -124,6 +124,7 @@ func (rv *receiver) match() {
 		}
 		at := min(s.at, now)
 		r.RTT = time.Duration(max(at-p.sentAt, 0))
+		e.timing.answer(&p.key.addr, r.Attempts, int64(r.RTT))
 		e.finishLocked(idx, r)
 	}
 	e.mu.Unlock()

@@ -43,10 +43,10 @@ func replay(t *testing.T, s golden.Scenario, key synack.CookieKey) replayOutcome
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &engine{key: key, epoch: time.Now(), table: newPendingTable(16, 1)}
+	e := &engine{key: key, epoch: time.Now(), table: newPendingTable(16, 1), timing: newTiming(time.Second, 0, DefaultAttemptCeiling, 1)}
 	sess := e.newSession(true)
 	e.mu.Lock()
-	if e.table.insert(keyOf(s.Target, sport), sess.id, 0, e.now()) == 0 {
+	if e.table.insert(keyOf(s.Target, sport), sess.id, 0, e.now(), 0) == 0 {
 		t.Fatal("insert of the probe failed")
 	}
 	sess.inflight++

@@ -251,6 +251,9 @@ func (sc *scanner) send(ctx context.Context, k int) error {
 	if err := e.bucket.wait(ctx, e.closed, k); err != nil {
 		return err
 	}
+	if err := e.backoff.wait(ctx, e.closed, e.now()); err != nil {
+		return err
+	}
 	targets, routes := sc.targets[:k], sc.routes[:k]
 	e.mu.Lock()
 	now := e.now()

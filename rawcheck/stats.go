@@ -1,8 +1,12 @@
 package rawcheck
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
-// Stats are the engine's counters since New. Every field only grows.
+// Stats are the engine's counters since New. Every counter only grows;
+// the RTT percentiles and the loss estimate describe the replies so far.
 type Stats struct {
 	// Sent is the number of SYNs sent, retries included.
 	Sent uint64
@@ -31,6 +35,22 @@ type Stats struct {
 	// RingDrops is the number of packets the kernel dropped because the
 	// receive ring was full.
 	RingDrops uint64
+	// RateBackoffs is the number of times the engine slowed its sending
+	// because it lost packets itself (ENOBUFS, ring drops); it speeds up
+	// again while it loses none.
+	RateBackoffs uint64
+	// RTTSamples is the number of RTTs measured: replies to a probe's
+	// first attempt (a reply after a retransmission may answer either).
+	RTTSamples uint64
+	// RTTP50 and RTTP99 are the median and 99th percentile of those RTTs,
+	// rounded up by at most 9%; 0 without samples.
+	RTTP50, RTTP99 time.Duration
+	// LossEstimate is the estimated probability that an attempt to a
+	// target that answers goes unanswered: the share of unanswered
+	// attempts among those of answered probes, less the Late replies
+	// (retransmissions that were early, not lost), with a prior of one
+	// lost and one answered attempt. Adaptive attempts follow from it.
+	LossEstimate float64
 }
 
 // counters are the atomic counters behind Stats.

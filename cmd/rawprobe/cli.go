@@ -94,6 +94,7 @@ type engineFlags struct {
 	rate        int
 	timeout     positiveDuration
 	retries     uint
+	maxRetries  uint
 	sourcePorts portRange
 	forcePorts  bool
 	iface       string
@@ -110,7 +111,8 @@ func (f *engineFlags) register(fs *pflag.FlagSet, timeout time.Duration, timeout
 	fs.StringVar(&f.engine, "engine", engine.Auto, "engine: raw (needs CAP_NET_RAW) or connect; default raw when permitted, else connect")
 	fs.IntVar(&f.rate, "rate", defaultRate, "SYNs per second, retries included (0 = unlimited)")
 	fs.Var(&f.timeout, "timeout", timeoutHelp)
-	fs.UintVar(&f.retries, "retries", rawcheck.DefaultAttempts-1, "extra attempts for a target that did not answer")
+	fs.UintVar(&f.retries, "retries", rawcheck.DefaultAttempts-1, "exactly this many extra attempts for a target that did not answer; without it the raw engine adapts them to the loss it measures (connect: 2)")
+	fs.UintVar(&f.maxRetries, "max-retries", rawcheck.DefaultAttemptCeiling-1, "raw engine without --retries: at most this many adaptive extra attempts")
 	fs.Var(&f.sourcePorts, "source-ports", "raw engine: source port range LOW-HIGH it owns")
 	fs.BoolVar(&f.forcePorts, "force-source-ports", false, "accept a --source-ports range below 1024 or inside the kernel's ephemeral port range")
 	fs.StringVar(&f.iface, "interface", "", "raw engine: send every probe out of this interface")
@@ -122,13 +124,19 @@ func (f *engineFlags) register(fs *pflag.FlagSet, timeout time.Duration, timeout
 // engine.Validate; a setting it rejects is bad input naming its flag.
 func (f *engineFlags) config(fs *pflag.FlagSet) (engine.Config, error) {
 	cfg := engine.Config{
-		Rate:        f.rate,
-		Timeout:     time.Duration(f.timeout),
-		Attempts:    1 + int(min(f.retries, math.MaxInt32)), // saturated: a huge count must not wrap to 0, the default
-		SourcePorts: f.sourcePorts,
-		Interface:   f.iface,
-		OwnRST:      f.ownRST,
-		Window:      f.window,
+		Rate:     f.rate,
+		Timeout:  time.Duration(f.timeout),
+		Attempts: 1 + int(min(f.retries, math.MaxInt32)), // saturated: a huge count must not wrap to 0, the default
+		// --max-retries: the ceiling of adaptive attempts, used when
+		// --retries is not given (Attempts 0).
+		AttemptCeiling: 1 + int(min(f.maxRetries, math.MaxInt32)),
+		SourcePorts:    f.sourcePorts,
+		Interface:      f.iface,
+		OwnRST:         f.ownRST,
+		Window:         f.window,
+	}
+	if !fs.Changed("retries") {
+		cfg.Attempts = 0 // adaptive
 	}
 	cfg.ForceSourcePorts = f.forcePorts
 	if err := engine.Validate(f.engine, cfg); err != nil {
@@ -139,11 +147,12 @@ func (f *engineFlags) config(fs *pflag.FlagSet) (engine.Config, error) {
 
 // flagOfField names the flag that sets each rawcheck.Config field.
 var flagOfField = map[string]string{
-	"Rate":        "rate",
-	"Timeout":     "timeout",
-	"Attempts":    "retries",
-	"SourcePorts": "source-ports",
-	"Window":      "window",
+	"Rate":           "rate",
+	"Timeout":        "timeout",
+	"Attempts":       "retries",
+	"AttemptCeiling": "max-retries",
+	"SourcePorts":    "source-ports",
+	"Window":         "window",
 }
 
 // flagError marks an error of engine.Validate as bad input and names the

@@ -25,6 +25,7 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"--retries", "255"}, []string{"--retries 255", "Config.Attempts 256", fmt.Sprint("at most ", rawcheck.MaxAttempts)}},
 		{[]string{"--retries", "70000"}, []string{"--retries 70000", "Config.Attempts 70001"}},
 		{[]string{"--retries", "-1"}, []string{`"-1"`, "--retries"}},
+		{[]string{"--max-retries", "255"}, []string{"--max-retries 255", "Config.AttemptCeiling 256", fmt.Sprint("at most ", rawcheck.MaxAttempts)}},
 		{[]string{"--timeout", "0s"}, []string{`"0s"`, "--timeout", "positive"}},
 		{[]string{"--timeout", "-2s"}, []string{`"-2s"`, "--timeout", "positive"}},
 		{[]string{"--source-ports", "9-1"}, []string{"--source-ports 9-1", "Config.SourcePorts 9-1"}},
@@ -65,14 +66,15 @@ func TestBadSettings(t *testing.T) {
 }
 
 // TestFlagDefaults: without flags the engine gets rawcheck's defaults (the
-// flags' defaults are the package's constants) and --retries N means N+1
-// attempts, 0 included.
+// flags' defaults are the package's constants; no --retries means adaptive
+// attempts, Attempts 0) and --retries N means N+1 attempts, 0 included.
 func TestFlagDefaults(t *testing.T) {
 	for _, tc := range []struct {
 		args     []string
 		attempts int
 	}{
-		{nil, rawcheck.DefaultAttempts},
+		{nil, 0},
+		{[]string{"--retries", "2"}, 3},
 		{[]string{"--retries", "0"}, 1},
 		{[]string{"--retries", "5"}, 6},
 	} {
@@ -84,10 +86,11 @@ func TestFlagDefaults(t *testing.T) {
 			}
 		})
 		want := engine.Config{
-			Rate:        defaultRate,
-			Timeout:     rawcheck.DefaultTimeout,
-			Attempts:    tc.attempts,
-			SourcePorts: [2]uint16{rawcheck.DefaultSourcePortLow, rawcheck.DefaultSourcePortHigh},
+			Rate:           defaultRate,
+			Timeout:        rawcheck.DefaultTimeout,
+			Attempts:       tc.attempts,
+			AttemptCeiling: rawcheck.DefaultAttemptCeiling,
+			SourcePorts:    [2]uint16{rawcheck.DefaultSourcePortLow, rawcheck.DefaultSourcePortHigh},
 		}
 		if c.code != 0 || got != want {
 			t.Errorf("%q: exit %d, engine config %+v, want %+v", tc.args, c.code, got, want)

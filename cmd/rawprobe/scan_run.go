@@ -205,6 +205,7 @@ func (s *scanSession) close() {
 type scanOutcome struct {
 	tally   output.Tally
 	invalid uint64 // replies the engine could not match
+	timing  string // output.TimingSummary of the engine's stats
 	elapsed time.Duration
 	// unprobed counts the targets --wait ended before a result for.
 	unprobed uint64
@@ -237,7 +238,7 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env) *scanOutcome 
 	o.end = e.now()
 	o.elapsed = o.end.Sub(start)
 	o.engineStats = s.eng.Stats()
-	o.invalid = o.engineStats.Invalid
+	o.invalid, o.timing = o.engineStats.Invalid, output.TimingSummary(o.engineStats)
 	// Close before flushing the pcap: the engine may still send (own RSTs)
 	// and tap packets until it has stopped.
 	s.eng.Close()
@@ -326,7 +327,7 @@ func (s *scanSession) flush() error {
 
 // report prints the summary line and returns the scan's exit status.
 func (o *scanOutcome) report(ctx context.Context, p *scanPlan, e env) int {
-	fmt.Fprintln(e.stderr, o.tally.Summary(o.invalid, o.elapsed))
+	fmt.Fprintln(e.stderr, o.tally.Summary(o.invalid, o.elapsed)+o.timing)
 	switch {
 	case o.scanErr != nil && ctx.Err() != nil:
 		return exitStatus(e, fmt.Errorf("interrupted after %d of %d targets", o.tally.Probed, p.set.ShardLen(p.shard)))

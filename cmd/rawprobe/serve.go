@@ -14,6 +14,7 @@ import (
 	"github.com/rawprobe/rawprobe/internal/cli/buildinfo"
 	"github.com/rawprobe/rawprobe/internal/cli/engine"
 	"github.com/rawprobe/rawprobe/internal/cli/exporter"
+	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
 const serveUsage = `Usage: rawprobe serve [flags]
@@ -134,8 +135,13 @@ func parseServe(args []string, e env) (*servePlan, error) {
 	}
 	p.engine, p.timeout = f.engine, time.Duration(f.timeout)
 	// The exporter sends the attempts, one Probe each, within each
-	// scrape's budget; an engine attempt may last the whole budget.
+	// scrape's budget; an engine attempt may last the whole budget. Their
+	// number is fixed, as the budget is split across them: --retries, or
+	// by default rawcheck.DefaultAttempts (not the scan's adaptive count).
 	p.attempts = p.cfg.Attempts
+	if p.attempts == 0 {
+		p.attempts = rawcheck.DefaultAttempts
+	}
 	p.cfg.Attempts, p.cfg.Timeout = 1, p.timeout
 	return p, nil
 }

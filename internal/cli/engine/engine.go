@@ -66,8 +66,12 @@ type Config struct {
 	Timeout time.Duration
 	// Attempts is the number of SYNs (connects) sent at most to a target
 	// that does not answer, the first included: 1 means no retry. 0 means
-	// rawcheck.DefaultAttempts.
+	// adaptive for the raw engine (see rawcheck.Config.Attempts) and
+	// rawcheck.DefaultAttempts for the connect engine.
 	Attempts int
+	// AttemptCeiling bounds the raw engine's adaptive attempts; 0 means
+	// rawcheck.DefaultAttemptCeiling.
+	AttemptCeiling int
 	// Window bounds the probes in flight in Scan; 0 means the engine's
 	// default.
 	Window int
@@ -87,18 +91,18 @@ type Config struct {
 
 // probeConfig returns c as the rawcheck.Config it stands for.
 func (c Config) probeConfig() rawcheck.Config {
-	rc := rawcheck.Config{
-		SourcePorts: c.SourcePorts,
-		Interface:   c.Interface,
-		Rate:        c.Rate,
-		Timeout:     c.Timeout,
-		Attempts:    c.Attempts,
-		Window:      c.Window,
-		OwnRST:      c.OwnRST,
-		Tap:         c.Tap,
+	return rawcheck.Config{
+		SourcePorts:      c.SourcePorts,
+		ForceSourcePorts: c.ForceSourcePorts,
+		Interface:        c.Interface,
+		Rate:             c.Rate,
+		Timeout:          c.Timeout,
+		Attempts:         c.Attempts,
+		AttemptCeiling:   c.AttemptCeiling,
+		Window:           c.Window,
+		OwnRST:           c.OwnRST,
+		Tap:              c.Tap,
 	}
-	rc.ForceSourcePorts = c.ForceSourcePorts
-	return rc
 }
 
 // timeout returns the time one attempt waits, the default applied.

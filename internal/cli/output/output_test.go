@@ -161,6 +161,19 @@ func TestTally(t *testing.T) {
 	}
 }
 
+// TestTimingSummary: the RTT percentiles and the loss estimate follow the
+// summary when the engine measured RTTs, and nothing does without (the
+// connect engine).
+func TestTimingSummary(t *testing.T) {
+	st := rawcheck.Stats{RTTSamples: 10, RTTP50: 2435496 * time.Nanosecond, RTTP99: 200 * time.Millisecond, LossEstimate: 0.0996}
+	if got, want := TimingSummary(st), ", rtt p50 2.44ms p99 200ms, loss estimate 10.0%"; got != want {
+		t.Errorf("TimingSummary = %q, want %q", got, want)
+	}
+	if got := TimingSummary(rawcheck.Stats{LossEstimate: 0.5}); got != "" {
+		t.Errorf("TimingSummary without RTT samples = %q, want empty", got)
+	}
+}
+
 func TestProgress(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewProgress(&buf, 10, false)

@@ -41,3 +41,26 @@ func (t *Tally) Summary(invalid uint64, elapsed time.Duration) string {
 	return fmt.Sprintf("rawprobe: probed %d, open %d, closed %d, timeout %d, unreachable %d, noroute %d, invalid replies %d, elapsed %v",
 		t.Probed, t.Open, t.Closed, t.Timeout, t.Unreachable, t.NoRoute, invalid, elapsed.Round(time.Millisecond))
 }
+
+// TimingSummary formats the raw engine's adaptive timing figures for the
+// end of the summary line: ", rtt p50 … p99 …, loss estimate …%", or ""
+// when the engine measured no RTT (the connect engine, or no replies).
+func TimingSummary(st rawcheck.Stats) string {
+	if st.RTTSamples == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", rtt p50 %v p99 %v, loss estimate %.1f%%",
+		roundRTT(st.RTTP50), roundRTT(st.RTTP99), 100*st.LossEstimate)
+}
+
+// roundRTT keeps three significant figures of d.
+func roundRTT(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(10 * time.Microsecond)
+	default:
+		return d.Round(time.Microsecond)
+	}
+}

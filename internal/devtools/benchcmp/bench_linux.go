@@ -98,6 +98,11 @@ func bench(c config) (err error) {
 	if err := n.SetLoss(0); err != nil {
 		return err
 	}
+	if *timingOn {
+		if rep.timing, err = b.timing(); err != nil {
+			return err
+		}
+	}
 	rep.loadAfter = loadAverage()
 	if err := os.WriteFile(c.out, rep.markdown(), 0o644); err != nil {
 		return err

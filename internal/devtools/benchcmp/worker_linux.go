@@ -103,7 +103,7 @@ func readTargets(path string, port uint16) ([]netip.AddrPort, error) {
 
 func workRawcheck(ctx context.Context, targets []netip.AddrPort) (workerResult, error) {
 	var r workerResult
-	p, err := rawcheck.New(rawcheck.Config{})
+	p, err := rawcheck.New(rawcheck.Config{Attempts: *workerAttempts})
 	if err != nil {
 		return r, err
 	}

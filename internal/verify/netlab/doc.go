@@ -21,7 +21,11 @@
 //   - Silent4/Silent6: routed to the target and dropped there (timeouts);
 //   - Unreachable4/Unreachable6: answered with ICMP / ICMPv6 destination
 //     unreachable;
-//   - optional random SYN loss ([WithLoss], [Net.SetLoss]).
+//   - optional random SYN loss ([WithLoss], [Net.SetLoss]);
+//   - optional delay paths ([Net.AddDelayPath]): IPv4 prefixes whose SYNs
+//     a responder on a tun device answers with SYN-ACKs after a chosen
+//     delay and jitter, for tests of adaptive timing on a kernel without
+//     netem.
 //
 // The prober namespace has routes only to those prefixes, via the target's
 // link address; it has no default route.

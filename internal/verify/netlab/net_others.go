@@ -5,8 +5,10 @@ package netlab
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os/exec"
 	"runtime"
+	"time"
 )
 
 // errNotImplemented is returned by every operation on a network outside
@@ -55,3 +57,8 @@ func (n *Net) TargetCounters() (map[string]uint64, error) { return nil, errNotIm
 
 // BacklogDrops returns an error: not implemented outside Linux.
 func BacklogDrops() (uint64, error) { return 0, errNotImplemented }
+
+// AddDelayPath returns an error: not implemented outside Linux.
+func (n *Net) AddDelayPath(p netip.Prefix, delay, jitter time.Duration) (*DelayPath, error) {
+	return nil, errNotImplemented
+}

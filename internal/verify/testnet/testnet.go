@@ -3,9 +3,11 @@ package testnet
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 )
@@ -89,6 +91,25 @@ func (n *Net) Listen(t testing.TB, network, address string) *Listener {
 	}
 	t.Cleanup(func() { l.Close() })
 	return l
+}
+
+// DelayPath is a prefix answered after a delay; see netlab.DelayPath.
+type DelayPath = netlab.DelayPath
+
+// DelayPath makes the IPv4 prefix p answer every SYN with a SYN-ACK
+// delay ± jitter later (netlab.Net.AddDelayPath) and stops it in
+// t.Cleanup. It fails t on error, and in a RunInProber child.
+func (n *Net) DelayPath(t testing.TB, p netip.Prefix, delay, jitter time.Duration) *DelayPath {
+	t.Helper()
+	if _, ok := Child(); ok {
+		t.Fatal("testnet: DelayPath called in a RunInProber child process; add it in the parent, before RunInProber")
+	}
+	d, err := n.Net.AddDelayPath(p, delay, jitter)
+	if err != nil {
+		t.Fatalf("testnet: %v", err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }
 
 // Child reports whether the running process is a test re-executed by
