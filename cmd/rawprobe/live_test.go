@@ -21,6 +21,10 @@ import (
 const envRunMain = "RAWPROBE_TEST_RUN_MAIN"
 
 func TestMain(m *testing.M) {
+	// Service names from the embedded IANA table only, so the expected
+	// output does not depend on this machine's /etc/services (children
+	// inherit it).
+	os.Setenv(services.EnvFile, "")
 	if os.Getenv(envRunMain) == "1" {
 		main()
 	}

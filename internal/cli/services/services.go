@@ -24,6 +24,12 @@ import (
 // SystemPath is the system's services database that Lookup reads.
 const SystemPath = "/etc/services"
 
+// EnvFile is the environment variable that, when set, names the services
+// file Lookup reads instead of SystemPath; set and empty, it means none
+// (the embedded IANA table only). Tests set it so that their expected
+// output does not depend on the machine's /etc/services.
+const EnvFile = "RAWPROBE_SERVICES_FILE"
+
 // Database looks service names up in one services file, falling back to
 // the embedded IANA table for TCP. The file is read once, at the first
 // Lookup; a file that is missing or unreadable leaves the IANA table alone.
@@ -74,9 +80,24 @@ func (d *Database) load() {
 	})
 }
 
-var system = NewDatabase(SystemPath)
+var (
+	systemOnce sync.Once
+	system     *Database
+)
+
+// systemPath is SystemPath, or the file EnvFile names when it is set.
+func systemPath() string {
+	if p, ok := os.LookupEnv(EnvFile); ok {
+		return p
+	}
+	return SystemPath
+}
 
 // Lookup returns the service name of port for protocol proto from the
-// system's services database (SystemPath), else for TCP from the embedded
-// IANA table, else "". See Database.Lookup.
-func Lookup(port uint16, proto string) string { return system.Lookup(port, proto) }
+// system's services database (SystemPath, or $RAWPROBE_SERVICES_FILE),
+// else for TCP from the embedded IANA table, else "". The database is
+// chosen and read at the first call. See Database.Lookup.
+func Lookup(port uint16, proto string) string {
+	systemOnce.Do(func() { system = NewDatabase(systemPath()) })
+	return system.Lookup(port, proto)
+}

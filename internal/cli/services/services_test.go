@@ -179,3 +179,19 @@ func TestGenerator(t *testing.T) {
 		t.Errorf("generated table lookup(5432) = %q", got)
 	}
 }
+
+// TestEnvFile: RAWPROBE_SERVICES_FILE replaces /etc/services; set and
+// empty, it leaves the embedded IANA table only.
+func TestEnvFile(t *testing.T) {
+	t.Setenv(EnvFile, "/nonexistent/services")
+	if got := systemPath(); got != "/nonexistent/services" {
+		t.Errorf("systemPath with %s set = %q", EnvFile, got)
+	}
+	t.Setenv(EnvFile, "")
+	if got := systemPath(); got != "" {
+		t.Errorf("systemPath with %s empty = %q, want none", EnvFile, got)
+	}
+	if got := NewDatabase("").Lookup(5432, "tcp"); got != "postgresql" {
+		t.Errorf("no file: 5432/tcp = %q, want postgresql from the IANA table", got)
+	}
+}
