@@ -103,9 +103,10 @@ type nmapWriter interface {
 func (s *scanSession) openNmap(p *scanPlan, e env) error {
 	ports, everyAddr := p.set.Ports()
 	s.nmapHdr = output.NmapHeader{
-		Args:  "rawprobe " + strings.Join(p.args, " "),
-		Start: e.now(),
-		Ports: ports.String(),
+		Args:    "rawprobe " + strings.Join(p.args, " "),
+		Start:   e.now(),
+		Version: "rawprobe " + buildinfo.Read().Version,
+		Ports:   ports.String(),
 	}
 	if everyAddr { // else a host's result count is unknown: hosts wait in the bounded buffer
 		s.nmapHdr.NumPorts = ports.Len()
