@@ -9,6 +9,8 @@
 //     Outcome out), behind compat and the command's connect engine.
 //   - ratelimit: --rate's one meaning for both engines (SYNs per second on
 //     golang.org/x/time/rate; abandoned waits give their tokens back).
+//   - privdrop: drops every capability of every thread of the process
+//     (libcap's cap and psx), then checks /proc/self/task/*/status.
 //
 // # cli: the command's application layer
 //
