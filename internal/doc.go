@@ -9,8 +9,12 @@
 //     Outcome out), behind compat and the command's connect engine.
 //   - ratelimit: --rate's one meaning for both engines (SYNs per second on
 //     golang.org/x/time/rate; abandoned waits give their tokens back).
+//
+// # The command's process
+//
 //   - privdrop: drops every capability of every thread of the process
-//     (libcap's cap and psx), then checks /proc/self/task/*/status.
+//     (libcap's cap and psx) once the engines are open, then checks
+//     /proc/self/task/*/status.
 //
 // # cli: the command's application layer
 //

@@ -46,7 +46,7 @@ func drop(kept []cap.Value, keepMask uint64) error {
 	if err := noNewPrivs(); err != nil {
 		return fmt.Errorf("privdrop: setting no_new_privs: %w", err)
 	}
-	if err := cap.ResetAmbient(); err != nil && !errors.Is(err, os.ErrInvalid) {
+	if err := cap.ResetAmbient(); err != nil && !errors.Is(err, unix.EINVAL) { // EINVAL: a kernel without ambient capabilities
 		return fmt.Errorf("privdrop: clearing the ambient set: %w", err)
 	}
 	cur := cap.GetProc()
