@@ -30,8 +30,10 @@ var (
 
 // buildCommand builds rawprobe into a new directory that every user may
 // traverse (t.TempDir's are 0700: nobody could not run a binary in them)
-// and returns the binary's path.
-func buildCommand(t *testing.T) string {
+// and returns the binary's path. With cgo false it is built as
+// examples/Dockerfile builds it, CGO_ENABLED=0: privdrop then reaches the
+// threads through syscall.AllThreadsSyscall, else through libpsx's signal.
+func buildCommand(t *testing.T, cgo bool) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "rawprobe-priv-")
 	if err != nil {
@@ -44,7 +46,11 @@ func buildCommand(t *testing.T) string {
 	bin := filepath.Join(dir, "rawprobe")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
+	if !cgo {
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	}
+	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
@@ -226,7 +232,7 @@ func TestCapabilitiesCheckerControl(t *testing.T) {
 // new interface; the netlink route lookups need no capability).
 func TestScanDropsCapabilities(t *testing.T) {
 	testnet.RequirePrivileges(t)
-	bin := buildCommand(t)
+	bin := buildCommand(t, true)
 	n := testnet.New(t)
 	n.Listen(t, "tcp", ":80")
 	sts, code, stdout, stderr := lateWaitScan(t, n, bin)
@@ -248,8 +254,8 @@ func TestScanDropsCapabilities(t *testing.T) {
 	}
 }
 
-// TestSetcapUnprivileged runs a copy of the built command with
-// cap_net_raw+ep as the user nobody: the raw engine starts, the effective
+// TestSetcapUnprivileged runs the command, built without cgo as the
+// example image builds it, with cap_net_raw+ep as the user nobody: the raw engine starts, the effective
 // set is then empty (the bounding set stays: without CAP_SETPCAP it cannot
 // be dropped, and no_new_privs keeps exec from using it), and the scan
 // succeeds, the late link's target included. The copy without the file
@@ -257,7 +263,7 @@ func TestScanDropsCapabilities(t *testing.T) {
 func TestSetcapUnprivileged(t *testing.T) {
 	testnet.RequirePrivileges(t)
 	requirePrivTools(t)
-	bin := buildCommand(t)
+	bin := buildCommand(t, false)
 	n := testnet.New(t)
 	n.Listen(t, "tcp", ":80")
 	asNobody := []string{"setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"}
@@ -295,7 +301,7 @@ func TestSetcapUnprivileged(t *testing.T) {
 // a link added afterwards.
 func TestServeDropsCapabilities(t *testing.T) {
 	testnet.RequirePrivileges(t)
-	bin := buildCommand(t)
+	bin := buildCommand(t, true)
 	n := testnet.New(t)
 	n.Listen(t, "tcp", ":80")
 	addr := "127.0.0.1:19116"
@@ -372,7 +378,7 @@ func TestServeDropsCapabilities(t *testing.T) {
 // what it kept.
 func TestDemoDropsCapabilities(t *testing.T) {
 	testnet.RequirePrivileges(t)
-	bin := buildCommand(t)
+	bin := buildCommand(t, true)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, "demo").CombinedOutput()
