@@ -27,11 +27,12 @@ build:
 	$(GO) build -o bin/rawprobe ./cmd/rawprobe
 
 # deps installs the tools the privileged tests call (nft, ip, tcpdump for
-# the captures `rawprobe verify` reads, prometheus and promtool) and those
+# the captures `rawprobe verify` reads, prometheus and promtool, setcap and
+# setpriv for the unprivileged user with a file capability) and those
 # the nmap-format output tests check against (nmap for its DTD, xmllint,
 # ndiff) when missing.
 deps:
-	@for pair in nft:nftables ip:iproute2 nmap:nmap xmllint:libxml2-utils ndiff:ndiff tcpdump:tcpdump prometheus:prometheus promtool:prometheus; do \
+	@for pair in nft:nftables ip:iproute2 nmap:nmap xmllint:libxml2-utils ndiff:ndiff tcpdump:tcpdump prometheus:prometheus promtool:prometheus setcap:libcap2-bin setpriv:util-linux; do \
 	  cmd=$${pair%%:*}; pkg=$${pair#*:}; \
 	  if ! command -v $$cmd >/dev/null 2>&1; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

@@ -10,6 +10,12 @@
 //   - ratelimit: --rate's one meaning for both engines (SYNs per second on
 //     golang.org/x/time/rate; abandoned waits give their tokens back).
 //
+// # The command's process
+//
+//   - privdrop: drops every capability of every thread of the process
+//     (libcap's cap and psx) once the engines are open, then checks
+//     /proc/self/task/*/status.
+//
 // # cli: the command's application layer
 //
 // Only cmd/rawprobe imports these; cmd/rawprobe itself holds the wiring,

@@ -30,7 +30,7 @@ func runDemo(ctx context.Context, args []string, e env) int {
 	if fs.NArg() > 0 {
 		return exitStatus(e, badInput(fmt.Errorf("demo takes no arguments, got %q", fs.Arg(0))))
 	}
-	passed, err := demo.Run(ctx, e.stdout)
+	passed, err := demo.Run(ctx, e.stdout, dropForDemo(e))
 	switch {
 	case err != nil:
 		return exitStatus(e, fmt.Errorf("demo: %w", err))

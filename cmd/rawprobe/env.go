@@ -23,6 +23,10 @@ type env struct {
 	now            func() time.Time
 	// listen opens the exporter's listener.
 	listen func(network, addr string) (net.Listener, error)
+	// dropCaps drops the process's capabilities once the engines, outputs
+	// and listener are open; nil drops nothing (tests that run the
+	// command inside the test process, which must stay privileged).
+	dropCaps func() error
 }
 
 func defaultEnv() env {
@@ -35,5 +39,6 @@ func defaultEnv() env {
 		resolver:       net.DefaultResolver,
 		now:            time.Now,
 		listen:         net.Listen,
+		dropCaps:       dropAll,
 	}
 }

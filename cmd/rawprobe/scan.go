@@ -98,6 +98,11 @@ func runScan(ctx context.Context, args []string, e env) int {
 		return exitStatus(e, err)
 	}
 	defer s.close()
+	// The engine and every output are open: nothing else needs a
+	// capability.
+	if err := dropPrivileges(e); err != nil {
+		return exitStatus(e, err)
+	}
 	if p.wait > 0 {
 		return s.runWait(ctx, p, e).report(ctx, p, e)
 	}

@@ -225,6 +225,12 @@ func serve(ctx context.Context, p *servePlan, m *serveModules, e env) error {
 	if err != nil {
 		return err
 	}
+	// The engines and the listener are open: nothing else needs a
+	// capability.
+	if err := dropPrivileges(e); err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
 		Handler:           exp,
 		ReadHeaderTimeout: 10 * time.Second,

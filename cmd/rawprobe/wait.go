@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/rawprobe/rawprobe/internal/cli/output"
@@ -38,7 +39,7 @@ func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env) *scanOutc
 		pending = append(pending, t)
 	}
 	last := make(map[netip.AddrPort]rawcheck.Result, len(pending))
-	order := pending
+	order := slices.Clone(pending) // pending is filtered in place below
 	backoff := waitFirstBackoff
 	for {
 		err := s.eng.Scan(wctx, func(yield func(netip.AddrPort) bool) {

@@ -83,6 +83,9 @@ func runWatch(ctx context.Context, args []string, e env) int {
 	if note != "" {
 		fmt.Fprintln(e.stderr, note)
 	}
+	if err := dropPrivileges(e); err != nil {
+		return exitStatus(e, err)
+	}
 	if err := watch(ctx, p, eng, out, e); err != nil && ctx.Err() == nil {
 		return exitStatus(e, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/privdrop"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
@@ -49,12 +50,18 @@ type observation struct {
 	Elapsed  time.Duration
 }
 
+// DropFunc drops the process's capabilities but keep, which stay
+// permitted and not effective (privdrop.Drop).
+type DropFunc func(keep ...privdrop.Capability) error
+
 // Run runs the demo, writing to w, and reports whether the verdict is
 // PASS. The error is non-nil when the demo could not run (its targets or
-// its engine could not be set up); nothing is judged then.
-func Run(ctx context.Context, w io.Writer) (passed bool, err error) {
+// its engine could not be set up); nothing is judged then. In the
+// namespaces, drop (unless nil) is called once the prober's engine is
+// open, so that the prober probes with no effective capability.
+func Run(ctx context.Context, w io.Writer, drop DropFunc) (passed bool, err error) {
 	start := time.Now()
-	obs, note, err := runNamespaces(ctx)
+	obs, note, err := runNamespaces(ctx, drop)
 	if obs == nil && err == nil {
 		fmt.Fprintf(w, "rawprobe demo: %s; using loopback and the connect engine instead\n", note)
 		obs, err = runLoopback(ctx)

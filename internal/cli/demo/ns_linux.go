@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rawprobe/rawprobe/internal/cli/engine"
+	"github.com/rawprobe/rawprobe/internal/privdrop"
 	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
 	"github.com/rawprobe/rawprobe/rawcheck"
@@ -20,7 +21,7 @@ import (
 // on the prober's veth. It returns a nil observation and a note when the
 // network cannot be built (no root, no ip or nft), so Run falls back to
 // loopback.
-func runNamespaces(ctx context.Context) (*observation, string, error) {
+func runNamespaces(ctx context.Context, drop DropFunc) (*observation, string, error) {
 	n, remove, err := netlab.Setup()
 	if err != nil {
 		return nil, fmt.Sprintf("no private network namespaces (%v)", err), nil
@@ -61,6 +62,16 @@ func runNamespaces(ctx context.Context) (*observation, string, error) {
 		return nil, "", err
 	}
 	defer eng.Close()
+	// The engine holds every socket that needs CAP_NET_RAW: from here on
+	// the process has no effective capability. Removing the namespaces at
+	// the end runs ip as root, which needs CAP_NET_ADMIN and CAP_SYS_ADMIN
+	// (setns, unmounting the namespace files): those two stay permitted,
+	// and the bounding set keeps them for ip, nothing else.
+	if drop != nil {
+		if err := drop(privdrop.NetAdmin, privdrop.SysAdmin); err != nil {
+			return nil, "", err
+		}
+	}
 
 	results := map[netip.AddrPort]rawcheck.Result{}
 	scanErr := eng.Scan(ctx, func(yield func(netip.AddrPort) bool) {

@@ -4,19 +4,29 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/rawprobe/rawprobe/internal/privdrop"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
 // TestNamespaces runs the whole demo in namespaces, checks every line of
-// its output and that its namespaces are gone afterwards.
+// its output and that its namespaces are gone afterwards. The prober asks
+// once to drop its capabilities, keeping CAP_NET_ADMIN and CAP_SYS_ADMIN
+// for the removal (the drop itself is not done in the test process, which
+// other tests need privileged: the command's TestDemo runs it for real).
 func TestNamespaces(t *testing.T) {
 	testnet.RequirePrivileges(t)
 	var out bytes.Buffer
-	passed, err := Run(context.Background(), &out)
+	var drops [][]privdrop.Capability
+	drop := func(keep ...privdrop.Capability) error {
+		drops = append(drops, keep)
+		return nil
+	}
+	passed, err := Run(context.Background(), &out, drop)
 	text := out.String()
 	if err != nil || !passed {
 		t.Fatalf("passed %v, err %v\n%s", passed, err, text)
@@ -32,6 +42,9 @@ func TestNamespaces(t *testing.T) {
 		if !want.MatchString(text) {
 			t.Errorf("output does not match %v:\n%s", want, text)
 		}
+	}
+	if want := [][]privdrop.Capability{{privdrop.NetAdmin, privdrop.SysAdmin}}; !reflect.DeepEqual(drops, want) {
+		t.Errorf("drop calls %v, want %v", drops, want)
 	}
 	m := regexp.MustCompile(`namespaces (\S+) \(prober\) and (\S+) \(target\)`).FindStringSubmatch(text)
 	list, err := exec.Command("ip", "netns", "list").Output()
