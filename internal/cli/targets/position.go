@@ -1,6 +1,8 @@
 package targets
 
 import (
+	"encoding/json"
+	"fmt"
 	"iter"
 	"net/netip"
 	"slices"
@@ -13,9 +15,55 @@ import (
 // index cannot say which endpoints are left; Next and Done together name
 // exactly the ones that are, and Done stays as small as the probes that
 // were in flight when the walk stopped. The zero Position is the start.
+//
+// In JSON, Done is written as inclusive ranges, [[first, last], ...]: the
+// positions completed past a hole are mostly consecutive.
 type Position struct {
-	Next uint64   `json:"next"`
-	Done []uint64 `json:"done,omitempty"`
+	Next uint64
+	Done []uint64
+}
+
+// positionJSON is Position's JSON form.
+type positionJSON struct {
+	Next uint64      `json:"next"`
+	Done [][2]uint64 `json:"done,omitempty"`
+}
+
+// MarshalJSON writes p with Done as ranges.
+func (p Position) MarshalJSON() ([]byte, error) {
+	pj := positionJSON{Next: p.Next}
+	for _, d := range p.Done {
+		if k := len(pj.Done) - 1; k >= 0 && pj.Done[k][1]+1 == d {
+			pj.Done[k][1] = d
+			continue
+		}
+		pj.Done = append(pj.Done, [2]uint64{d, d})
+	}
+	return json.Marshal(pj)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes. Ranges out of order,
+// overlapping, reversed or below Next are refused.
+func (p *Position) UnmarshalJSON(b []byte) error {
+	var pj positionJSON
+	if err := json.Unmarshal(b, &pj); err != nil {
+		return err
+	}
+	*p = Position{Next: pj.Next}
+	low := pj.Next + 1 // Next itself has no result
+	for _, r := range pj.Done {
+		if r[0] < low || r[1] < r[0] {
+			return fmt.Errorf("position: done range %d-%d out of order (after %d)", r[0], r[1], low-1)
+		}
+		for d := r[0]; ; d++ {
+			p.Done = append(p.Done, d)
+			if d == r[1] {
+				break
+			}
+		}
+		low = r[1] + 1
+	}
+	return nil
 }
 
 // Walk returns the endpoints of shard sh in the order seed selects, each

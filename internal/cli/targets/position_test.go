@@ -1,6 +1,7 @@
 package targets
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -116,4 +117,22 @@ func mustSet(t *testing.T, ports string, tokens ...string) *Set {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// TestPositionJSON: Done round-trips as ranges; bad ranges are refused.
+func TestPositionJSON(t *testing.T) {
+	p := Position{Next: 5, Done: []uint64{7, 8, 9, 12, 20, 21}}
+	b, err := json.Marshal(p)
+	if err != nil || string(b) != `{"next":5,"done":[[7,9],[12,12],[20,21]]}` {
+		t.Fatalf("%s %v", b, err)
+	}
+	var q Position
+	if err := json.Unmarshal(b, &q); err != nil || q.Next != 5 || !slices.Equal(q.Done, p.Done) {
+		t.Errorf("round trip: %+v %v", q, err)
+	}
+	for _, bad := range []string{`{"next":5,"done":[[5,6]]}`, `{"next":5,"done":[[9,7]]}`, `{"next":5,"done":[[7,9],[8,10]]}`} {
+		if err := json.Unmarshal([]byte(bad), &q); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
 }
