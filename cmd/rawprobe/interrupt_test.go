@@ -81,6 +81,9 @@ func withSignalAfter(seed uint64, n int, sig os.Signal, twice bool) runOpt {
 				if twice {
 					signals <- sig
 				}
+				// Let the command's signal watcher run before the next
+				// target is taken, as a real signal would be seen.
+				time.Sleep(50 * time.Millisecond)
 			}
 		}}
 		e.openEngine = func(name string, _ engine.Config) (engine.Engine, string, error) {
@@ -132,7 +135,7 @@ func TestInterruptResume(t *testing.T) {
 			if _, err := os.Stat(state); err != nil {
 				t.Fatal(err)
 			}
-			c = runCLI(t, []string{"--resume", state}, withSignalAfter(2, 1500, syscall.SIGTERM, true))
+			c = runCLI(t, []string{"--resume", state}, withSignalAfter(2, 600, syscall.SIGTERM, true))
 			if c.code != exitSIGTERM || !strings.Contains(c.stderr, "interrupted by SIGTERM") {
 				t.Fatalf("second run: exit %d\n%s", c.code, c.stderr)
 			}

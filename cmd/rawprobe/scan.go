@@ -48,10 +48,18 @@ Outputs: -o FILE in --format (text, jsonl, csv), and besides it, in the same
 run, nmap's XML (-oX FILE, for ndiff and nmap's parsers) and grepable
 output (-oG FILE); "-" is stdout, for one of them.
 
+Interrupt: the first SIGINT/SIGTERM stops sending, waits at most one
+--timeout for replies in flight, writes every result, saves the state
+(FILE.resume beside -o FILE, else rawprobe.resume) and prints the seed,
+shard and position; a second signal stops the wait. rawprobe --resume FILE
+probes what is left, appending to -o, -oG and --pcap (-oX and --stats-file
+of the n-th resumed run go to FILE.n). Output files open only after the
+engine is up; as root, a symbolic link is refused.
+
 Exit status: 0 every target open, 1 any target not open (a target this
 machine has no route to is reported noroute, with nothing sent, and the
 scan goes on), 2 bad input (nothing sent), 3 runtime error (e.g. --engine
-raw without CAP_NET_RAW).
+raw without CAP_NET_RAW), 130/143 interrupted by SIGINT/SIGTERM.
 
 Flags:
 `
