@@ -22,7 +22,8 @@
 // flags and exit codes.
 //
 //   - cli/engine: the raw and connect engines behind one interface.
-//   - cli/targets: target parsing, the seeded permutation, shards.
+//   - cli/targets: target parsing, the seeded permutation, shards, resume
+//     positions.
 //   - cli/output: text, JSON Lines, CSV, nmap XML and grepable writers, the
 //     summary line, the progress bar, pcap output.
 //   - cli/services: port service names (/etc/services, else IANA's table).

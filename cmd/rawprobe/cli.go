@@ -16,17 +16,19 @@ import (
 )
 
 // run dispatches to a subcommand and returns the exit status.
+//
+// A scan handles e.signals itself; the other subcommands stop at the first.
 func run(ctx context.Context, args []string, e env) int {
 	if len(args) > 0 {
 		switch args[0] {
 		case "serve":
-			return runServe(ctx, args[1:], e)
+			return runServe(cancelOnSignal(ctx, e.signals), args[1:], e)
 		case "demo":
-			return runDemo(ctx, args[1:], e)
+			return runDemo(cancelOnSignal(ctx, e.signals), args[1:], e)
 		case "verify":
-			return runVerify(ctx, args[1:], e)
+			return runVerify(cancelOnSignal(ctx, e.signals), args[1:], e)
 		case "watch":
-			return runWatch(ctx, args[1:], e)
+			return runWatch(cancelOnSignal(ctx, e.signals), args[1:], e)
 		case "help":
 			return runScan(ctx, []string{"--help"}, e)
 		}

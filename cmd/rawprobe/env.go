@@ -21,6 +21,8 @@ type env struct {
 	openEngine     func(name string, cfg engine.Config) (engine.Engine, string, error)
 	resolver       targets.Resolver
 	now            func() time.Time
+	// signals delivers SIGINT and SIGTERM; nil: none come.
+	signals <-chan os.Signal
 	// listen opens the exporter's listener.
 	listen func(network, addr string) (net.Listener, error)
 	// dropCaps drops the process's capabilities once the engines, outputs

@@ -12,7 +12,8 @@
 //	rawprobe demo                       probe built-in local targets
 //
 // Run "rawprobe --help" for the flags. Exit status: 0 every target open,
-// 1 any not open, 2 bad input (nothing sent), 3 runtime error.
+// 1 any not open, 2 bad input (nothing sent), 3 runtime error, 130/143 a
+// scan interrupted by SIGINT/SIGTERM (resumable with --resume).
 package main
 
 import (
@@ -23,8 +24,11 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], defaultEnv())
-	stop()
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	e := defaultEnv()
+	e.signals = signals
+	code := run(context.Background(), os.Args[1:], e)
+	signal.Stop(signals)
 	os.Exit(code)
 }

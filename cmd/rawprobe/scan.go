@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
@@ -47,10 +48,18 @@ Outputs: -o FILE in --format (text, jsonl, csv), and besides it, in the same
 run, nmap's XML (-oX FILE, for ndiff and nmap's parsers) and grepable
 output (-oG FILE); "-" is stdout, for one of them.
 
+Interrupt: the first SIGINT/SIGTERM stops sending, waits at most one
+--timeout for replies in flight, writes every result, saves the state
+(FILE.resume beside -o FILE, else rawprobe.resume) and prints the seed,
+shard and position; a second signal stops the wait. rawprobe --resume FILE
+probes what is left, appending to -o, -oG and --pcap (-oX and --stats-file
+of the n-th resumed run go to FILE.n). Output files open only after the
+engine is up; as root, a symbolic link is refused.
+
 Exit status: 0 every target open, 1 any target not open (a target this
 machine has no route to is reported noroute, with nothing sent, and the
 scan goes on), 2 bad input (nothing sent), 3 runtime error (e.g. --engine
-raw without CAP_NET_RAW).
+raw without CAP_NET_RAW), 130/143 interrupted by SIGINT/SIGTERM.
 
 Flags:
 `
@@ -79,6 +88,7 @@ type scanFlags struct {
 	statsFile    string
 	statsLine    bool
 	diffFile     string
+	resume       string
 	// ipv4, ipv6 and allAddresses choose the addresses of host names.
 	ipv4, ipv6, allAddresses bool
 }
@@ -87,12 +97,22 @@ type scanFlags struct {
 // open the outputs and the engine, run the scan and report it. args are
 // as the user typed them (nmap's -iL, -oX, -oG included), as the nmap
 // outputs record them.
+//
+// The first SIGINT or SIGTERM (from e.signals) stops the scan: no new
+// target is sent, replies in flight are awaited for one attempt timeout,
+// every result is written, the state for --resume is saved and the exit
+// status is 130 (SIGINT) or 143 (SIGTERM). A second signal cuts the wait
+// short. --wait stops at the first signal.
 func runScan(ctx context.Context, args []string, e env) int {
 	p, err := parseScan(ctx, rewriteNmapFlags(args), e)
 	if err != nil {
 		return exitStatus(e, err)
 	}
-	p.args = args
+	if p.resume == nil {
+		p.args = args
+	}
+	ctx, intr := watchSignals(ctx, e.signals, p.wait > 0)
+	defer intr.close()
 	s, err := openScan(p, e)
 	if err != nil {
 		return exitStatus(e, err)
@@ -104,9 +124,9 @@ func runScan(ctx context.Context, args []string, e env) int {
 		return exitStatus(e, err)
 	}
 	if p.wait > 0 {
-		return s.runWait(ctx, p, e).report(ctx, p, e)
+		return s.runWait(ctx, p, e, intr).report(ctx, p, e, intr)
 	}
-	return s.run(ctx, p, e).report(ctx, p, e)
+	return s.run(ctx, p, e, intr).report(ctx, p, e, intr)
 }
 
 // scanPlan is a scan as its flags and targets describe it, every part
@@ -134,6 +154,13 @@ type scanPlan struct {
 	statsLine bool
 	// previous is --diff's previous run, nil without --diff.
 	previous previousRun
+	// resume is the state of the interrupted scan this run continues
+	// (--resume), nil for a new scan; statePath is where an interrupted
+	// run writes its state. pcapAppend: --pcap's file holds a capture to
+	// append to.
+	resume     *resumeState
+	statePath  string
+	pcapAppend bool
 }
 
 // parseScan parses args into a plan. Every error is bad input, or
@@ -148,11 +175,19 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 		fmt.Fprintln(e.stdout, buildinfo.Read())
 		return nil, pflag.ErrHelp
 	}
+	if f.resume != "" {
+		return parseResume(ctx, fs, f.resume, e)
+	}
 	p := &scanPlan{engine: f.engine, openOnly: f.openOnly, outFile: f.outFile, pcapFile: f.pcapFile, seed: f.orderSeed(fs),
 		xmlFile: f.xmlFile, grepFile: f.grepFile, wait: f.wait, statsFile: f.statsFile, statsLine: f.statsLine}
 	var err error
 	if p.cfg, err = f.config(fs); err != nil {
 		return nil, err
+	}
+	if f.iface != "" {
+		if _, err := net.InterfaceByName(f.iface); err != nil {
+			return nil, badInput(fmt.Errorf("invalid --interface %q: %v", f.iface, err))
+		}
 	}
 	if f.pcapFile != "" && f.engine == engine.Connect {
 		return nil, badInput(errors.New("--pcap needs the raw engine; the connect engine sends through the kernel's TCP stack"))
@@ -177,6 +212,7 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 	if err := p.checkWait(); err != nil {
 		return nil, badInput(err)
 	}
+	p.statePath = resumeStatePath(p.outFile)
 	if f.diffFile != "" {
 		err := readFile(f.diffFile, e, func(r io.Reader) (err error) {
 			p.previous, err = readPreviousRun(r, f.diffFile)
@@ -185,6 +221,34 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 		if err != nil {
 			return nil, badInput(err)
 		}
+	}
+	return p, nil
+}
+
+// parseResume parses the command line saved in the state file name into
+// the plan of the scan that continues it. --resume takes no other flag
+// and no target.
+func parseResume(ctx context.Context, fs *pflag.FlagSet, name string, e env) (*scanPlan, error) {
+	if fs.NFlag() != 1 || fs.NArg() != 0 {
+		return nil, badInput(errors.New("--resume FILE takes no other flag and no target: the interrupted scan's command line is in FILE"))
+	}
+	st, err := readResumeState(name)
+	if err != nil {
+		return nil, badInput(err)
+	}
+	for _, a := range st.Args {
+		if a == "--resume" || strings.HasPrefix(a, "--resume=") {
+			return nil, badInput(fmt.Errorf("--resume %s: its command line holds --resume", name))
+		}
+	}
+	p, err := parseScan(ctx, rewriteNmapFlags(st.Args), e)
+	if err != nil {
+		return nil, err
+	}
+	p.args = st.Args
+	p.statePath = name
+	if err := p.checkResume(st, name); err != nil {
+		return nil, badInput(err)
 	}
 	return p, nil
 }
@@ -231,6 +295,7 @@ func (f *scanFlags) flagSet() *pflag.FlagSet {
 	fs.StringVar(&f.diffFile, "diff", "", "write only targets whose state differs from that in FILE, a previous run's --format jsonl output")
 	fs.StringVar(&f.statsFile, "stats-file", "", "write the run's metadata and totals to FILE (JSON)")
 	fs.BoolVar(&f.statsLine, "stats", false, `with --format jsonl: end the stream with the same data, {"stats": {...}}`)
+	fs.StringVar(&f.resume, "resume", "", "continue the interrupted scan whose state is in FILE (its only flag: the command line is in FILE)")
 	fs.BoolVar(&f.version, "version", false, "print rawprobe's version, commit and Go version, and exit")
 	f.register(fs, rawcheck.DefaultTimeout, "time one attempt waits for a reply")
 	return fs

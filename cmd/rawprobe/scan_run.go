@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rawprobe/rawprobe/internal/cli/buildinfo"
@@ -24,18 +26,24 @@ type scanSession struct {
 	out      io.Writer       // the --format output, for the --stats line
 	stats    io.Writer       // --stats-file, nil without
 	tap      *output.PcapTap // nil without --pcap
+	pcapLate *lateWriter     // the tap's destination until its file opens
 	pcapFile string
 	eng      engine.Engine
 	files    []*os.File
 }
 
-// openScan opens the plan's output files, then its engine. Its errors are
-// runtime errors, but for a setting the engine rejects.
+// openScan opens the plan's engine, then its output files, so that a run
+// that cannot probe leaves existing files as they were. Its errors are
+// runtime errors, but for a setting the engine rejects and an output path
+// refused for being a symbolic link.
 func openScan(p *scanPlan, e env) (*scanSession, error) {
 	s := &scanSession{pcapFile: p.pcapFile}
-	err := s.openOutputs(p, e)
+	err := s.newTap(p)
 	if err == nil {
 		err = s.openEngine(p, e)
+	}
+	if err == nil {
+		err = s.openOutputs(p, e)
 	}
 	if err != nil {
 		s.close()
@@ -44,32 +52,72 @@ func openScan(p *scanPlan, e env) (*scanSession, error) {
 	return s, nil
 }
 
-// openOutputs creates the results writer and, with --pcap, the tap.
+// newTap makes --pcap's tap, which holds the capture until its file is
+// open: the engine takes the tap when it starts, before the files open.
+func (s *scanSession) newTap(p *scanPlan) error {
+	if p.pcapFile == "" {
+		return nil
+	}
+	s.pcapLate = &lateWriter{}
+	if p.pcapAppend {
+		s.tap = output.NewPcapTapAppend(s.pcapLate)
+		return nil
+	}
+	var err error
+	if s.tap, err = output.NewPcapTap(s.pcapLate); err != nil {
+		return fmt.Errorf("writing %s: %w", p.pcapFile, err)
+	}
+	return nil
+}
+
+// openOutputs opens the output files and makes the results writer. A
+// resumed run appends to -o, -oG and --pcap, and writes its -oX and
+// --stats-file documents to FILE.n (see resumedName).
 func (s *scanSession) openOutputs(p *scanPlan, e env) error {
-	out := e.stdout
-	if p.outFile != "" && p.outFile != "-" {
-		f, err := s.create(p.outFile)
-		if err != nil {
-			return err
+	resumed := p.resume != nil
+	var outs []outputFile
+	add := func(name string, appendTo bool) int {
+		if name == "" || name == "-" {
+			return -1
 		}
-		out = f
+		outs = append(outs, outputFile{name: name, append: appendTo})
+		return len(outs) - 1
 	}
-	s.out = out
-	switch p.statsFile {
-	case "":
-	case "-":
-		s.stats = e.stdout
-	default:
-		f, err := s.create(p.statsFile)
-		if err != nil {
-			return err
-		}
-		s.stats = f
-	}
-	ws := multiWriter{p.format.NewWriter(out)}
-	if err := s.openNmap(p, e); err != nil {
+	iOut := add(p.outFile, resumed)
+	iStats := add(p.resumedName(p.statsFile), false)
+	iXML := add(p.resumedName(p.xmlFile), false)
+	iGrep := add(p.grepFile, resumed)
+	iPcap := add(p.pcapFile, p.pcapAppend)
+	files, err := openOutputFiles(outs, privileged())
+	if err != nil {
 		return err
 	}
+	s.files = files
+	file := func(i int, std io.Writer) io.Writer {
+		if i < 0 {
+			return std
+		}
+		return files[i]
+	}
+	out := file(iOut, e.stdout)
+	s.out = out
+	if p.statsFile != "" {
+		s.stats = file(iStats, e.stdout)
+	}
+	var ws multiWriter
+	if resumed && iOut >= 0 {
+		ws = multiWriter{p.format.NewAppendWriter(out)}
+	} else {
+		ws = multiWriter{p.format.NewWriter(out)}
+	}
+	var xml, grep io.Writer
+	if p.xmlFile != "" {
+		xml = file(iXML, e.stdout)
+	}
+	if p.grepFile != "" {
+		grep = file(iGrep, e.stdout)
+	}
+	s.openNmap(p, e, xml, grep)
 	for _, n := range s.nmap {
 		ws = append(ws, n)
 	}
@@ -80,15 +128,10 @@ func (s *scanSession) openOutputs(p *scanPlan, e env) error {
 	if p.openOnly {
 		s.w = output.OpenOnly(s.w)
 	}
-	if p.pcapFile == "" {
-		return nil
-	}
-	f, err := s.create(p.pcapFile)
-	if err != nil {
-		return err
-	}
-	if s.tap, err = output.NewPcapTap(f); err != nil {
-		return fmt.Errorf("writing %s: %w", p.pcapFile, err)
+	if iPcap >= 0 {
+		if err := s.pcapLate.attach(files[iPcap]); err != nil {
+			return fmt.Errorf("writing %s: %w", p.pcapFile, err)
+		}
 	}
 	return nil
 }
@@ -99,8 +142,9 @@ type nmapWriter interface {
 	Close(output.NmapStats) error
 }
 
-// openNmap opens -oX's and -oG's writers, which start their documents now.
-func (s *scanSession) openNmap(p *scanPlan, e env) error {
+// openNmap opens -oX's and -oG's writers to xml and grep (nil: none),
+// which start their documents now.
+func (s *scanSession) openNmap(p *scanPlan, e env, xml, grep io.Writer) {
 	ports, everyAddr := p.set.Ports()
 	s.nmapHdr = output.NmapHeader{
 		Args:    "rawprobe " + strings.Join(p.args, " "),
@@ -111,27 +155,12 @@ func (s *scanSession) openNmap(p *scanPlan, e env) error {
 	if everyAddr { // else a host's result count is unknown: hosts wait in the bounded buffer
 		s.nmapHdr.NumPorts = ports.Len()
 	}
-	for _, o := range []struct {
-		name string
-		open func(io.Writer, output.NmapHeader) nmapWriter
-	}{
-		{p.xmlFile, func(w io.Writer, h output.NmapHeader) nmapWriter { return output.NewXMLWriter(w, h) }},
-		{p.grepFile, func(w io.Writer, h output.NmapHeader) nmapWriter { return output.NewGrepableWriter(w, h) }},
-	} {
-		switch o.name {
-		case "":
-			continue
-		case "-":
-			s.nmap = append(s.nmap, o.open(e.stdout, s.nmapHdr))
-			continue
-		}
-		f, err := s.create(o.name)
-		if err != nil {
-			return err
-		}
-		s.nmap = append(s.nmap, o.open(f, s.nmapHdr))
+	if xml != nil {
+		s.nmap = append(s.nmap, output.NewXMLWriter(xml, s.nmapHdr))
 	}
-	return nil
+	if grep != nil {
+		s.nmap = append(s.nmap, output.NewGrepableWriter(grep, s.nmapHdr))
+	}
 }
 
 // multiWriter writes every record to each of its writers.
@@ -155,16 +184,6 @@ func (m multiWriter) Flush() error {
 		}
 	}
 	return first
-}
-
-// create creates the file name, to be closed with the session.
-func (s *scanSession) create(name string) (*os.File, error) {
-	f, err := os.Create(name)
-	if err != nil {
-		return nil, err
-	}
-	s.files = append(s.files, f)
-	return f, nil
 }
 
 // openEngine opens the plan's engine, printing its note if it has one.
@@ -220,22 +239,64 @@ type scanOutcome struct {
 	// scanErr stopped the scan; writeErr is the first error writing the
 	// results or the capture.
 	scanErr, writeErr error
+	// position is how far the walk came (every result written is counted
+	// in it); left is the number of targets still without a result.
+	position targets.Position
+	left     uint64
 }
 
-// run probes the plan's targets, writing each result and drawing the
-// progress, then stops the engine and flushes the outputs.
-func (s *scanSession) run(ctx context.Context, p *scanPlan, e env) *scanOutcome {
+// run probes the plan's targets (those a resumed scan left), writing each
+// result and drawing the progress, then stops the engine and flushes the
+// outputs. It records the position each result reached, for --resume.
+// intr's stop ends the sending and drains the replies in flight for one
+// attempt timeout.
+func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interruption) *scanOutcome {
 	o := &scanOutcome{engine: s.eng.Name()}
-	bar := output.NewProgress(e.stderr, p.set.ShardLen(p.shard), e.stderrTerminal)
+	var from targets.Position
+	if p.resume != nil {
+		from = p.resume.Position
+	}
+	total := p.set.ShardLen(p.shard)
+	bar := output.NewProgress(e.stderr, total-from.Next-uint64(len(from.Done)), e.stderrTerminal)
 	start := e.now()
 	o.start = start
-	o.scanErr = s.eng.Scan(ctx, p.set.Order(p.seed, p.shard), func(r rawcheck.Result) {
+	// The engines report results by target, so each target's position is
+	// kept from when it is handed over until its result comes back (a
+	// list: a set may name one endpoint twice).
+	var mu sync.Mutex
+	progress := targets.NewProgress(from)
+	inflight := map[netip.AddrPort][]uint64{}
+	walk := func(yield func(netip.AddrPort) bool) {
+		for j, t := range p.set.Walk(p.seed, p.shard, from) {
+			mu.Lock()
+			inflight[t] = append(inflight[t], j)
+			mu.Unlock()
+			if !yield(t) {
+				return
+			}
+		}
+	}
+	o.scanErr = engine.ScanUntil(ctx, s.eng, walk, intr.stop, p.cfg.AttemptTimeout(), func(r rawcheck.Result) {
 		o.add(r)
 		bar.Add(r)
 		if o.writeErr == nil {
 			o.writeErr = s.w.Write(output.Record{Name: p.set.Name(r.Target), Result: r, Time: e.now()})
 		}
+		mu.Lock()
+		if js := inflight[r.Target]; len(js) > 0 {
+			progress.Done(js[0])
+			if len(js) == 1 {
+				delete(inflight, r.Target)
+			} else {
+				inflight[r.Target] = js[1:]
+			}
+		}
+		mu.Unlock()
 	})
+	mu.Lock()
+	o.position = progress.Position()
+	mu.Unlock()
+	o.left = total - o.position.Next - uint64(len(o.position.Done))
 	o.end = e.now()
 	o.elapsed = o.end.Sub(start)
 	o.engineStats = s.eng.Stats()
@@ -247,7 +308,7 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env) *scanOutcome 
 	if err := s.flush(); o.writeErr == nil {
 		o.writeErr = err
 	}
-	s.closeNmap(ctx, o, p, e)
+	s.closeNmap(ctx, o, p, e, intr)
 	s.writeStats(o, p)
 	return o
 }
@@ -301,9 +362,12 @@ func (s *scanSession) writeStats(o *scanOutcome, p *scanPlan) {
 }
 
 // closeNmap ends the -oX and -oG documents with the scan's outcome.
-func (s *scanSession) closeNmap(ctx context.Context, o *scanOutcome, p *scanPlan, e env) {
+func (s *scanSession) closeNmap(ctx context.Context, o *scanOutcome, p *scanPlan, e env, intr *interruption) {
 	stats := output.NmapStats{End: e.now(), Err: o.scanErr}
-	if o.scanErr != nil && ctx.Err() != nil {
+	switch sig := intr.signal(); {
+	case sig != nil && (o.scanErr == nil || ctx.Err() != nil):
+		stats.Err = fmt.Errorf("interrupted by %s after %d of %d targets", signalName(sig), o.tally.Probed, p.set.ShardLen(p.shard))
+	case o.scanErr != nil && ctx.Err() != nil:
 		stats.Err = fmt.Errorf("interrupted after %d of %d targets", o.tally.Probed, p.set.ShardLen(p.shard))
 	}
 	for _, n := range s.nmap {
@@ -326,9 +390,14 @@ func (s *scanSession) flush() error {
 	return err
 }
 
-// report prints the summary line and returns the scan's exit status.
-func (o *scanOutcome) report(ctx context.Context, p *scanPlan, e env) int {
+// report prints the summary line and returns the scan's exit status. An
+// interrupted scan saves its resume state and prints the line saying how
+// to resume it; a resumed scan that completes removes its state file.
+func (o *scanOutcome) report(ctx context.Context, p *scanPlan, e env, intr *interruption) int {
 	fmt.Fprintln(e.stderr, o.tally.Summary(o.invalid, o.elapsed)+o.timing)
+	if sig := intr.signal(); sig != nil && (o.scanErr == nil || ctx.Err() != nil) {
+		return o.reportInterrupted(sig, p, e)
+	}
 	switch {
 	case o.scanErr != nil && ctx.Err() != nil:
 		return exitStatus(e, fmt.Errorf("interrupted after %d of %d targets", o.tally.Probed, p.set.ShardLen(p.shard)))
@@ -336,8 +405,60 @@ func (o *scanOutcome) report(ctx context.Context, p *scanPlan, e env) int {
 		return exitStatus(e, o.scanErr)
 	case o.writeErr != nil:
 		return exitStatus(e, o.writeErr)
-	case o.tally.AllOpen() && o.unprobed == 0:
+	}
+	if p.resume != nil {
+		if err := os.Remove(p.statePath); err != nil {
+			return exitStatus(e, fmt.Errorf("the scan is complete, but its resume state stays: %w", err))
+		}
+	}
+	if o.tally.AllOpen() && o.unprobed == 0 {
 		return exitAllOpen
 	}
 	return exitNotAllOpen
+}
+
+// reportInterrupted saves the state of a scan interrupted by sig and
+// prints the one line that says where it stopped and how to resume it.
+func (o *scanOutcome) reportInterrupted(sig os.Signal, p *scanPlan, e env) int {
+	if o.writeErr != nil {
+		return exitStatus(e, o.writeErr)
+	}
+	name := signalName(sig)
+	if p.wait > 0 {
+		fmt.Fprintf(e.stderr, "rawprobe: interrupted by %s\n", name)
+		return exitInterrupted(sig)
+	}
+	if o.left == 0 {
+		fmt.Fprintf(e.stderr, "rawprobe: interrupted by %s after every target had its result (seed %d, shard %s): nothing to resume\n", name, p.seed, p.shard)
+		if p.resume != nil {
+			os.Remove(p.statePath)
+		}
+		return exitInterrupted(sig)
+	}
+	st := &resumeState{
+		Version:  resumeVersion,
+		Args:     p.args,
+		Seed:     p.seed,
+		Shard:    p.shard.String(),
+		Targets:  p.set.ShardLen(p.shard),
+		WalkHash: p.set.WalkHash(p.seed, p.shard),
+		Position: o.position,
+	}
+	if p.resume != nil {
+		st.Resumes = p.resume.Resumes + 1
+	}
+	if err := writeResumeState(p.statePath, st); err != nil {
+		return exitStatus(e, fmt.Errorf("interrupted by %s, but the resume state was not saved: %w", name, err))
+	}
+	fmt.Fprintf(e.stderr, "rawprobe: interrupted by %s: seed %d, shard %s, position %d of %d (+%d done beyond it), %d targets left; resume with: rawprobe --resume %s\n",
+		name, p.seed, p.shard, o.position.Next, st.Targets, len(o.position.Done), o.left, shellQuote(p.statePath))
+	return exitInterrupted(sig)
+}
+
+// shellQuote quotes name for a POSIX shell when it needs it.
+func shellQuote(name string) string {
+	if name != "" && strings.Trim(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/+=:,@") == "" {
+		return name
+	}
+	return "'" + strings.ReplaceAll(name, "'", `'\''`) + "'"
 }

@@ -28,7 +28,7 @@ const maxWaitTargets = 1 << 16
 // target seen open is not probed again. Each change of a target's state
 // (its first result included) is a line on stderr; at the end each
 // target's last result is written to the outputs.
-func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env) *scanOutcome {
+func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env, intr *interruption) *scanOutcome {
 	o := &scanOutcome{engine: s.eng.Name()}
 	start := e.now()
 	o.start = start
@@ -109,7 +109,7 @@ func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env) *scanOutc
 	if err := s.flush(); o.writeErr == nil {
 		o.writeErr = err
 	}
-	s.closeNmap(ctx, o, p, e)
+	s.closeNmap(ctx, o, p, e, intr)
 	s.writeStats(o, p)
 	if len(unprobed) > 0 && o.scanErr == nil {
 		fmt.Fprintf(e.stderr, "rawprobe: --wait %v ended before a result for %d targets: %v\n", p.wait, len(unprobed), unprobed)

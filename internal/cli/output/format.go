@@ -41,3 +41,13 @@ func (f Format) NewWriter(w io.Writer) Writer {
 	}
 	return &textWriter{w: bufio.NewWriter(w)}
 }
+
+// NewAppendWriter returns a Writer of format f that continues output
+// already in w, written by a Writer of the same format: csv writes no
+// second header; text and jsonl are the same as NewWriter's.
+func (f Format) NewAppendWriter(w io.Writer) Writer {
+	if f.name == "csv" {
+		return &csvWriter{w: csv.NewWriter(w), header: true}
+	}
+	return f.NewWriter(w)
+}

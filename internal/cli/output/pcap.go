@@ -41,6 +41,23 @@ func NewPcapTap(w io.Writer) (*PcapTap, error) {
 	return t, nil
 }
 
+// NewPcapTapAppend returns a tap that appends packets to w, which already
+// holds the start of a capture NewPcapTap wrote: no file header is
+// written.
+func NewPcapTapAppend(w io.Writer) *PcapTap {
+	t := &PcapTap{buf: bufio.NewWriter(w)}
+	t.w = pcapgo.NewWriterNanos(t.buf)
+	return t
+}
+
+// IsPcapTapFile reports whether head, the first bytes of a file, is the
+// file header NewPcapTap writes (nanosecond pcap, link type RAW), so that
+// NewPcapTapAppend may continue that file.
+func IsPcapTapFile(head []byte) bool {
+	return len(head) >= 24 && binary.LittleEndian.Uint32(head) == 0xa1b23c4d &&
+		binary.LittleEndian.Uint32(head[20:]) == uint32(layers.LinkTypeRaw)
+}
+
 // Packet records one frame; frames that are not IPv4 or IPv6 are skipped.
 func (t *PcapTap) Packet(ts time.Time, frame []byte, link synack.LinkType, sent bool) {
 	ip := ipPayload(frame, link)

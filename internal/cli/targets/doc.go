@@ -13,5 +13,8 @@
 // [0, Len) with cycle-walking, so every target is visited exactly once in an
 // order that does not follow addresses or ports; Shard I/N keeps every N-th
 // position of that order, so N processes with the same seed cover the set
-// exactly once between them.
+// exactly once between them. Walk resumes a walk from a Position (the
+// index below which every endpoint has a result, and the ones done past
+// it), which Progress keeps as results come in, so an interrupted scan goes
+// on with exactly the endpoints it has no result for.
 package targets

@@ -14,6 +14,26 @@ import (
 // statistics can be told to be of the same set. Host names are not part of
 // it: a name is hashed as the address it resolved to.
 func (s *Set) Hash() string {
+	enc := s.encodeBlocks()
+	slices.SortFunc(enc, bytes.Compare)
+	return hashBlocks(enc, nil)
+}
+
+// WalkHash identifies what Walk(seed, sh, ...) yields at each position:
+// the SHA-256, in hex, of the set's blocks in their order (which, unlike
+// Hash, the walk depends on), the seed and the shard. A resumed walk is
+// the interrupted one's continuation only if their WalkHash agree.
+func (s *Set) WalkHash(seed uint64, sh Shard) string {
+	sh = sh.normal()
+	var tail []byte
+	tail = binary.BigEndian.AppendUint64(tail, seed)
+	tail = binary.BigEndian.AppendUint64(tail, sh.Index)
+	tail = binary.BigEndian.AppendUint64(tail, sh.Count)
+	return hashBlocks(s.encodeBlocks(), tail)
+}
+
+// encodeBlocks returns each block's range and ports as bytes, in order.
+func (s *Set) encodeBlocks() [][]byte {
 	enc := make([][]byte, 0, len(s.blocks))
 	for _, blk := range s.blocks {
 		var b []byte
@@ -32,7 +52,11 @@ func (s *Set) Hash() string {
 		}
 		enc = append(enc, b)
 	}
-	slices.SortFunc(enc, bytes.Compare)
+	return enc
+}
+
+// hashBlocks hashes the length-prefixed encodings and then tail.
+func hashBlocks(enc [][]byte, tail []byte) string {
 	h := sha256.New()
 	for _, b := range enc {
 		var n [4]byte
@@ -40,5 +64,6 @@ func (s *Set) Hash() string {
 		h.Write(n[:])
 		h.Write(b)
 	}
+	h.Write(tail)
 	return hex.EncodeToString(h.Sum(nil))
 }

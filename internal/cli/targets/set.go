@@ -106,14 +106,9 @@ func (s *Set) Name(ap netip.AddrPort) string {
 // seed selects. Every endpoint of the set appears in exactly one of the
 // sh.Count shards, once. The zero Shard means the whole set.
 func (s *Set) Order(seed uint64, sh Shard) iter.Seq[netip.AddrPort] {
-	perm := NewPermutation(s.total, seed)
-	sh = sh.normal()
 	return func(yield func(netip.AddrPort) bool) {
-		for k := sh.Index - 1; k < s.total; k += sh.Count {
-			if !yield(s.At(perm.At(k))) {
-				return
-			}
-			if k > s.total-sh.Count { // k += Count would pass Len or wrap
+		for _, ap := range s.Walk(seed, sh, Position{}) {
+			if !yield(ap) {
 				return
 			}
 		}

@@ -1,0 +1,64 @@
+package engine
+
+import (
+	"context"
+	"iter"
+	"net/netip"
+	"time"
+
+	"github.com/rawprobe/rawprobe/rawcheck"
+)
+
+// AttemptTimeout returns the time one attempt waits for a reply, the
+// default applied: how long ScanUntil drains after a stop.
+func (c Config) AttemptTimeout() time.Duration { return c.timeout() }
+
+// ScanUntil is e.Scan with a stop that loses no result already on its way:
+// once stop is closed, no further target is taken from targets (the engine
+// may still send those it had taken and its retransmissions), the probes in
+// flight go on for at most grace, and every result that arrives meanwhile
+// reaches yield; then the scan is cut off, and the targets still in flight
+// get no result. It returns nil when the scan ended, whether complete or
+// drained after a stop, and otherwise Scan's error. ctx ends it at once, as
+// it ends Scan.
+//
+// Neither engine's Scan drains when its ctx ends (the probes in flight are
+// dropped), so the stop is made here by ending the target sequence, after
+// which each engine's Scan waits for the probes in flight by itself.
+func ScanUntil(ctx context.Context, e Engine, targets iter.Seq[netip.AddrPort], stop <-chan struct{}, grace time.Duration, yield func(rawcheck.Result)) error {
+	sctx, cut := context.WithCancel(ctx)
+	defer cut()
+	ended := make(chan struct{})
+	defer close(ended)
+	go func() {
+		select {
+		case <-stop:
+		case <-ended:
+			return
+		}
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cut()
+		case <-ended:
+		}
+	}()
+	untilStop := func(y func(netip.AddrPort) bool) {
+		for t := range targets {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if !y(t) {
+				return
+			}
+		}
+	}
+	err := e.Scan(sctx, untilStop, yield)
+	if err != nil && sctx.Err() != nil && ctx.Err() == nil {
+		return nil // cut off after the grace of a stop
+	}
+	return err
+}
