@@ -2,7 +2,8 @@
 # `make test` installs what the privileged tests need when it runs as root
 # (nftables for nft; tcpdump; nmap, libxml2-utils and ndiff for the
 # nmap-format output tests; prometheus and its promtool for the exporter's
-# end-to-end test); otherwise it says what to install.
+# end-to-end test; hping3 for the RST flood test); otherwise it says what
+# to install.
 
 GO        ?= go
 PKGS      ?= ./...
@@ -27,11 +28,12 @@ build:
 	$(GO) build -o bin/rawprobe ./cmd/rawprobe
 
 # deps installs the tools the privileged tests call (nft, ip, tcpdump for
-# the captures `rawprobe verify` reads, prometheus and promtool) and those
+# the captures `rawprobe verify` reads, prometheus and promtool, hping3 for
+# the RST flood) and those
 # the nmap-format output tests check against (nmap for its DTD, xmllint,
 # ndiff) when missing.
 deps:
-	@for pair in nft:nftables ip:iproute2 nmap:nmap xmllint:libxml2-utils ndiff:ndiff tcpdump:tcpdump prometheus:prometheus promtool:prometheus; do \
+	@for pair in nft:nftables ip:iproute2 nmap:nmap xmllint:libxml2-utils ndiff:ndiff tcpdump:tcpdump prometheus:prometheus promtool:prometheus hping3:hping3; do \
 	  cmd=$${pair%%:*}; pkg=$${pair#*:}; \
 	  if ! command -v $$cmd >/dev/null 2>&1; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

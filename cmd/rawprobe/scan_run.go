@@ -282,6 +282,9 @@ func (s *scanSession) writeStats(o *scanOutcome, p *scanPlan) {
 		RTT:             o.rtt.Percentiles(),
 		Retransmissions: o.retransmissions,
 		Drops:           o.engineStats.RingDrops + o.engineStats.SendErrors,
+		RingDrops:       o.engineStats.RingDrops,
+		SendErrors:      o.engineStats.SendErrors,
+		Incomplete:      o.engineStats.RingDrops+o.engineStats.SendErrors > 0,
 		InvalidReplies:  o.engineStats.Invalid,
 	}
 	if p.shard != (targets.Shard{}) {
@@ -327,7 +330,14 @@ func (s *scanSession) flush() error {
 
 // report prints the summary line and returns the scan's exit status.
 func (o *scanOutcome) report(ctx context.Context, p *scanPlan, e env) int {
-	fmt.Fprintln(e.stderr, o.tally.Summary(o.invalid, o.elapsed)+o.timing)
+	losses := ""
+	if o.engine == engine.Raw {
+		losses = output.LossSummary(o.engineStats)
+	}
+	fmt.Fprintln(e.stderr, o.tally.Summary(o.invalid, o.elapsed)+losses+o.timing)
+	if w := output.IncompleteWarning(o.engineStats); w != "" {
+		fmt.Fprintln(e.stderr, w)
+	}
 	switch {
 	case o.scanErr != nil && ctx.Err() != nil:
 		return exitStatus(e, fmt.Errorf("interrupted after %d of %d targets", o.tally.Probed, p.set.ShardLen(p.shard)))
