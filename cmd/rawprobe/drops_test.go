@@ -74,4 +74,3 @@ func TestSummaryShowsLosses(t *testing.T) {
 		}
 	}
 }
-
