@@ -62,7 +62,7 @@ func TestConfigCookieKey(t *testing.T) {
 	}
 	k := keyOf(target, 61010)
 	p.e.mu.Lock()
-	nonce := p.e.nonces.recent[p.e.nonces.slot(&k)]
+	nonce := p.e.nonces.remembered(&k)
 	p.e.mu.Unlock()
 	want := key.Sequence(n.ProberAddr4, target.Addr(), 61010, target.Port(), nonce)
 	if seqs := tap.all(); nonce == 0 || len(seqs) != 1 || seqs[0] != want {

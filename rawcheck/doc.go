@@ -42,7 +42,8 @@
 // its probe only if it carries the probe's nonce, so a reply recorded from
 // an earlier probe of the same 4-tuple (on the path, or in a capture) is
 // not a result. One carrying the nonce of the last finished probe of its
-// 4-tuple counts once as late; any other is counted invalid and dropped.
+// 4-tuple counts as late (at most once per SYN that probe sent); any other
+// is counted invalid and dropped.
 //
 // Timing: each attempt waits what the RTT estimate of its target's /24
 // (IPv6: /48) gives (RFC 6298: smoothed RTT plus four times its

@@ -125,7 +125,7 @@ func newEngine(s settings) (_ *engine, err error) {
 	} else if e.key, err = synack.NewCookieKey(); err != nil {
 		return nil, err
 	}
-	if e.nonces, err = newNonceSource(); err != nil {
+	if e.nonces, err = newNonceSource(min(s.window, 1<<20)); err != nil {
 		return nil, err
 	}
 	// The ports before the filter: it accepts replies to this engine's
@@ -270,7 +270,7 @@ func (e *engine) endSession(s *session) {
 	case s.inflight == 0:
 	case s.probe != nil: // O(1): a Probe has one entry
 		p := e.table.at(s.entry)
-		e.nonces.finished(&p.key, p.nonce)
+		e.nonces.finished(&p.key, p.nonce, p.attempts)
 		e.table.remove(s.entry)
 	default:
 		e.table.removeSession(s.id)
@@ -321,7 +321,7 @@ func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now 
 func (e *engine) finishLocked(i uint32, r Result) {
 	p := e.table.at(i)
 	s := e.sessions[p.session]
-	e.nonces.finished(&p.key, p.nonce)
+	e.nonces.finished(&p.key, p.nonce, p.attempts)
 	e.table.remove(i)
 	s.inflight--
 	switch r.State {

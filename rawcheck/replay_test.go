@@ -44,7 +44,7 @@ func replay(t *testing.T, s golden.Scenario, key synack.CookieKey) replayOutcome
 	if err != nil {
 		t.Fatal(err)
 	}
-	nonces, err := newNonceSource()
+	nonces, err := newNonceSource(16)
 	if err != nil {
 		t.Fatal(err)
 	}
