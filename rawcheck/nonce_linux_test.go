@@ -88,9 +88,9 @@ func TestReplayedSYNACKOfEarlierProbe(t *testing.T) {
 
 	// Probe 2: the recorded SYN-ACK replayed after each of its SYNs.
 	second := probe()
-	seqs := tap.wait(t, 2)
+	tap.wait(t, 2)
 	inject(seq1)
-	seqs = tap.wait(t, 3)
+	seqs := tap.wait(t, 3)
 	inject(seq1)
 	if r := <-second; r.State != Timeout || r.Attempts != 2 {
 		t.Errorf("probe 2 with probe 1's SYN-ACK replayed: %+v, want timeout after 2 attempts", r)
