@@ -2,7 +2,8 @@
 # `make test` installs what the privileged tests need when it runs as root
 # (nftables for nft; tcpdump; nmap, libxml2-utils and ndiff for the
 # nmap-format output tests; prometheus and its promtool for the exporter's
-# end-to-end test); otherwise it says what to install.
+# end-to-end test; hping3 for the RST flood test); otherwise it says what
+# to install.
 
 GO        ?= go
 PKGS      ?= ./...
@@ -28,11 +29,11 @@ build:
 
 # deps installs the tools the privileged tests call (nft, ip, tcpdump for
 # the captures `rawprobe verify` reads, prometheus and promtool, setcap and
-# setpriv for the unprivileged user with a file capability) and those
-# the nmap-format output tests check against (nmap for its DTD, xmllint,
-# ndiff) when missing.
+# setpriv for the unprivileged user with a file capability, hping3 for the
+# RST flood) and those the nmap-format output tests check against (nmap for
+# its DTD, xmllint, ndiff) when missing.
 deps:
-	@for pair in nft:nftables ip:iproute2 nmap:nmap xmllint:libxml2-utils ndiff:ndiff tcpdump:tcpdump prometheus:prometheus promtool:prometheus setcap:libcap2-bin setpriv:util-linux; do \
+	@for pair in nft:nftables ip:iproute2 nmap:nmap xmllint:libxml2-utils ndiff:ndiff tcpdump:tcpdump prometheus:prometheus promtool:prometheus setcap:libcap2-bin setpriv:util-linux hping3:hping3; do \
 	  cmd=$${pair%%:*}; pkg=$${pair#*:}; \
 	  if ! command -v $$cmd >/dev/null 2>&1; then \
 	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \

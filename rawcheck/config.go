@@ -98,12 +98,16 @@ type Config struct {
 	// Tap, if set, sees every packet the engine sends and receives.
 	Tap PacketTap
 	// CookieKey, if set, is the key of the SYN cookies: each SYN's
-	// sequence number is CookieKey.Cookie(source, target, source port,
-	// target port), and only replies that validate against it are
-	// matched. nil means a random key (synack.NewCookieKey) per Prober.
-	// Setting it lets a capture be replayed later (make pcaps records
-	// the key beside each golden capture); keep it secret otherwise, since
-	// whoever knows it can forge replies the engine accepts.
+	// sequence number is CookieKey.Sequence(source, target, source port,
+	// target port, nonce), the nonce a random number the engine draws
+	// for each probe and keeps for its retransmissions, and only replies
+	// that carry the pending probe's nonce under this key are matched. A
+	// reply recorded from one probe therefore never answers a later probe
+	// of the same addresses and ports. nil means a random key
+	// (synack.NewCookieKey) per Prober. Setting it lets a capture be
+	// replayed later (make pcaps records the key and the probe's nonce
+	// beside each golden capture); keep it secret otherwise, since whoever
+	// knows it and sees a SYN can forge replies to that probe.
 	CookieKey *synack.CookieKey
 }
 

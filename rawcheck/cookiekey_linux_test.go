@@ -38,9 +38,10 @@ func (s *seqTap) all() []uint32 {
 }
 
 // TestConfigCookieKey: with Config.CookieKey set, the SYN of a Probe
-// carries key.Cookie(prober, target, source port, target port) as its
-// sequence number, and the SYN-ACK validated with that key makes the
-// probe open. Changing the caller's key after New changes nothing.
+// carries key.Sequence(prober, target, source port, target port, nonce)
+// as its sequence number, the nonce being the one the engine drew for the
+// probe (and remembers once it finished), and the SYN-ACK validated with
+// that key and nonce makes the probe open. Changing the caller's key after New changes nothing.
 // Negative control: a Prober with no key (a random one) sends another
 // sequence number to the same target from a port of its own and finds the
 // port open too.
@@ -59,9 +60,13 @@ func TestConfigCookieKey(t *testing.T) {
 	if r, err := p.Probe(ctx, target); err != nil || r.State != Open {
 		t.Fatalf("Probe with a given key: %+v, %v; want open", r, err)
 	}
-	want := key.Cookie(n.ProberAddr4, target.Addr(), 61010, target.Port())
-	if seqs := tap.all(); len(seqs) != 1 || seqs[0] != want {
-		t.Fatalf("SYNs sent with the given key: seq %#x, want one with the key's cookie %#x", seqs, want)
+	k := keyOf(target, 61010)
+	p.e.mu.Lock()
+	nonce := p.e.nonces.remembered(&k)
+	p.e.mu.Unlock()
+	want := key.Sequence(n.ProberAddr4, target.Addr(), 61010, target.Port(), nonce)
+	if seqs := tap.all(); nonce == 0 || len(seqs) != 1 || seqs[0] != want {
+		t.Fatalf("SYNs sent with the given key: seq %#x, want one with the key's cookie XOR the nonce %#x: %#x", seqs, nonce, want)
 	}
 
 	ctrlTap := &seqTap{}

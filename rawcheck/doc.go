@@ -7,7 +7,9 @@
 // # How it works (Linux)
 //
 // Sending: each SYN is a synack.Template filled with the target and a
-// cookie as its sequence number. Where the route goes through a gateway on
+// cookie XOR the probe's nonce as its sequence number
+// (synack.CookieKey.Sequence); the nonce is random per probe and kept by
+// its retransmissions. Where the route goes through a gateway on
 // an Ethernet link whose MAC the neighbour table (netlink) knows, it is sent
 // as a whole Ethernet frame on an AF_PACKET socket, skipping the kernel's
 // routing, netfilter and neighbour lookups per packet; elsewhere (loopback,
@@ -32,11 +34,16 @@
 // from the rate and timeout follow. The ring is read a block at a time, with
 // no system call and no allocation per packet.
 //
-// Matching: a reply must carry our cookie (synack.CookieKey.Validate), or it
-// is counted as invalid and dropped. Valid replies are matched in batches,
-// under one lock, in a pending table keyed by (target, source port): open
-// addressing with 48-byte entries plus a 4-byte index slot at load at most
-// 1/2 (56 bytes per probe in flight).
+// Matching: the nonce a reply carries is recovered from its cookie
+// (synack.CookieKey.Nonce) without a lock; replies are then matched in
+// batches, under one lock, in a pending table keyed by (target, source
+// port): open addressing with 56-byte entries plus a 4-byte index slot at
+// load at most 1/2 (at most 64 bytes per probe in flight). A reply answers
+// its probe only if it carries the probe's nonce, so a reply recorded from
+// an earlier probe of the same 4-tuple (on the path, or in a capture) is
+// not a result. One carrying the nonce of the last finished probe of its
+// 4-tuple counts as late (at most once per SYN that probe sent); any other
+// is counted invalid and dropped.
 //
 // Timing: each attempt waits what the RTT estimate of its target's /24
 // (IPv6: /48) gives (RFC 6298: smoothed RTT plus four times its

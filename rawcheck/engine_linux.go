@@ -53,6 +53,7 @@ type engine struct {
 
 	mu       sync.Mutex // guards table, timing and sessions
 	table    *pendingTable
+	nonces   *nonceSource
 	timing   *timing
 	sessions []*session // by id
 	freeSess []uint32
@@ -122,6 +123,9 @@ func newEngine(s settings) (_ *engine, err error) {
 	if s.key != nil {
 		e.key = *s.key
 	} else if e.key, err = synack.NewCookieKey(); err != nil {
+		return nil, err
+	}
+	if e.nonces, err = newNonceSource(min(s.window, 1<<20)); err != nil {
 		return nil, err
 	}
 	// The ports before the filter: it accepts replies to this engine's
@@ -265,6 +269,8 @@ func (e *engine) endSession(s *session) {
 	switch {
 	case s.inflight == 0:
 	case s.probe != nil: // O(1): a Probe has one entry
+		p := e.table.at(s.entry)
+		e.nonces.finished(&p.key, p.nonce, p.attempts)
 		e.table.remove(s.entry)
 	default:
 		e.table.removeSession(s.id)
@@ -287,9 +293,10 @@ func (e *engine) endSession(s *session) {
 }
 
 // insertLocked adds a probe of target for session s, choosing a source port
-// no pending probe of the same target uses. It returns the port, or false if
-// every port is taken for that target. e.mu must be held.
-func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now int64) (uint16, bool) {
+// no pending probe of the same target uses and drawing the probe's nonce.
+// It returns the port and the nonce, or false if every port is taken for
+// that target. e.mu must be held.
+func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now int64) (uint16, uint32, bool) {
 	ports := e.ports.ports
 	for range len(ports) { // more than one try only if the same target is pending
 		sport := ports[e.nextPort.Add(1)%uint32(len(ports))]
@@ -299,19 +306,22 @@ func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now 
 			class, provisional = e.timing.lastClass(), false
 		}
 		if i := e.table.insert(k, s.id, rt.id, now, class); i != 0 {
-			e.table.at(i).provisional = provisional
+			p := e.table.at(i)
+			p.provisional = provisional
+			p.nonce = e.nonces.next()
 			s.inflight++
 			s.entry = i
-			return sport, true
+			return sport, p.nonce, true
 		}
 	}
-	return 0, false
+	return 0, 0, false
 }
 
 // finishLocked ends pending probe i with result r. e.mu must be held.
 func (e *engine) finishLocked(i uint32, r Result) {
 	p := e.table.at(i)
 	s := e.sessions[p.session]
+	e.nonces.finished(&p.key, p.nonce, p.attempts)
 	e.table.remove(i)
 	s.inflight--
 	switch r.State {
@@ -335,10 +345,11 @@ func (e *engine) finishLocked(i uint32, r Result) {
 	}
 }
 
-// fill writes the SYN of a probe from sport to target via rt into b.
-func (e *engine) fill(b *sendBatch, rt *route, target netip.AddrPort, sport uint16) {
+// fill writes the SYN of a probe from sport to target via rt into b, its
+// sequence number the cookie XOR the probe's nonce.
+func (e *engine) fill(b *sendBatch, rt *route, target netip.AddrPort, sport uint16, nonce uint32) {
 	dst := target.Addr()
-	seq := e.key.Cookie(rt.src, dst, sport, target.Port())
+	seq := e.key.Sequence(rt.src, dst, sport, target.Port(), nonce)
 	if p := rt.eth.Load(); p != nil {
 		n := rt.tmpl.FillPacket(b.nextFrame(), dst, sport, target.Port(), seq)
 		b.addFrame(n, p)

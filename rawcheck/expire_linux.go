@@ -26,6 +26,7 @@ func (e *engine) expireLoop() {
 	b := newSendBatch(sendBatchSize)
 	targets := make([]netip.AddrPort, 0, sendBatchSize)
 	sports := make([]uint16, 0, sendBatchSize)
+	nonces := make([]uint32, 0, sendBatchSize)
 	rts := make([]*route, 0, sendBatchSize)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -73,6 +74,7 @@ func (e *engine) expireLoop() {
 			}
 			targets = append(targets, p.key.target())
 			sports = append(sports, p.key.sport)
+			nonces = append(nonces, p.nonce)
 			rts = append(rts, routes[p.route])
 			class, provisional := e.timing.timeout(&p.key.addr, int(p.attempts)+1)
 			e.table.touch(i, now, class)
@@ -87,14 +89,14 @@ func (e *engine) expireLoop() {
 				return
 			}
 			for i, t := range targets {
-				e.fill(b, rts[i], t, sports[i])
+				e.fill(b, rts[i], t, sports[i], nonces[i])
 			}
 			if e.sendBatch(b) != nil {
 				return
 			}
 			e.count.retransmitted.Add(uint64(b.len()))
 			b.reset()
-			targets, sports, rts = targets[:0], sports[:0], rts[:0]
+			targets, sports, nonces, rts = targets[:0], sports[:0], nonces[:0], rts[:0]
 		}
 		switch {
 		case wait == 0:

@@ -109,7 +109,7 @@ func TestSendPathAllocations(t *testing.T) {
 			t.Fatalf("route to %v: %v", target, err)
 		}
 		b.reset()
-		p.e.fill(b, rt, target, 61000)
+		p.e.fill(b, rt, target, 61000, 0x5eed)
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocations per SYN, want 0", allocs)

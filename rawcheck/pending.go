@@ -24,7 +24,7 @@ func (k probeKey) target() netip.AddrPort {
 	return netip.AddrPortFrom(netip.AddrFrom16(k.addr).Unmap(), k.port)
 }
 
-// pendingProbe is one probe in flight: 48 bytes, kept in a dense slice.
+// pendingProbe is one probe in flight: 56 bytes, kept in a dense slice.
 type pendingProbe struct {
 	key      probeKey
 	attempts uint8 // SYNs sent so far
@@ -38,6 +38,11 @@ type pendingProbe struct {
 	sentAt      int64  // engine clock (ns) of the latest attempt
 	prev        uint32 // expiry list links: entry index + 1, 0 = none
 	next        uint32 // also links the free list
+	// nonce is XORed into the cookie of every attempt of this probe
+	// (synack.CookieKey.Sequence): drawn at insert, kept by
+	// retransmissions, so a reply to any attempt matches, and a reply
+	// recorded from an earlier probe of the same 4-tuple does not.
+	nonce uint32
 }
 
 // maxTimeoutClasses bounds the number of timeout classes (class is a

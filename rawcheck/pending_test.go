@@ -141,8 +141,8 @@ func TestPendingNextAcrossClasses(t *testing.T) {
 // TestPendingSize checks the memory budget: at most 64 bytes per pending
 // probe, index included.
 func TestPendingSize(t *testing.T) {
-	if entrySize != 48 {
-		t.Errorf("pendingProbe is %d bytes, want 48", entrySize)
+	if entrySize != 56 {
+		t.Errorf("pendingProbe is %d bytes, want 56", entrySize)
 	}
 	tab := newPendingTable(65536, 1)
 	if b := tab.bytesPerProbe(); b > 64 {

@@ -77,6 +77,10 @@ func TestForgedReplies(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	prober := netip.AddrPortFrom(n.ProberAddr4, sport)
+	controlNonce, ok := pendingNonce(p, control, sport)
+	if !ok {
+		t.Fatal("the control's probe is not pending")
+	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	forged := 0
 	err := n.InTarget(func() error {
@@ -89,7 +93,7 @@ func TestForgedReplies(t *testing.T) {
 			return unix.Sendto(fd, pkt, 0, &unix.SockaddrInet4{Addr: dst.As4()})
 		}
 		for _, tg := range targets {
-			good := p.e.key.Cookie(n.ProberAddr4, tg.Addr(), sport, tg.Port()) + 1
+			good := p.e.key.Cookie(n.ProberAddr4, tg.Addr(), sport, tg.Port()) + 1 // without the nonce: wrong too
 			for _, flags := range []uint8{synack.FlagSYN | synack.FlagACK, synack.FlagRST | synack.FlagACK} {
 				for range 2 {
 					ack := rng.Uint32()
@@ -104,7 +108,7 @@ func TestForgedReplies(t *testing.T) {
 			}
 		}
 		// The control's SYN-ACK comes twice: one result, one late reply.
-		good := p.e.key.Cookie(n.ProberAddr4, control.Addr(), sport, control.Port()) + 1
+		good := p.e.key.Sequence(n.ProberAddr4, control.Addr(), sport, control.Port(), controlNonce) + 1
 		for range 2 {
 			if err := send(forgedReply(control, prober, synack.FlagSYN|synack.FlagACK, 1, good), prober.Addr()); err != nil {
 				return err

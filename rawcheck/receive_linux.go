@@ -10,23 +10,28 @@ import (
 // takes the engine lock to match them.
 const stagedReplies = 512
 
-// stagedReply is a valid reply waiting to be matched.
+// stagedReply is a reply waiting to be matched: it answers the pending
+// probe of key if that probe's nonce is nonce.
 type stagedReply struct {
 	key                     probeKey
+	nonce                   uint32
 	kind                    synack.Kind
 	ttl, icmpType, icmpCode uint8
 	at                      int64 // engine clock of its arrival
+	synACK                  int32 // with Config.OwnRST: index+1 in receiver.synACKs
+	answers                 bool  // set by match: a pending or late probe's nonce
 }
 
 // receiver turns the frames of one listener into results. Replies are
-// parsed and checked against the cookie without the engine lock, then
-// matched to pending probes in batches under one lock. It allocates nothing
-// per packet.
+// parsed and their nonce recovered from the cookie without the engine lock,
+// then matched to pending probes, nonce included, in batches under one
+// lock. It allocates nothing per packet.
 type receiver struct {
-	e      *engine
-	reply  synack.Reply
-	staged []stagedReply
-	rst    *sendBatch // own RSTs, with Config.OwnRST
+	e       *engine
+	reply   synack.Reply
+	staged  []stagedReply
+	rst     *sendBatch     // own RSTs, with Config.OwnRST
+	synACKs []synack.Reply // the staged SYN-ACKs to answer, with Config.OwnRST
 
 	// Conversion of the kernel's receive time (wall clock) to the engine
 	// clock, computed once per block.
@@ -40,6 +45,7 @@ func newReceiver(e *engine) *receiver {
 	r := &receiver{e: e, staged: make([]stagedReply, 0, stagedReplies)}
 	if e.s.ownRST {
 		r.rst = newSendBatch(sendBatchSize)
+		r.synACKs = make([]synack.Reply, 0, stagedReplies)
 	}
 	return r
 }
@@ -55,7 +61,8 @@ func (rv *receiver) frame(data []byte, ts int64) {
 		return
 	}
 	rv.received++
-	if !e.key.Validate(r) {
+	nonce, ok := e.key.Nonce(r)
+	if !ok {
 		rv.invalid++
 		return
 	}
@@ -64,22 +71,23 @@ func (rv *receiver) frame(data []byte, ts int64) {
 		rv.clockSet = true
 	}
 	prober, target := r.Probe()
+	var synACK int32
+	if rv.rst != nil && r.Kind == synack.KindSYNACK {
+		// Answered by match, once its nonce is known to be ours: a forged
+		// SYN-ACK gets no RST from us.
+		rv.synACKs = append(rv.synACKs, *r)
+		synACK = int32(len(rv.synACKs))
+	}
 	rv.staged = append(rv.staged, stagedReply{
 		key:      keyOf(target, prober.Port()),
+		nonce:    nonce,
 		kind:     r.Kind,
 		ttl:      r.TTL,
 		icmpType: r.ICMPType,
 		icmpCode: r.ICMPCode,
 		at:       ts + rv.offset,
+		synACK:   synACK,
 	})
-	if rv.rst != nil && r.Kind == synack.KindSYNACK {
-		if n, err := synack.BuildRST(rv.rst.next(), r); err == nil {
-			rv.rst.add(n, target.Addr())
-			if rv.rst.full() {
-				rv.sendRSTs()
-			}
-		}
-	}
 	if len(rv.staged) == cap(rv.staged) {
 		rv.match()
 	}
@@ -95,22 +103,31 @@ func (rv *receiver) flush() {
 	rv.clockSet = false
 }
 
-// match finishes the pending probes the staged replies answer.
+// match finishes the pending probes the staged replies answer: those
+// whose probe is pending with the nonce the reply carries. A reply
+// carrying the nonce of the last finished probe of its 4-tuple is late;
+// any other is invalid (forged, or recorded from an earlier probe).
 func (rv *receiver) match() {
 	if len(rv.staged) == 0 {
 		return
 	}
 	e := rv.e
-	var late uint64
+	var late, invalid uint64
 	e.mu.Lock()
 	now := e.now()
 	for i := range rv.staged {
 		s := &rv.staged[i]
 		idx := e.table.lookup(s.key)
-		if idx == 0 {
-			late++
+		if idx == 0 || e.table.at(idx).nonce != s.nonce {
+			if e.nonces.late(&s.key, s.nonce) {
+				late++
+				s.answers = true
+			} else {
+				invalid++
+			}
 			continue
 		}
+		s.answers = true
 		p := e.table.at(idx)
 		r := Result{Target: s.key.target(), Attempts: int(p.attempts), TTL: s.ttl}
 		switch s.kind {
@@ -128,9 +145,27 @@ func (rv *receiver) match() {
 		e.finishLocked(idx, r)
 	}
 	e.mu.Unlock()
+	if rv.rst != nil {
+		for i := range rv.staged {
+			s := &rv.staged[i]
+			if s.synACK == 0 || !s.answers {
+				continue
+			}
+			if n, err := synack.BuildRST(rv.rst.next(), &rv.synACKs[s.synACK-1]); err == nil {
+				rv.rst.add(n, s.key.target().Addr())
+				if rv.rst.full() {
+					rv.sendRSTs()
+				}
+			}
+		}
+		rv.synACKs = rv.synACKs[:0]
+	}
 	rv.staged = rv.staged[:0]
 	if late > 0 {
 		e.count.late.Add(late)
+	}
+	if invalid > 0 {
+		e.count.invalid.Add(invalid)
 	}
 }
 

@@ -27,7 +27,8 @@ type replayOutcome struct {
 // replay feeds the frames of scenario s that the engine's listener would
 // see (incoming, passing its BPF filter, as SOCK_DGRAM delivers them: from
 // the IP header on) to a receiver of an engine with the scenario's cookie
-// key and one pending probe: s.Prober's port to s.Target.
+// key and one pending probe: s.Prober's port to s.Target, with the
+// scenario's nonce.
 func replay(t *testing.T, s golden.Scenario, key synack.CookieKey) replayOutcome {
 	t.Helper()
 	frames, err := golden.ReadFrames(s.PcapPath(goldenPcaps))
@@ -43,12 +44,18 @@ func replay(t *testing.T, s golden.Scenario, key synack.CookieKey) replayOutcome
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &engine{key: key, epoch: time.Now(), table: newPendingTable(16, 1), timing: newTiming(time.Second, 0, DefaultAttemptCeiling, 1)}
+	nonces, err := newNonceSource(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &engine{key: key, epoch: time.Now(), table: newPendingTable(16, 1), nonces: nonces, timing: newTiming(time.Second, 0, DefaultAttemptCeiling, 1)}
 	sess := e.newSession(true)
 	e.mu.Lock()
-	if e.table.insert(keyOf(s.Target, sport), sess.id, 0, e.now(), 0) == 0 {
+	i := e.table.insert(keyOf(s.Target, sport), sess.id, 0, e.now(), 0)
+	if i == 0 {
 		t.Fatal("insert of the probe failed")
 	}
+	e.table.at(i).nonce = s.Nonce // the recorded probe's nonce
 	sess.inflight++
 	e.mu.Unlock()
 

@@ -33,7 +33,7 @@ func (e *engine) probe(ctx context.Context, target netip.AddrPort) (Result, erro
 	s := e.newSession(true)
 	defer e.endSession(s)
 	e.mu.Lock()
-	sport, ok := e.insertLocked(target, rt, s, e.now())
+	sport, nonce, ok := e.insertLocked(target, rt, s, e.now())
 	e.mu.Unlock()
 	if !ok {
 		return Result{}, fmt.Errorf("rawcheck: probing %v: every source port is busy with probes of that target", target)
@@ -43,7 +43,7 @@ func (e *engine) probe(ctx context.Context, target netip.AddrPort) (Result, erro
 		b.reset()
 		e.batches.Put(b)
 	}()
-	e.fill(b, rt, target, sport)
+	e.fill(b, rt, target, sport, nonce)
 	if err := e.sendBatch(b); err != nil {
 		return Result{}, err
 	}
@@ -93,6 +93,7 @@ type scanner struct {
 	targets []netip.AddrPort
 	routes  []*route
 	sports  []uint16
+	nonces  []uint32 // of the queued targets' probes
 	out     []Result
 
 	queue   chan *sendBatch // to the senders
@@ -147,6 +148,7 @@ func (e *engine) scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 		targets: make([]netip.AddrPort, 0, sendBatchSize),
 		routes:  make([]*route, 0, sendBatchSize),
 		sports:  make([]uint16, sendBatchSize),
+		nonces:  make([]uint32, sendBatchSize),
 	}
 	defer e.endSession(sc.s)
 	// One sender more than CPUs (at most 4 CPUs' worth: sendmmsg does the
@@ -258,12 +260,12 @@ func (sc *scanner) send(ctx context.Context, k int) error {
 	e.mu.Lock()
 	now := e.now()
 	for i, t := range targets {
-		sport, ok := e.insertLocked(t, routes[i], sc.s, now)
+		sport, nonce, ok := e.insertLocked(t, routes[i], sc.s, now)
 		if !ok {
 			e.mu.Unlock()
 			return fmt.Errorf("rawcheck: scanning %v: every source port is busy with probes of that target", t)
 		}
-		sc.sports[i] = sport
+		sc.sports[i], sc.nonces[i] = sport, nonce
 	}
 	e.mu.Unlock()
 	var b *sendBatch
@@ -273,7 +275,7 @@ func (sc *scanner) send(ctx context.Context, k int) error {
 		return ctx.Err()
 	}
 	for i, t := range targets {
-		e.fill(b, routes[i], t, sc.sports[i])
+		e.fill(b, routes[i], t, sc.sports[i], sc.nonces[i])
 	}
 	sc.queue <- b
 	return nil

@@ -16,11 +16,14 @@ type Stats struct {
 	// Received is the number of replies (SYN-ACK, RST, ICMP unreachable)
 	// the listener parsed.
 	Received uint64
-	// Invalid is the number of replies whose cookie did not match: forged
-	// or unrelated packets, dropped and never reported.
+	// Invalid is the number of replies that answer none of our probes:
+	// their cookie and nonce match neither a pending probe nor a recently
+	// finished one (forged or unrelated packets, replies recorded from an
+	// earlier probe), dropped and never reported.
 	Invalid uint64
-	// Late is the number of valid replies that matched no pending probe:
-	// duplicates and answers to probes already finished.
+	// Late is the number of replies that carry the nonce of a probe
+	// already finished: duplicates and answers to earlier attempts, at
+	// most as many per probe as it sent SYNs.
 	Late uint64
 	// Open, Closed, Unreachable and Timeouts count the results by state;
 	// Unreachable counts only ICMP errors.

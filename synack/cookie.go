@@ -126,8 +126,41 @@ func sipHash36(k0, k1, m0, m1, m2, m3, tail uint64) uint64 {
 	return v0 ^ v1 ^ v2 ^ v3
 }
 
+// Sequence returns the initial sequence number of a SYN of one probe: the
+// cookie of its addresses and ports XOR nonce, a secret the prober draws
+// for each probe and keeps while the probe is pending. The cookie alone is
+// fixed for the key's life, so a reply recorded once (on the path, or in a
+// capture) would validate again for every later probe of the same
+// addresses and ports; the nonce makes each probe's sequence number
+// unpredictable, so such a reply answers only the probe it was made for.
+// A nonce of 0 gives the bare cookie.
+func (k CookieKey) Sequence(src, dst netip.Addr, srcPort, dstPort uint16, nonce uint32) uint32 {
+	return k.Cookie(src, dst, srcPort, dstPort) ^ nonce
+}
+
+// Nonce returns the nonce that r carries if it answers a SYN whose
+// sequence number was made by Sequence with key k: the acknowledged
+// sequence number less one (SYN-ACK, and a RST with the ACK flag), or the
+// quoted sequence number (ICMP and ICMPv6 errors), XOR the cookie of the
+// probe's addresses and ports. ok is false for a reply that cannot answer
+// a SYN (a RST without ACK, or a kind that is not a reply). The reply
+// answers the probe only if the nonce is the one the prober drew for it,
+// which only the prober can check.
+func (k CookieKey) Nonce(r *Reply) (nonce uint32, ok bool) {
+	switch r.Kind {
+	case KindSYNACK, KindRST:
+		if r.Flags&FlagACK == 0 {
+			return 0, false
+		}
+		return (r.Ack - 1) ^ k.Cookie(r.Dst, r.Src, r.DstPort, r.SrcPort), true
+	case KindUnreachable:
+		return r.OrigSeq ^ k.Cookie(r.OrigSrc, r.OrigDst, r.OrigSrcPort, r.OrigDstPort), true
+	}
+	return 0, false
+}
+
 // Validate reports whether r answers a SYN whose sequence number was made by
-// Cookie with key k. A SYN-ACK, and a RST that has the ACK flag (as every RST
+// Cookie with key k (Sequence with nonce 0). A SYN-ACK, and a RST that has the ACK flag (as every RST
 // answering a SYN has, RFC 9293 section 3.10.7.1), validate when r.Ack is the
 // cookie plus one; an ICMP or ICMPv6 error validates when the quoted
 // sequence number is the cookie itself.

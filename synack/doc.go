@@ -6,16 +6,19 @@
 //
 // A probe goes like this: a Template, built once per source address and
 // option set, is filled per probe with the destination, the ports and a
-// sequence number from CookieKey.Cookie; a listener with a Filter program
-// attached reads replies; Parse decodes each into a Reply; CookieKey.Validate
-// decides whether it answers one of our SYNs, and Reply.Probe says which;
+// sequence number from CookieKey.Sequence (the cookie XOR a per-probe
+// nonce); a listener with a Filter program attached reads replies; Parse
+// decodes each into a Reply; CookieKey.Nonce gives the nonce it carries,
+// which answers one of our SYNs if it is that probe's (CookieKey.Validate
+// for nonce 0), and Reply.Probe says which;
 // BuildRST answers a SYN-ACK when the engine sends its own RST.
 //
 // Decisions worth knowing:
 //
 //   - Cookies are SipHash-2-4 over the two addresses (4 bytes each when both
 //     are IPv4, otherwise 16) and the two ports; a SYN-ACK or RST validates
-//     by ack == cookie+1, an ICMP error by its quoted seq == cookie.
+//     by ack == cookie+1, an ICMP error by its quoted seq == cookie, each
+//     XOR the probe's nonce.
 //   - Parse accepts Ethernet frames (with at most one 802.1Q tag) and bare IP
 //     packets, IPv4 options included. It rejects IPv4 fragments and IPv6
 //     packets with extension headers, and checks no checksum (AF_PACKET sees

@@ -344,6 +344,9 @@ func (s *scanSession) writeStats(o *scanOutcome, p *scanPlan) {
 		RTT:             o.rtt.Percentiles(),
 		Retransmissions: o.retransmissions,
 		Drops:           o.engineStats.RingDrops + o.engineStats.SendErrors,
+		RingDrops:       o.engineStats.RingDrops,
+		SendErrors:      o.engineStats.SendErrors,
+		Incomplete:      o.engineStats.RingDrops+o.engineStats.SendErrors > 0,
 		InvalidReplies:  o.engineStats.Invalid,
 	}
 	if p.shard != (targets.Shard{}) {
@@ -394,7 +397,14 @@ func (s *scanSession) flush() error {
 // interrupted scan saves its resume state and prints the line saying how
 // to resume it; a resumed scan that completes removes its state file.
 func (o *scanOutcome) report(ctx context.Context, p *scanPlan, e env, intr *interruption) int {
-	fmt.Fprintln(e.stderr, o.tally.Summary(o.invalid, o.elapsed)+o.timing)
+	losses := ""
+	if o.engine == engine.Raw {
+		losses = output.LossSummary(o.engineStats)
+	}
+	fmt.Fprintln(e.stderr, o.tally.Summary(o.invalid, o.elapsed)+losses+o.timing)
+	if w := output.IncompleteWarning(o.engineStats); w != "" {
+		fmt.Fprintln(e.stderr, w)
+	}
 	if sig := intr.signal(); sig != nil && (o.scanErr == nil || ctx.Err() != nil) {
 		return o.reportInterrupted(sig, p, e)
 	}

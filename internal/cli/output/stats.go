@@ -42,8 +42,17 @@ type RunStats struct {
 	// out (Attempts beyond the first, over every result).
 	Retransmissions uint64 `json:"retransmissions"`
 	// Drops counts the packets lost inside the prober: the raw engine's
-	// receive-ring drops and the sends the kernel refused.
+	// receive-ring drops and the sends the kernel refused, the sum of
+	// RingDrops and SendErrors.
 	Drops uint64 `json:"drops"`
+	// RingDrops counts the replies the kernel dropped because the raw
+	// engine's receive ring was full; SendErrors the packets it refused
+	// to send.
+	RingDrops  uint64 `json:"ring_drops"`
+	SendErrors uint64 `json:"send_errors"`
+	// Incomplete is true when Drops is not 0: a lost reply or SYN may
+	// have made an answering target read as a timeout.
+	Incomplete bool `json:"incomplete"`
 	// InvalidReplies counts replies whose cookie matched no probe.
 	InvalidReplies uint64 `json:"invalid_replies"`
 }

@@ -42,6 +42,32 @@ func (t *Tally) Summary(invalid uint64, elapsed time.Duration) string {
 		t.Probed, t.Open, t.Closed, t.Timeout, t.Unreachable, t.NoRoute, invalid, elapsed.Round(time.Millisecond))
 }
 
+// LossSummary formats the raw engine's own losses for the summary line:
+// ", ring drops N, send errors M": replies the kernel dropped because the
+// receive ring was full, and packets it refused to send. Either makes the
+// results possibly incomplete (see IncompleteWarning).
+func LossSummary(st rawcheck.Stats) string {
+	return fmt.Sprintf(", ring drops %d, send errors %d", st.RingDrops, st.SendErrors)
+}
+
+// IncompleteWarning returns the line (without newline) that follows the
+// summary when the engine lost packets itself, or "" when it lost none. A
+// dropped reply may have turned an answering target into a timeout, and a
+// refused SYN (retransmitted or not) leaves fewer attempts than the result
+// counts, so the results may be incomplete; the exit status still follows
+// from the results.
+func IncompleteWarning(st rawcheck.Stats) string {
+	switch {
+	case st.RingDrops > 0 && st.SendErrors > 0:
+		return fmt.Sprintf("rawprobe: results may be incomplete: %d replies dropped by the kernel (receive ring full), %d packets the kernel refused to send", st.RingDrops, st.SendErrors)
+	case st.RingDrops > 0:
+		return fmt.Sprintf("rawprobe: results may be incomplete: %d replies dropped by the kernel (receive ring full)", st.RingDrops)
+	case st.SendErrors > 0:
+		return fmt.Sprintf("rawprobe: results may be incomplete: %d packets the kernel refused to send", st.SendErrors)
+	}
+	return ""
+}
+
 // TimingSummary formats the raw engine's adaptive timing figures for the
 // end of the summary line: ", rtt p50 … p99 …, loss estimate …%", or ""
 // when the engine measured no RTT (the connect engine, or no replies).

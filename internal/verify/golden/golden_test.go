@@ -237,3 +237,25 @@ func TestLoadEmptyDir(t *testing.T) {
 		t.Fatal("Load of an empty directory succeeded")
 	}
 }
+
+// Negative control: a wrong nonce is caught like a wrong key (the SYN's
+// seq is not the key's cookie XOR the nonce), and a scenario's nonce
+// survives Marshal and Unmarshal.
+func TestReplayWrongNonce(t *testing.T) {
+	s := find(t, "ipv4-open")
+	s.Nonce ^= 0x80000000
+	if _, err := golden.Replay(s, pcaps); err == nil || !strings.Contains(err.Error(), "not the cookie") {
+		t.Fatalf("replay with a wrong nonce: err %v, want one saying the SYN's seq is not the cookie", err)
+	}
+	got, err := golden.Unmarshal(s.Marshal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Nonce != s.Nonce {
+		t.Fatalf("nonce %#x after Marshal and Unmarshal, want %#x", got.Nonce, s.Nonce)
+	}
+	compat := find(t, "compat-open")
+	if _, err := golden.Unmarshal(append(compat.Marshal(), "nonce=0x1\n"...)); err == nil || !strings.Contains(err.Error(), "nonce without") {
+		t.Fatalf("a nonce without a cookie key: err %v, want one saying so", err)
+	}
+}

@@ -150,3 +150,53 @@ func TestLiveRawcheckMatchesGolden(t *testing.T) {
 		t.Errorf("the target accepted %d connections from rawcheck, want 0", got-accepted)
 	}
 }
+
+// Captures recorded now carry a random nonce per probe: make pcaps's
+// recorder writes it into the scenario, and the capture replays to the
+// scenario's state with it (and not with nonce 0, the negative control).
+func TestRecordedNonceReplays(t *testing.T) {
+	n := testnet.New(t)
+	l := n.Listen(t, "tcp", fmt.Sprintf(":%d", record.OpenPort))
+	if err := record.WaitReady(n.Net, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	recorded := 0
+	for _, d := range record.Defs() {
+		if d.Engine != golden.EngineRaw || (d.Name != "ipv4-open" && d.Name != "ipv6-closed") {
+			continue
+		}
+		s, err := record.Record(n.Net, l, d, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recorded++
+		if s.Nonce == 0 {
+			t.Errorf("%s: recorded without a nonce", s.Name)
+		}
+		back, err := golden.Load(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var again golden.Scenario
+		for _, b := range back {
+			if b.Name == s.Name {
+				again = b
+			}
+		}
+		o, err := golden.Replay(again, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.State != s.State || o.Valid != 1 {
+			t.Errorf("%s: replay %s with %d valid replies, want %s with 1", s.Name, o.State, o.Valid, s.State)
+		}
+		again.Nonce = 0
+		if _, err := golden.Replay(again, dir); err == nil {
+			t.Errorf("%s: replay with nonce 0 accepted", s.Name)
+		}
+	}
+	if recorded != 2 {
+		t.Fatalf("%d scenarios recorded, want 2", recorded)
+	}
+}

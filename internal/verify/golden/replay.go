@@ -117,6 +117,17 @@ func FirstSYN(frames []Frame, target netip.AddrPort) (netip.AddrPort, bool) {
 	return netip.AddrPort{}, false
 }
 
+// FirstSYNSeq returns the sequence number of the first SYN from prober to
+// target in frames.
+func FirstSYNSeq(frames []Frame, prober, target netip.AddrPort) (uint32, bool) {
+	for _, f := range frames {
+		if s, ok := pcapcheck.DecodeEthernet(f.Data); ok && s.IsSYN() && s.Src == prober && s.Dst == target {
+			return s.Seq, true
+		}
+	}
+	return 0, false
+}
+
 // Outcome is what a replay found in a capture for a scenario's flow.
 type Outcome struct {
 	// State is the result the first valid reply gives (StateOpen,
@@ -131,7 +142,7 @@ type Outcome struct {
 	SYNs int
 	ISN  uint32
 	// Valid and Invalid count the replies that do and do not answer the
-	// SYN (cookie, or ack = ISN+1 without a key).
+	// SYN (cookie and nonce, or ack = ISN+1 without a key).
 	Valid, Invalid int
 	// ICMPType and ICMPCode are those of the first valid ICMP error.
 	ICMPType, ICMPCode uint8
@@ -139,10 +150,11 @@ type Outcome struct {
 
 // Replay feeds every frame of the scenario's capture in dir to
 // synack.Parse and decides, like a prober would, what the scenario's flow
-// found. Replies are validated with the scenario's cookie key, or, for
+// found. Replies are validated with the scenario's cookie key and nonce, or, for
 // kernel-made SYNs, against the captured SYN's sequence number. For a raw
 // scenario it also checks that the captured SYN's sequence number is the
-// key's cookie, so a wrong key in the .txt is an error, not a timeout.
+// key's cookie XOR the nonce, so a wrong key or nonce in the .txt is an
+// error, not a timeout.
 func Replay(s Scenario, dir string) (Outcome, error) {
 	frames, err := ReadFrames(s.PcapPath(dir))
 	if err != nil {
@@ -180,7 +192,8 @@ func ReplayFrames(s Scenario, frames []Frame) (Outcome, error) {
 		}
 		var valid bool
 		if s.HasKey {
-			valid = s.Key.Validate(&r)
+			n, ok := s.Key.Nonce(&r)
+			valid = ok && n == s.Nonce
 		} else if r.Kind == synack.KindUnreachable {
 			valid = r.OrigSeq == o.ISN
 		} else {
@@ -208,8 +221,8 @@ func ReplayFrames(s Scenario, frames []Frame) (Outcome, error) {
 		return o, fmt.Errorf("golden: %s: no SYN from %v to %v in the capture", s.Name, s.Prober, s.Target)
 	}
 	if s.HasKey {
-		if c := s.Key.Cookie(s.Prober.Addr(), s.Target.Addr(), s.Prober.Port(), s.Target.Port()); c != o.ISN {
-			return o, fmt.Errorf("golden: %s: the SYN's seq %#x is not the cookie %#x of the recorded key", s.Name, o.ISN, c)
+		if c := s.Key.Sequence(s.Prober.Addr(), s.Target.Addr(), s.Prober.Port(), s.Target.Port(), s.Nonce); c != o.ISN {
+			return o, fmt.Errorf("golden: %s: the SYN's seq %#x is not the cookie %#x of the recorded key and nonce", s.Name, o.ISN, c)
 		}
 	}
 	return o, nil

@@ -112,6 +112,11 @@ type Scenario struct {
 	// HasKey is false for the kernel-made SYNs of compat and dial.
 	Key    synack.CookieKey
 	HasKey bool
+	// Nonce is the probe's nonce (synack.CookieKey.Sequence): its SYNs'
+	// sequence number is Key's cookie XOR Nonce. The "nonce" line is
+	// optional; captures made before SYNs carried a nonce have none,
+	// which is 0.
+	Nonce uint32
 	// Prober and Target are the flow the scenario is about.
 	Prober, Target netip.AddrPort
 	// State is the result a prober must report.
@@ -151,6 +156,9 @@ func (s *Scenario) Marshal() []byte {
 	if s.HasKey {
 		kv("cookie_k0", fmt.Sprintf("%#016x", s.Key.K0))
 		kv("cookie_k1", fmt.Sprintf("%#016x", s.Key.K1))
+		if s.Nonce != 0 {
+			kv("nonce", fmt.Sprintf("%#08x", s.Nonce))
+		}
 	}
 	kv("prober", s.Prober)
 	kv("target", s.Target)
@@ -202,6 +210,9 @@ func Unmarshal(text []byte) (Scenario, error) {
 		return s, errors.New("cookie_k0 and cookie_k1 must come together")
 	}
 	s.HasKey = seen["cookie_k0"]
+	if seen["nonce"] && !s.HasKey {
+		return s, errors.New("nonce without cookie_k0 and cookie_k1")
+	}
 	if s.Engine == EngineRaw && !s.HasKey {
 		return s, errors.New("a raw scenario needs cookie_k0 and cookie_k1")
 	}
@@ -221,6 +232,10 @@ func (s *Scenario) set(k, v string) error {
 		s.Key.K0, err = strconv.ParseUint(v, 0, 64)
 	case "cookie_k1":
 		s.Key.K1, err = strconv.ParseUint(v, 0, 64)
+	case "nonce":
+		var n uint64
+		n, err = strconv.ParseUint(v, 0, 32)
+		s.Nonce = uint32(n)
 	case "prober":
 		s.Prober, err = netip.ParseAddrPort(v)
 	case "target":

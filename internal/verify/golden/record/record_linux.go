@@ -81,6 +81,15 @@ func Record(n *netlab.Net, l *netlab.Listener, d Def, dir string) (golden.Scenar
 		}
 		s.Prober = p
 	}
+	if s.HasKey {
+		// The prober drew the probe's nonce: it is what the captured
+		// SYN's sequence number adds to the cookie.
+		isn, ok := golden.FirstSYNSeq(frames, s.Prober, s.Target)
+		if !ok {
+			return s, fmt.Errorf("record %s: no SYN from %v to %v captured", d.Name, s.Prober, s.Target)
+		}
+		s.Nonce = isn ^ s.Key.Cookie(s.Prober.Addr(), s.Target.Addr(), s.Prober.Port(), s.Target.Port())
+	}
 	s.Flags = golden.FlagSequence(frames, s.Prober, s.Target)
 	want := l.Accepted() - acceptedBefore
 	if d.Expected.Accepted > 0 {
@@ -178,7 +187,8 @@ func probeRaw(n *netlab.Net, s golden.Scenario, d Def) error {
 	if d.Forge {
 		time.Sleep(50 * time.Millisecond)
 		// The forged SYN-ACK comes from the target's address and port but
-		// acknowledges cookie+1+4096, not the cookie+1.
+		// acknowledges cookie+1+4096, not the SYN's sequence number (the
+		// cookie XOR the probe's nonce) plus one.
 		seq := s.Key.Cookie(s.Prober.Addr(), s.Target.Addr(), s.Prober.Port(), s.Target.Port())
 		forgeErr = ForgeSYNACK(n, s.Target, s.Prober, seq+1+4096)
 	}
