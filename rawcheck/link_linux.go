@@ -1,11 +1,14 @@
 package rawcheck
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
-	"os"
+	"syscall"
 	"time"
 
+	"github.com/mdlayher/packet"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -79,23 +82,38 @@ func resolveEthPath(h *netlink.Handle, src netip.Addr, ifindex int, gw netip.Add
 	return nil, true, nil
 }
 
-// openPacketSender opens the AF_PACKET socket that sends whole Ethernet
-// frames. Its protocol is 0, so it receives nothing; each message names its
-// interface. Like the raw IP sockets it is blocking and kept out of Go's
-// network poller (see rawSocket).
-func openPacketSender() (*rawSocket, error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, &net.OpError{Op: "socket", Net: "packet", Err: os.NewSyscallError("socket", err)}
-	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
-	tv := unix.NsecToTimeval(int64(sendTimeout))
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
-		unix.Close(fd)
-		return nil, &net.OpError{Op: "socket", Net: "packet", Err: os.NewSyscallError("setsockopt", err)}
-	}
-	return &rawSocket{fd: fd}, nil
+// packetSocket is the send-only AF_PACKET socket that sends whole
+// Ethernet frames, opened with github.com/mdlayher/packet. It is bound with
+// protocol 0, so it receives nothing; each message names its interface.
+// Batches are sent with sendmmsg through its RawConn's Write, which parks
+// the sender in Go's network poller while the send buffer is full.
+type packetSocket struct {
+	conn *packet.Conn
+	rc   syscall.RawConn
 }
+
+// openPacketSender opens the AF_PACKET send socket.
+func openPacketSender() (*packetSocket, error) {
+	conn, err := packet.Listen(&net.Interface{Index: 0}, packet.Raw, 0, nil)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return nil, fmt.Errorf("rawcheck: sending Ethernet frames needs CAP_NET_RAW: %w", err)
+		}
+		return nil, err
+	}
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, sendBufferSize)
+	})
+	return &packetSocket{conn: conn, rc: rc}, nil
+}
+
+// close closes the socket; sends blocked on it return net.ErrClosed.
+func (s *packetSocket) close() error { return s.conn.Close() }
 
 // recheckEth looks again, at most every neighbourRecheck, for the gateway
 // neighbour of rt that was not resolved when rt was built, and switches rt
