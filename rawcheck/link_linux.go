@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"syscall"
 	"time"
 
@@ -83,16 +84,18 @@ func resolveEthPath(h *netlink.Handle, src netip.Addr, ifindex int, gw netip.Add
 }
 
 // packetSocket is the send-only AF_PACKET socket that sends whole
-// Ethernet frames, opened with github.com/mdlayher/packet. It is bound with
-// protocol 0, so it receives nothing; each message names its interface.
-// Batches are sent with sendmmsg through its RawConn's Write, which parks
-// the sender in Go's network poller while the send buffer is full.
+// Ethernet frames. It is opened and bound by github.com/mdlayher/packet,
+// with protocol 0, so it receives nothing; each message names its
+// interface. Batches are sent with sendmmsg through its RawConn.
 type packetSocket struct {
-	conn *packet.Conn
-	rc   syscall.RawConn
+	rc    syscall.RawConn
+	close func() error
 }
 
-// openPacketSender opens the AF_PACKET send socket.
+// openPacketSender opens the AF_PACKET send socket. The socket
+// packet.Listen made is taken out of Go's network poller, as a sendFD:
+// a duplicate of its descriptor is kept and the packet.Conn closed, which
+// removes the socket from the poller's epoll set.
 func openPacketSender() (*packetSocket, error) {
 	conn, err := packet.Listen(&net.Interface{Index: 0}, packet.Raw, 0, nil)
 	if err != nil {
@@ -101,19 +104,25 @@ func openPacketSender() (*packetSocket, error) {
 		}
 		return nil, err
 	}
+	defer conn.Close()
 	rc, err := conn.SyscallConn()
 	if err != nil {
-		conn.Close()
 		return nil, err
 	}
-	_ = rc.Control(func(fd uintptr) {
-		_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, sendBufferSize)
-	})
-	return &packetSocket{conn: conn, rc: rc}, nil
+	fd := -1
+	var dupErr error
+	if err := rc.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, err
+	}
+	if dupErr != nil {
+		return nil, &net.OpError{Op: "socket", Net: "packet", Err: os.NewSyscallError("fcntl", dupErr)}
+	}
+	sfd, err := newSendFD(fd)
+	if err != nil {
+		return nil, &net.OpError{Op: "socket", Net: "packet", Err: err}
+	}
+	return &packetSocket{rc: sfd, close: sfd.Close}, nil
 }
-
-// close closes the socket; sends blocked on it return net.ErrClosed.
-func (s *packetSocket) close() error { return s.conn.Close() }
 
 // recheckEth looks again, at most every neighbourRecheck, for the gateway
 // neighbour of rt that was not resolved when rt was built, and switches rt

@@ -38,8 +38,8 @@ const sendBufferSize = 4 << 20
 // ipSocket is a send-only raw IP socket that includes the IP header in
 // what it sends (IPPROTO_RAW implies IP_HDRINCL, and IPV6_HDRINCL for
 // IPv6), driven through golang.org/x/net/ipv4 or ipv6: WriteBatch is one
-// sendmmsg for a whole batch, and a full send buffer parks the sender in
-// Go's network poller until there is room.
+// sendmmsg for a whole batch. Its socket is a sendFD, outside Go's network
+// poller.
 type ipSocket struct {
 	conn       net.PacketConn
 	writeBatch func(ms []ipv4.Message, flags int) (int, error) // ipv4.Message and ipv6.Message are one type
@@ -47,11 +47,11 @@ type ipSocket struct {
 
 // openIPSocket opens a raw socket of family AF_INET or AF_INET6.
 func openIPSocket(family int) (*ipSocket, error) {
-	netName := "ip4:raw"
+	netName, laddr := "ip4:raw", &net.IPAddr{IP: net.IPv4zero}
 	if family == unix.AF_INET6 {
-		netName = "ip6:raw"
+		netName, laddr = "ip6:raw", &net.IPAddr{IP: net.IPv6unspecified}
 	}
-	fd, err := unix.Socket(family, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.IPPROTO_RAW)
+	fd, err := unix.Socket(family, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
 	if err != nil {
 		opErr := &net.OpError{Op: "socket", Net: netName, Err: os.NewSyscallError("socket", err)}
 		if err == unix.EPERM || err == unix.EACCES {
@@ -59,21 +59,22 @@ func openIPSocket(family int) (*ipSocket, error) {
 		}
 		return nil, opErr
 	}
-	// A large send buffer absorbs whole batches.
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sendBufferSize)
-	f := os.NewFile(uintptr(fd), netName)
-	c, err := net.FilePacketConn(f) // a dup of fd, in the network poller
-	f.Close()
+	sfd, err := newSendFD(fd)
 	if err != nil {
 		return nil, &net.OpError{Op: "socket", Net: netName, Err: err}
 	}
+	return newIPSocket(&ipSendConn{sendFD: sfd, addr: laddr}, family), nil
+}
+
+// newIPSocket returns the ipSocket sending on c, a raw socket of family.
+func newIPSocket(c net.PacketConn, family int) *ipSocket {
 	s := &ipSocket{conn: c}
 	if family == unix.AF_INET6 {
 		s.writeBatch = ipv6.NewPacketConn(c).WriteBatch
 	} else {
 		s.writeBatch = ipv4.NewPacketConn(c).WriteBatch
 	}
-	return s, nil
+	return s
 }
 
 // close closes the socket; sends blocked on it return net.ErrClosed.

@@ -2,14 +2,17 @@ package rawcheck
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/mdlayher/packet"
 	"golang.org/x/sys/unix"
 
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
@@ -33,6 +36,10 @@ type sendPathNet struct {
 	eth  *ethPath
 	ip4  *ipSocket
 	pkt  *packetSocket
+	// The same in Go's network poller: x/net/ipv4 over net.FilePacketConn,
+	// and the RawConn of mdlayher/packet's Conn.
+	ip4Poller *ipSocket
+	pktPoller *packetSocket
 	// The hand-rolled sockets the engine's sockets are compared with:
 	// blocking, outside Go's network poller, sendmmsg on x/sys.
 	hand4, handPkt *handRolledSocket
@@ -60,6 +67,12 @@ func newSendPathNet(t testing.TB) *sendPathNet {
 		if s.pkt, err = openPacketSender(); err != nil {
 			return err
 		}
+		if s.ip4Poller, err = openPollerIPSocket(); err != nil {
+			return err
+		}
+		if s.pktPoller, err = openPollerPacketSocket(); err != nil {
+			return err
+		}
 		if s.hand4, err = openHandRolled(unix.AF_INET, unix.IPPROTO_RAW); err != nil {
 			return err
 		}
@@ -67,7 +80,7 @@ func newSendPathNet(t testing.TB) *sendPathNet {
 		return err
 	})
 	t.Cleanup(func() {
-		for _, c := range []func() error{s.ip4.close, s.pkt.close, s.hand4.close, s.handPkt.close} {
+		for _, c := range []func() error{s.ip4.close, s.pkt.close, s.ip4Poller.close, s.pktPoller.close, s.hand4.close, s.handPkt.close} {
 			c()
 		}
 	})
@@ -103,6 +116,9 @@ func (s *sendPathNet) fill(b *sendBatch, frames bool, next *uint32) {
 // the raw IP socket (x/net/ipv4's WriteBatch) and on the AF_PACKET socket
 // (mdlayher/packet's RawConn), and that every packet was accepted.
 func TestSendAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector (x/net's sync.Pool)")
+	}
 	s := newSendPathNet(t)
 	for _, frames := range []bool{false, true} {
 		b := newSendBatch(64)
@@ -122,23 +138,30 @@ func TestSendAllocations(t *testing.T) {
 	}
 }
 
-// BenchmarkSendPath compares the engine's send sockets with hand-rolled
-// ones sending the same SYNs in batches of 256: raw IP through
-// golang.org/x/net/ipv4's WriteBatch against a blocking IPPROTO_RAW socket
-// outside Go's network poller, and Ethernet frames through
-// mdlayher/packet's RawConn against a blocking AF_PACKET socket. One op is
-// one SYN; it reports the process's CPU time and context switches per SYN.
+// BenchmarkSendPath compares the engine's send sockets with the same
+// libraries in Go's network poller and with hand-rolled sockets, sending
+// the same SYNs in batches of 256: raw IP through golang.org/x/net/ipv4's
+// WriteBatch on a sendFD (ip/xnet), on net.FilePacketConn (ip/xnet-poller)
+// and a blocking IPPROTO_RAW socket on x/sys (ip/handrolled); Ethernet
+// frames on mdlayher/packet's socket as a sendFD (frame/packet), through
+// its packet.Conn's RawConn (frame/packet-poller) and a blocking AF_PACKET
+// socket on x/sys (frame/handrolled). One op is one SYN; it reports the
+// process's CPU time and context switches per SYN.
 func BenchmarkSendPath(b *testing.B) {
 	s := newSendPathNet(b)
 	for _, c := range []struct {
 		name   string
 		frames bool
+		ip     *ipSocket
+		pkt    *packetSocket
 		hand   *handRolledSocket
 	}{
-		{"ip/xnet", false, nil},
-		{"ip/handrolled", false, s.hand4},
-		{"frame/packet", true, nil},
-		{"frame/handrolled", true, s.handPkt},
+		{"ip/xnet", false, s.ip4, nil, nil},
+		{"ip/xnet-poller", false, s.ip4Poller, nil, nil},
+		{"ip/handrolled", false, nil, nil, s.hand4},
+		{"frame/packet", true, nil, s.pkt, nil},
+		{"frame/packet-poller", true, nil, s.pktPoller, nil},
+		{"frame/handrolled", true, nil, nil, s.handPkt},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			batch := newSendBatch(256)
@@ -153,7 +176,7 @@ func BenchmarkSendPath(b *testing.B) {
 				if c.hand != nil {
 					err = c.hand.send(batch)
 				} else {
-					err = batch.send(s.ip4, nil, s.pkt)
+					err = batch.send(c.ip, nil, c.pkt)
 				}
 				if err != nil || len(batch.failed) != 0 {
 					b.Fatalf("send: %v, %d refused (%v)", err, len(batch.failed), batch.errs)
@@ -166,6 +189,39 @@ func BenchmarkSendPath(b *testing.B) {
 			b.ReportMetric(float64(ru1.Nvcsw+ru1.Nivcsw-ru0.Nvcsw-ru0.Nivcsw)/float64(b.N), "ctxsw/SYN")
 		})
 	}
+}
+
+// openPollerIPSocket opens a raw IPv4 socket as net.FilePacketConn, in
+// Go's network poller.
+func openPollerIPSocket() (*ipSocket, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.IPPROTO_RAW)
+	if err != nil {
+		return nil, err
+	}
+	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, sendBufferSize)
+	f := os.NewFile(uintptr(fd), "ip4:raw")
+	defer f.Close()
+	c, err := net.FilePacketConn(f)
+	if err != nil {
+		return nil, err
+	}
+	return newIPSocket(c, unix.AF_INET), nil
+}
+
+// openPollerPacketSocket opens the AF_PACKET send socket as a
+// mdlayher/packet Conn, in Go's network poller.
+func openPollerPacketSocket() (*packetSocket, error) {
+	conn, err := packet.Listen(&net.Interface{Index: 0}, packet.Raw, 0, nil)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	_ = rc.Control(func(fd uintptr) { _ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, sendBufferSize) })
+	return &packetSocket{rc: rc, close: conn.Close}, nil
 }
 
 // handRolledSocket is a send socket on x/sys alone: blocking, outside Go's
@@ -252,4 +308,29 @@ func (s *handRolledSocket) send(b *sendBatch) error {
 		}
 	}
 	return nil
+}
+
+// TestSendAfterClose checks that a batch sent on closed sockets fails with
+// net.ErrClosed instead of blocking or counting the packets as refused,
+// and that the same batch is sent before the close (the control).
+func TestSendAfterClose(t *testing.T) {
+	s := newSendPathNet(t)
+	for _, frames := range []bool{false, true} {
+		b := newSendBatch(4)
+		var next uint32
+		s.fill(b, frames, &next)
+		if err := b.send(s.ip4, nil, s.pkt); err != nil || len(b.failed) != 0 {
+			t.Fatalf("frames %v, before close: %v, %d refused", frames, err, len(b.failed))
+		}
+	}
+	s.ip4.close()
+	s.pkt.close()
+	for _, frames := range []bool{false, true} {
+		b := newSendBatch(4)
+		var next uint32
+		s.fill(b, frames, &next)
+		if err := b.send(s.ip4, nil, s.pkt); !errors.Is(err, net.ErrClosed) || len(b.failed) != 0 {
+			t.Errorf("frames %v, after close: %v, %d refused; want net.ErrClosed, 0", frames, err, len(b.failed))
+		}
+	}
 }

@@ -32,6 +32,7 @@ type sendOnlySample struct {
 	pps      float64 // SYNs per second of the sending phase
 	cpuPerPk float64 // user+sys CPU of the whole process per SYN, in µs
 	sysShare float64 // the system's (kernel's) share of that CPU
+	ctxsw    float64 // context switches of the process per SYN (a thread woken to run Go's network poller is one)
 	rssKB    int64
 	err      string
 }
@@ -104,6 +105,7 @@ func sendOnly(c config) (err error) {
 	sysShare := func(ru *syscall.Rusage) float64 {
 		return float64(ru.Stime.Nano()) / float64(ru.Utime.Nano()+ru.Stime.Nano())
 	}
+	ctxsw := func(ru *syscall.Rusage) float64 { return float64(ru.Nvcsw + ru.Nivcsw) }
 	var raw, zm []sendOnlySample
 	for i := range c.runs {
 		ctx, cancel := context.WithTimeout(context.Background(), c.runTimeout)
@@ -112,10 +114,10 @@ func sendOnly(c config) (err error) {
 		if err != nil || ru == nil {
 			s.err = fmt.Sprint("failed: ", err)
 		} else {
-			s = sendOnlySample{pps: float64(r.Probes) / r.SendSecs, cpuPerPk: cpu(ru) / float64(r.Probes) * 1e6, sysShare: sysShare(ru), rssKB: ru.Maxrss}
+			s = sendOnlySample{pps: float64(r.Probes) / r.SendSecs, cpuPerPk: cpu(ru) / float64(r.Probes) * 1e6, sysShare: sysShare(ru), ctxsw: ctxsw(ru) / float64(r.Probes), rssKB: ru.Maxrss}
 		}
 		raw = append(raw, s)
-		fmt.Fprintf(os.Stderr, "send-only run %d rawprobe: %.0f pps, %.2f µs CPU/SYN (%.0f%% system) %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.err)
+		fmt.Fprintf(os.Stderr, "send-only run %d rawprobe: %.0f pps, %.2f µs CPU/SYN (%.0f%% system), %.3f context switches/SYN %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.ctxsw, s.err)
 		// zmap 2.1.1 scans one port: 16 probes per address make the same
 		// 524,288 SYNs. Its cooldown is 0 s, so its wall time is sending.
 		_, ru, wall, err := run(n.ProberCmd(ctx, "zmap", "-q", "-p", "80", "-P", "16", "-r", "0", "-c", "0",
@@ -125,10 +127,10 @@ func sendOnly(c config) (err error) {
 		if err != nil || ru == nil {
 			s.err = fmt.Sprint("failed: ", err)
 		} else {
-			s = sendOnlySample{pps: sendOnlyProbes / wall, cpuPerPk: cpu(ru) / sendOnlyProbes * 1e6, sysShare: sysShare(ru), rssKB: ru.Maxrss}
+			s = sendOnlySample{pps: sendOnlyProbes / wall, cpuPerPk: cpu(ru) / sendOnlyProbes * 1e6, sysShare: sysShare(ru), ctxsw: ctxsw(ru) / sendOnlyProbes, rssKB: ru.Maxrss}
 		}
 		zm = append(zm, s)
-		fmt.Fprintf(os.Stderr, "send-only run %d zmap:     %.0f pps, %.2f µs CPU/SYN (%.0f%% system) %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.err)
+		fmt.Fprintf(os.Stderr, "send-only run %d zmap:     %.0f pps, %.2f µs CPU/SYN (%.0f%% system), %.3f context switches/SYN %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.ctxsw, s.err)
 		cancel()
 	}
 	med := func(ss []sendOnlySample, f func(sendOnlySample) float64) float64 {
