@@ -16,10 +16,11 @@ import (
 //
 // A socket in the poller's epoll set has the kernel signal write space to
 // it each time one of its packets is freed, which wakes the poller's
-// thread whenever that thread is idle in epoll_wait: during a scan, about
-// once every ten SYNs, and a quarter more CPU per SYN (BenchmarkSendPath,
-// benchcmp -send-only). The socket is blocking instead, with a send timeout
-// so that a blocked send notices close.
+// thread whenever that thread is idle in epoll_wait: during a scan, many
+// times per batch, each wake a context switch and CPU spent per SYN
+// (BenchmarkSendPath and benchcmp -send-only show it). The socket is
+// blocking instead, with a send timeout so that a blocked send notices
+// close.
 type sendFD struct {
 	mu     sync.RWMutex // held for reading during each call, for writing by close
 	fd     int
