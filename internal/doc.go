@@ -53,4 +53,7 @@
 //   - devtools/mkpcaps: `make pcaps`, records testdata/pcaps.
 //   - devtools/benchcmp: `make bench`'s side-by-side comparison, writes
 //     BENCHMARKS.md.
+//   - devtools/benchcmp/scanworker: the scans of benchcmp -send-only and
+//     -big, in a program linking rawcheck alone, so that their peak RSS is
+//     rawcheck's.
 package internal

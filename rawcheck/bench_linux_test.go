@@ -126,10 +126,10 @@ func portIndex(port uint16) int {
 func BenchmarkBareLoop(b *testing.B) {
 	n := benchNet(b)
 	const sportLo, sportHi = 62000, 62999
-	var raw *rawSocket
+	var raw *ipSocket
 	var pfd int
 	err := n.InProber(func() (err error) {
-		if raw, err = openRawSocket(unix.AF_INET); err != nil {
+		if raw, err = openIPSocket(unix.AF_INET); err != nil {
 			return err
 		}
 		ifi, err := net.InterfaceByName(n.ProberLink)

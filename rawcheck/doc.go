@@ -15,7 +15,11 @@
 // routing, netfilter and neighbour lookups per packet; elsewhere (loopback,
 // tun, WireGuard, point-to-point links, on-link targets, a gateway not yet
 // resolved) it is sent whole (IP header included) on an IPPROTO_RAW socket
-// per family. Either way 256 go per sendmmsg. Scan hands full batches
+// per family, through golang.org/x/net/ipv4 and ipv6 (PacketConn.WriteBatch).
+// The AF_PACKET send socket is opened with github.com/mdlayher/packet, bound
+// with protocol 0 so that it receives nothing. Either way 256 go per
+// sendmmsg, on blocking sockets kept out of Go's network poller, which the
+// kernel would otherwise wake for each packet freed. Scan hands full batches
 // to sender goroutines, one more than CPUs (up to 4 CPUs): on veth and loopback the
 // kernel handles the target's side and our own replies inside the sending
 // system call.

@@ -37,9 +37,9 @@ type engine struct {
 
 	ports      *portReservation
 	nextPort   atomic.Uint32
-	raw4, raw6 *rawSocket // raw6 is nil without IPv6
-	pkt        *rawSocket // AF_PACKET: whole Ethernet frames
-	lst        *listener  // replies on every interface
+	raw4, raw6 *ipSocket     // raw6 is nil without IPv6
+	pkt        *packetSocket // AF_PACKET: whole Ethernet frames
+	lst        *listener     // replies on every interface
 	router     *router
 	filter     []bpf.Instruction
 	bucket     sendLimiter
@@ -111,10 +111,10 @@ func newEngine(s settings) (_ *engine, err error) {
 	// Everything that needs CAP_NET_RAW is opened here and nowhere else, so
 	// that the process may drop the capability once New has returned: the
 	// raw sockets first, then the one listener bound to every interface.
-	if e.raw4, err = openRawSocket(unix.AF_INET); err != nil {
+	if e.raw4, err = openIPSocket(unix.AF_INET); err != nil {
 		return nil, err
 	}
-	if e.raw6, err = openRawSocket(unix.AF_INET6); err != nil {
+	if e.raw6, err = openIPSocket(unix.AF_INET6); err != nil {
 		if !errors.Is(err, unix.EAFNOSUPPORT) {
 			return nil, err
 		}

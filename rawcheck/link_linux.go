@@ -1,11 +1,15 @@
 package rawcheck
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 	"time"
 
+	"github.com/mdlayher/packet"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
@@ -79,22 +83,45 @@ func resolveEthPath(h *netlink.Handle, src netip.Addr, ifindex int, gw netip.Add
 	return nil, true, nil
 }
 
-// openPacketSender opens the AF_PACKET socket that sends whole Ethernet
-// frames. Its protocol is 0, so it receives nothing; each message names its
-// interface. Like the raw IP sockets it is blocking and kept out of Go's
-// network poller (see rawSocket).
-func openPacketSender() (*rawSocket, error) {
-	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0)
+// packetSocket is the send-only AF_PACKET socket that sends whole
+// Ethernet frames. It is opened and bound by github.com/mdlayher/packet,
+// with protocol 0, so it receives nothing; each message names its
+// interface. Batches are sent with sendmmsg through its RawConn.
+type packetSocket struct {
+	rc    syscall.RawConn
+	close func() error
+}
+
+// openPacketSender opens the AF_PACKET send socket. The socket
+// packet.Listen made is taken out of Go's network poller, as a sendFD:
+// a duplicate of its descriptor is kept and the packet.Conn closed, which
+// removes the socket from the poller's epoll set.
+func openPacketSender() (*packetSocket, error) {
+	conn, err := packet.Listen(&net.Interface{Index: 0}, packet.Raw, 0, nil)
 	if err != nil {
-		return nil, &net.OpError{Op: "socket", Net: "packet", Err: os.NewSyscallError("socket", err)}
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) {
+			return nil, fmt.Errorf("rawcheck: sending Ethernet frames needs CAP_NET_RAW: %w", err)
+		}
+		return nil, err
 	}
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
-	tv := unix.NsecToTimeval(int64(sendTimeout))
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
-		unix.Close(fd)
-		return nil, &net.OpError{Op: "socket", Net: "packet", Err: os.NewSyscallError("setsockopt", err)}
+	defer conn.Close()
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		return nil, err
 	}
-	return &rawSocket{fd: fd}, nil
+	fd := -1
+	var dupErr error
+	if err := rc.Control(func(s uintptr) { fd, dupErr = unix.FcntlInt(s, unix.F_DUPFD_CLOEXEC, 0) }); err != nil {
+		return nil, err
+	}
+	if dupErr != nil {
+		return nil, &net.OpError{Op: "socket", Net: "packet", Err: os.NewSyscallError("fcntl", dupErr)}
+	}
+	sfd, err := newSendFD(fd)
+	if err != nil {
+		return nil, &net.OpError{Op: "socket", Net: "packet", Err: err}
+	}
+	return &packetSocket{rc: sfd, close: sfd.Close}, nil
 }
 
 // recheckEth looks again, at most every neighbourRecheck, for the gateway

@@ -114,7 +114,7 @@ func TestSendPathAllocations(t *testing.T) {
 	if allocs != 0 {
 		t.Errorf("%v allocations per SYN, want 0", allocs)
 	}
-	if b.len() != 1 || b.offs[0] != ethHeaderLen || len(b.msgs[classPacket]) != 1 {
+	if b.len() != 1 || b.offs[0] != ethHeaderLen || len(b.mmsg) != 1 {
 		t.Errorf("the SYN was not filled as an Ethernet frame: %d packets, IP at %d", b.len(), b.offs[0])
 	}
 }

@@ -1,15 +1,17 @@
 package rawcheck
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
-	"sync"
 	"syscall"
-	"time"
 	"unsafe"
 
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,31 +31,25 @@ const (
 	classes
 )
 
-// rawSocket is a raw IP socket that includes the IP header in what it
-// sends (IPPROTO_RAW implies IP_HDRINCL, and IPV6_HDRINCL for IPv6). It
-// receives nothing.
-//
-// It is deliberately kept out of Go's network poller: the kernel signals
-// write space to a socket's waiters each time one of its packets is freed,
-// and with the socket in the poller's epoll set that woke the poller's
-// thread once per packet sent (about 0.6 context switches per probe). The
-// socket is blocking instead, with a send timeout so that a blocked send
-// notices Close.
-type rawSocket struct {
-	mu     sync.RWMutex // held for reading during each send, for writing by close
-	fd     int
-	closed bool
+// sendBufferSize is the send buffer asked for on every sending socket, so
+// that whole batches fit in it.
+const sendBufferSize = 4 << 20
+
+// ipSocket is a send-only raw IP socket that includes the IP header in
+// what it sends (IPPROTO_RAW implies IP_HDRINCL, and IPV6_HDRINCL for
+// IPv6), driven through golang.org/x/net/ipv4 or ipv6: WriteBatch is one
+// sendmmsg for a whole batch. Its socket is a sendFD, outside Go's network
+// poller.
+type ipSocket struct {
+	conn       net.PacketConn
+	writeBatch func(ms []ipv4.Message, flags int) (int, error) // ipv4.Message and ipv6.Message are one type
 }
 
-// sendTimeout bounds how long a send blocks on a full socket buffer before
-// it checks whether the socket was closed.
-const sendTimeout = 100 * time.Millisecond
-
-// openRawSocket opens a raw socket of family AF_INET or AF_INET6.
-func openRawSocket(family int) (*rawSocket, error) {
-	netName := "ip4:raw"
+// openIPSocket opens a raw socket of family AF_INET or AF_INET6.
+func openIPSocket(family int) (*ipSocket, error) {
+	netName, laddr := "ip4:raw", &net.IPAddr{IP: net.IPv4zero}
 	if family == unix.AF_INET6 {
-		netName = "ip6:raw"
+		netName, laddr = "ip6:raw", &net.IPAddr{IP: net.IPv6unspecified}
 	}
 	fd, err := unix.Socket(family, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
 	if err != nil {
@@ -63,84 +59,73 @@ func openRawSocket(family int) (*rawSocket, error) {
 		}
 		return nil, opErr
 	}
-	// A large send buffer absorbs whole batches.
-	_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF, 4<<20)
-	tv := unix.NsecToTimeval(int64(sendTimeout))
-	if err := unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv); err != nil {
-		unix.Close(fd)
-		return nil, &net.OpError{Op: "socket", Net: netName, Err: os.NewSyscallError("setsockopt", err)}
+	sfd, err := newSendFD(fd)
+	if err != nil {
+		return nil, &net.OpError{Op: "socket", Net: netName, Err: err}
 	}
-	return &rawSocket{fd: fd}, nil
+	return newIPSocket(&ipSendConn{sendFD: sfd, addr: laddr}, family), nil
 }
 
-// close closes the socket once the sends in progress have returned.
-func (s *rawSocket) close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil
+// newIPSocket returns the ipSocket sending on c, a raw socket of family.
+func newIPSocket(c net.PacketConn, family int) *ipSocket {
+	s := &ipSocket{conn: c}
+	if family == unix.AF_INET6 {
+		s.writeBatch = ipv6.NewPacketConn(c).WriteBatch
+	} else {
+		s.writeBatch = ipv4.NewPacketConn(c).WriteBatch
 	}
-	s.closed = true
-	return os.NewSyscallError("close", unix.Close(s.fd))
+	return s
 }
 
-// sendmmsg sends msgs, returning how many were sent. A message the kernel
-// refuses ends the call with its errno (the messages before it were sent).
-// A send blocked on a full buffer gives up the lock every sendTimeout, so
-// close is never held up longer.
-func (s *rawSocket) sendmmsg(msgs []unix.Mmsghdr) (int, syscall.Errno, error) {
-	for {
-		s.mu.RLock()
-		if s.closed {
-			s.mu.RUnlock()
-			return 0, 0, net.ErrClosed
-		}
-		n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(s.fd),
-			uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), 0, 0, 0)
-		s.mu.RUnlock()
-		switch e {
-		case 0:
-			return int(n), 0, nil
-		case unix.EINTR, unix.EAGAIN: // EAGAIN: send timeout on a full buffer
-		default:
-			return 0, e, nil
-		}
-	}
-}
+// close closes the socket; sends blocked on it return net.ErrClosed.
+func (s *ipSocket) close() error { return s.conn.Close() }
 
 // sendBatch is a set of packets sent with one sendmmsg per socket. All its
 // buffers are allocated once, so sending allocates nothing per packet.
 type sendBatch struct {
-	bufs [][maxFrame]byte
-	offs []int // where the IP packet starts in bufs[i]: ethHeaderLen or 0
-	lens []int // of the IP packet
-	sa4  []unix.RawSockaddrInet4
-	sa6  []unix.RawSockaddrInet6
+	bufs  [][maxFrame]byte
+	offs  []int // where the IP packet starts in bufs[i]: ethHeaderLen or 0
+	lens  []int // of the IP packet
+	iovs  [][]byte
+	addrs []net.IPAddr
+	ips   [][16]byte // backing arrays of addrs[i].IP
+	ipMsg [2][]ipv4.Message
+	// Ethernet frames: sent on the AF_PACKET socket (see packetSocket).
 	sall []unix.RawSockaddrLinklayer
 	iov  []unix.Iovec
-	msgs [classes][]unix.Mmsghdr
+	mmsg []unix.Mmsghdr
 	n    int
 	// failed lists the packets (indexes) the kernel refused, and errs why.
 	failed []int
 	errs   []syscall.Errno
-	order  [classes][]int // packet index of each msgs entry
+	order  [classes][]int // packet index of each message of a class
+	// The state of one sendmmsg on the AF_PACKET socket, and the function
+	// its RawConn.Write calls, bound once so that a send allocates nothing.
+	pktSent  int
+	pktErrno syscall.Errno
+	pktWrite func(fd uintptr) bool
 }
 
 // newSendBatch returns a batch of up to size packets.
 func newSendBatch(size int) *sendBatch {
 	b := &sendBatch{
-		bufs: make([][maxFrame]byte, size),
-		offs: make([]int, size),
-		lens: make([]int, size),
-		sa4:  make([]unix.RawSockaddrInet4, size),
-		sa6:  make([]unix.RawSockaddrInet6, size),
-		sall: make([]unix.RawSockaddrLinklayer, size),
-		iov:  make([]unix.Iovec, size),
+		bufs:  make([][maxFrame]byte, size),
+		offs:  make([]int, size),
+		lens:  make([]int, size),
+		iovs:  make([][]byte, size),
+		addrs: make([]net.IPAddr, size),
+		ips:   make([][16]byte, size),
+		sall:  make([]unix.RawSockaddrLinklayer, size),
+		iov:   make([]unix.Iovec, size),
+		mmsg:  make([]unix.Mmsghdr, 0, size),
 	}
-	for f := range b.msgs {
-		b.msgs[f] = make([]unix.Mmsghdr, 0, size)
+	for f := range b.ipMsg {
+		b.ipMsg[f] = make([]ipv4.Message, 0, size)
+	}
+	for f := range b.order {
 		b.order[f] = make([]int, 0, size)
 	}
+	b.pktWrite = b.writeFrames
 	return b
 }
 
@@ -158,19 +143,20 @@ func (b *sendBatch) add(n int, dst netip.Addr) {
 	i := b.n
 	b.offs[i] = 0
 	b.lens[i] = n
-	var h unix.Msghdr
 	f := classIP4
 	if dst.Is4() {
-		b.sa4[i] = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: dst.As4()}
-		h.Name = (*byte)(unsafe.Pointer(&b.sa4[i]))
-		h.Namelen = unix.SizeofSockaddrInet4
+		a := dst.As4()
+		copy(b.ips[i][:4], a[:])
+		b.addrs[i].IP = b.ips[i][:4]
 	} else {
-		b.sa6[i] = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: dst.As16()}
-		h.Name = (*byte)(unsafe.Pointer(&b.sa6[i]))
-		h.Namelen = unix.SizeofSockaddrInet6
+		b.ips[i] = dst.As16()
+		b.addrs[i].IP = b.ips[i][:]
 		f = classIP6
 	}
-	b.commit(i, f, h, 0, n)
+	b.iovs[i] = b.bufs[i][:n]
+	b.ipMsg[f] = append(b.ipMsg[f], ipv4.Message{Buffers: b.iovs[i : i+1], Addr: &b.addrs[i]})
+	b.order[f] = append(b.order[f], i)
+	b.n++
 }
 
 // nextFrame returns the buffer for the IP packet of the next frame, behind
@@ -188,17 +174,12 @@ func (b *sendBatch) addFrame(n int, p *ethPath) {
 	var h unix.Msghdr
 	h.Name = (*byte)(unsafe.Pointer(&b.sall[i]))
 	h.Namelen = unix.SizeofSockaddrLinklayer
-	b.commit(i, classPacket, h, 0, ethHeaderLen+n)
-}
-
-// commit adds message h of class f for bytes [off, off+n) of buffer i.
-func (b *sendBatch) commit(i, f int, h unix.Msghdr, off, n int) {
-	b.iov[i] = unix.Iovec{Base: &b.bufs[i][off]}
-	b.iov[i].SetLen(n)
+	b.iov[i] = unix.Iovec{Base: &b.bufs[i][0]}
+	b.iov[i].SetLen(ethHeaderLen + n)
 	h.Iov = &b.iov[i]
 	h.Iovlen = 1
-	b.msgs[f] = append(b.msgs[f], unix.Mmsghdr{Hdr: h})
-	b.order[f] = append(b.order[f], i)
+	b.mmsg = append(b.mmsg, unix.Mmsghdr{Hdr: h})
+	b.order[classPacket] = append(b.order[classPacket], i)
 	b.n++
 }
 
@@ -210,8 +191,11 @@ func (b *sendBatch) reset() {
 	b.n = 0
 	b.failed = b.failed[:0]
 	b.errs = b.errs[:0]
-	for f := range b.msgs {
-		b.msgs[f] = b.msgs[f][:0]
+	for f := range b.ipMsg {
+		b.ipMsg[f] = b.ipMsg[f][:0]
+	}
+	b.mmsg = b.mmsg[:0]
+	for f := range b.order {
 		b.order[f] = b.order[f][:0]
 	}
 }
@@ -220,16 +204,23 @@ func (b *sendBatch) reset() {
 // frames on sp. Packets the kernel refuses (no route, firewall, ...) are
 // listed in b.failed; the error is only for a socket that cannot send at
 // all (closed).
-func (b *sendBatch) send(s4, s6, sp *rawSocket) error {
-	for f, s := range [classes]*rawSocket{s4, s6, sp} {
-		msgs, order := b.msgs[f], b.order[f]
+func (b *sendBatch) send(s4, s6 *ipSocket, sp *packetSocket) error {
+	for f, s := range [2]*ipSocket{s4, s6} {
+		msgs, order := b.ipMsg[f], b.order[f]
 		for sent := 0; sent < len(msgs); {
-			n, errno, err := s.sendmmsg(msgs[sent:])
-			if err != nil {
+			n, err := s.writeBatch(msgs[sent:], 0)
+			sent += max(n, 0) // -1 when the first message was refused
+			if err == nil {
+				if n <= 0 {
+					return io.ErrShortWrite
+				}
+				continue
+			}
+			var errno syscall.Errno
+			if !errors.As(err, &errno) {
 				return err
 			}
-			sent += n
-			if errno != 0 {
+			if errno != unix.EINTR {
 				// The first remaining message was refused: skip it.
 				b.failed = append(b.failed, order[sent])
 				b.errs = append(b.errs, errno)
@@ -237,5 +228,38 @@ func (b *sendBatch) send(s4, s6, sp *rawSocket) error {
 			}
 		}
 	}
+	if len(b.mmsg) == 0 {
+		return nil
+	}
+	order := b.order[classPacket]
+	for b.pktSent = 0; b.pktSent < len(b.mmsg); {
+		b.pktErrno = 0
+		if err := sp.rc.Write(b.pktWrite); err != nil {
+			return err
+		}
+		if b.pktErrno != 0 {
+			b.failed = append(b.failed, order[b.pktSent])
+			b.errs = append(b.errs, b.pktErrno)
+			b.pktSent++
+		}
+	}
 	return nil
+}
+
+// writeFrames is the RawConn.Write callback of send: one sendmmsg of the
+// frames not sent yet. It returns false to wait for room in the send
+// buffer.
+func (b *sendBatch) writeFrames(fd uintptr) bool {
+	msgs := b.mmsg[b.pktSent:]
+	n, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&msgs[0])), uintptr(len(msgs)), 0, 0, 0)
+	switch e {
+	case 0:
+		b.pktSent += int(n)
+	case unix.EAGAIN:
+		return false
+	case unix.EINTR:
+	default:
+		b.pktErrno = e
+	}
+	return true
 }

@@ -60,9 +60,6 @@ const (
 	sysNmap     = "nmap"
 	sysMasscan  = "masscan"
 	sysHping    = "hping3"
-	// Workers of -send-only.
-	sysSendOnly = "sendonly"
-	sysBigScan  = "bigscan"
 )
 
 func main() {

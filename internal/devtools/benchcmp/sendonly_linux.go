@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/rawprobe/rawprobe/internal/verify/golden/record"
-	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
 // blackholed is the prefix of the send-only comparison: routed from the
@@ -32,17 +31,22 @@ type sendOnlySample struct {
 	pps      float64 // SYNs per second of the sending phase
 	cpuPerPk float64 // user+sys CPU of the whole process per SYN, in µs
 	sysShare float64 // the system's (kernel's) share of that CPU
+	ctxsw    float64 // context switches of the process per SYN (a thread woken to run Go's network poller is one)
 	rssKB    int64
 	err      string
 }
 
-// sendOnlyResult is what the send-only and full-scan workers print.
+// sendOnlyResult is what scanworker prints.
 type sendOnlyResult struct {
 	Probes   int     `json:"probes"`
 	SendSecs float64 `json:"send_seconds"` // first SYN to last SYN handed to the kernel
 	Secs     float64 `json:"seconds"`      // the whole Scan
 	Once     bool    `json:"exactly_once"` // every target had exactly one result
 	Results  int     `json:"results"`
+	// Peaks of the Go heap (scanworker samples them every 20 ms).
+	PeakHeapInuse uint64 `json:"peak_heap_inuse"`
+	PeakHeapAlloc uint64 `json:"peak_heap_alloc"`
+	NumGC         uint32 `json:"num_gc"`
 }
 
 // sendOnly compares rawprobe's and zmap's sending in the same network, run
@@ -50,10 +54,6 @@ type sendOnlyResult struct {
 func sendOnly(c config) (err error) {
 	if os.Geteuid() != 0 {
 		return errors.New("needs root")
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		return err
 	}
 	n, _, remove, err := record.SetupNetwork()
 	if err != nil {
@@ -75,6 +75,12 @@ func sendOnly(c config) (err error) {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	// The scans run in scanworker, a program that links rawcheck and not
+	// this one's verification harness, so that its peak RSS is rawcheck's.
+	scanWorker := filepath.Join(dir, "scanworker")
+	if out, err := exec.Command("go", "build", "-o", scanWorker, "github.com/rawprobe/rawprobe/internal/devtools/benchcmp/scanworker").CombinedOutput(); err != nil {
+		return fmt.Errorf("building scanworker: %v: %s", err, out)
+	}
 	empty := filepath.Join(dir, "blocklist")
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		return err
@@ -104,18 +110,19 @@ func sendOnly(c config) (err error) {
 	sysShare := func(ru *syscall.Rusage) float64 {
 		return float64(ru.Stime.Nano()) / float64(ru.Utime.Nano()+ru.Stime.Nano())
 	}
+	ctxsw := func(ru *syscall.Rusage) float64 { return float64(ru.Nvcsw + ru.Nivcsw) }
 	var raw, zm []sendOnlySample
 	for i := range c.runs {
 		ctx, cancel := context.WithTimeout(context.Background(), c.runTimeout)
-		r, ru, _, err := run(n.ProberCmd(ctx, exe, "-worker", sysSendOnly, "-run-timeout", c.runTimeout.String()), true)
+		r, ru, _, err := run(n.ProberCmd(ctx, scanWorker, "-scan", "sendonly", "-timeout", c.runTimeout.String()), true)
 		var s sendOnlySample
 		if err != nil || ru == nil {
 			s.err = fmt.Sprint("failed: ", err)
 		} else {
-			s = sendOnlySample{pps: float64(r.Probes) / r.SendSecs, cpuPerPk: cpu(ru) / float64(r.Probes) * 1e6, sysShare: sysShare(ru), rssKB: ru.Maxrss}
+			s = sendOnlySample{pps: float64(r.Probes) / r.SendSecs, cpuPerPk: cpu(ru) / float64(r.Probes) * 1e6, sysShare: sysShare(ru), ctxsw: ctxsw(ru) / float64(r.Probes), rssKB: ru.Maxrss}
 		}
 		raw = append(raw, s)
-		fmt.Fprintf(os.Stderr, "send-only run %d rawprobe: %.0f pps, %.2f µs CPU/SYN (%.0f%% system) %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.err)
+		fmt.Fprintf(os.Stderr, "send-only run %d rawprobe: %.0f pps, %.2f µs CPU/SYN (%.0f%% system), %.3f context switches/SYN %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.ctxsw, s.err)
 		// zmap 2.1.1 scans one port: 16 probes per address make the same
 		// 524,288 SYNs. Its cooldown is 0 s, so its wall time is sending.
 		_, ru, wall, err := run(n.ProberCmd(ctx, "zmap", "-q", "-p", "80", "-P", "16", "-r", "0", "-c", "0",
@@ -125,10 +132,10 @@ func sendOnly(c config) (err error) {
 		if err != nil || ru == nil {
 			s.err = fmt.Sprint("failed: ", err)
 		} else {
-			s = sendOnlySample{pps: sendOnlyProbes / wall, cpuPerPk: cpu(ru) / sendOnlyProbes * 1e6, sysShare: sysShare(ru), rssKB: ru.Maxrss}
+			s = sendOnlySample{pps: sendOnlyProbes / wall, cpuPerPk: cpu(ru) / sendOnlyProbes * 1e6, sysShare: sysShare(ru), ctxsw: ctxsw(ru) / sendOnlyProbes, rssKB: ru.Maxrss}
 		}
 		zm = append(zm, s)
-		fmt.Fprintf(os.Stderr, "send-only run %d zmap:     %.0f pps, %.2f µs CPU/SYN (%.0f%% system) %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.err)
+		fmt.Fprintf(os.Stderr, "send-only run %d zmap:     %.0f pps, %.2f µs CPU/SYN (%.0f%% system), %.3f context switches/SYN %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.ctxsw, s.err)
 		cancel()
 	}
 	med := func(ss []sendOnlySample, f func(sendOnlySample) float64) float64 {
@@ -152,99 +159,26 @@ func sendOnly(c config) (err error) {
 	if !c.big {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
-	r, ru, _, err := run(n.ProberCmd(ctx, exe, "-worker", sysBigScan, "-run-timeout", "30m"), true)
-	if err != nil {
-		return err
+	// The big scan runs -runs times too; its median peak RSS is reported.
+	var rates, rss []float64
+	for i := range c.runs {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+		r, ru, _, err := run(n.ProberCmd(ctx, scanWorker, "-scan", "bigscan", "-timeout", "30m"), true)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if !r.Once {
+			return fmt.Errorf("16.7 M targets, run %d: not every target had exactly one result (%d results)", i+1, r.Results)
+		}
+		rates = append(rates, float64(r.Probes)/r.Secs)
+		rss = append(rss, float64(ru.Maxrss)/1024)
+		fmt.Fprintf(os.Stderr, "16.7 M targets, run %d: %.0f probes/s, peak RSS %.1f MB (Go heap: peak in use %.1f MB, peak allocated %.1f MB, %d GCs)\n",
+			i+1, rates[i], rss[i], float64(r.PeakHeapInuse)/(1<<20), float64(r.PeakHeapAlloc)/(1<<20), r.NumGC)
 	}
-	fmt.Printf("| 16.7 M targets (/16 × 256 ports) | %s probes/s | exactly once: %v (%d results) | peak RSS %.1f MB |\n",
-		thousands(float64(r.Probes)/r.Secs), r.Once, r.Results, float64(ru.Maxrss)/1024)
+	sort.Float64s(rates)
+	sort.Float64s(rss)
+	fmt.Printf("| 16.7 M targets (/16 × 256 ports), median of %d | %s probes/s | exactly once | peak RSS %.1f MB |\n",
+		c.runs, thousands(rates[len(rates)/2]), rss[len(rss)/2])
 	return nil
-}
-
-// workSendOnly scans blackholed × 16 ports once (one attempt each) and
-// reports how long the sending took.
-func workSendOnly(ctx context.Context) (sendOnlyResult, error) {
-	ports := make([]uint16, 16)
-	for i := range ports {
-		ports[i] = uint16(80 + i)
-	}
-	return workScan(ctx, blackholed, ports, rawcheck.Config{Attempts: 1, Timeout: 200 * time.Millisecond, Window: 1 << 18})
-}
-
-// workBigScan scans the answering /16 × 256 ports with the defaults.
-func workBigScan(ctx context.Context) (sendOnlyResult, error) {
-	ports := make([]uint16, 256)
-	for i := range ports {
-		ports[i] = uint16(1000 + i)
-	}
-	return workScan(ctx, netip.MustParsePrefix("198.18.0.0/16"), ports, rawcheck.Config{})
-}
-
-// workScan scans every address of p × ports (address-major, ports
-// interleaved) and checks that each target got exactly one result.
-func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.Config) (sendOnlyResult, error) {
-	addrs := 1 << (32 - p.Bits())
-	total := addrs * len(ports)
-	r := sendOnlyResult{Probes: total}
-	pr, err := rawcheck.New(cfg)
-	if err != nil {
-		return r, err
-	}
-	defer pr.Close()
-	// Bit sets, so that the check adds little to the peak RSS measured.
-	seen := make([]uint64, (total+63)/64)
-	dup := false
-	base := p.Addr().As4()
-	first := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
-	targets := func(yield func(netip.AddrPort) bool) {
-		for pi, port := range ports {
-			_ = pi
-			for a := range addrs {
-				v := first + uint32(a)
-				if !yield(netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), port)) {
-					return
-				}
-			}
-		}
-	}
-	portIdx := map[uint16]int{}
-	for i, port := range ports {
-		portIdx[port] = i
-	}
-	start := time.Now()
-	done := make(chan struct{})
-	sent := make(chan time.Duration, 1)
-	go func() {
-		t := time.NewTicker(time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				sent <- time.Since(start)
-				return
-			case <-t.C:
-				if pr.Stats().Sent >= uint64(total) {
-					sent <- time.Since(start)
-					return
-				}
-			}
-		}
-	}()
-	err = pr.Scan(ctx, targets, func(res rawcheck.Result) {
-		a := res.Target.Addr().As4()
-		v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-		i := portIdx[res.Target.Port()]*addrs + int(v-first)
-		if seen[i/64]&(1<<(i%64)) != 0 {
-			dup = true
-		}
-		seen[i/64] |= 1 << (i % 64)
-		r.Results++
-	})
-	r.Secs = time.Since(start).Seconds()
-	close(done)
-	r.SendSecs = (<-sent).Seconds()
-	r.Once = !dup && r.Results == total
-	return r, err
 }

@@ -33,20 +33,6 @@ type workerResult struct {
 // worker probes every target of c.workerFile with one Go system, from the
 // namespace it was started in, and prints a workerResult.
 func worker(c config) error {
-	switch c.workerSystem {
-	case sysSendOnly, sysBigScan:
-		work := workSendOnly
-		if c.workerSystem == sysBigScan {
-			work = workBigScan
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), c.runTimeout)
-		defer cancel()
-		r, err := work(ctx)
-		if err != nil {
-			return err
-		}
-		return json.NewEncoder(os.Stdout).Encode(r)
-	}
 	targets, err := readTargets(c.workerFile, uint16(c.workerPort))
 	if err != nil {
 		return err

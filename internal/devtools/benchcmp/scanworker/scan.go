@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"net/netip"
+	"runtime"
+	"time"
+
+	"github.com/rawprobe/rawprobe/rawcheck"
+)
+
+// scans are the scans by -scan name.
+var scans = map[string]func(context.Context) (sendOnlyResult, error){
+	"sendonly": workSendOnly,
+	"bigscan":  workBigScan,
+}
+
+// blackholed is the prefix of the send-only scan (benchcmp routes it from
+// the prober to the target, which drops it).
+var blackholed = netip.MustParsePrefix("198.19.128.0/17")
+
+// sendOnlyResult is what the worker prints; benchcmp reads the same
+// fields.
+type sendOnlyResult struct {
+	Probes   int     `json:"probes"`
+	SendSecs float64 `json:"send_seconds"` // first SYN to last SYN handed to the kernel
+	Secs     float64 `json:"seconds"`      // the whole Scan
+	Once     bool    `json:"exactly_once"` // every target had exactly one result
+	Results  int     `json:"results"`
+	// What the Go heap took, sampled every 20 ms: the peak of the heap's
+	// spans in use, of the live and not yet collected objects, and the
+	// number of collections.
+	PeakHeapInuse uint64 `json:"peak_heap_inuse"`
+	PeakHeapAlloc uint64 `json:"peak_heap_alloc"`
+	NumGC         uint32 `json:"num_gc"`
+}
+
+// sampleHeap records the peaks of r's heap fields every 20 ms until stop
+// is closed, then closes done.
+func sampleHeap(r *sendOnlyResult, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	var ms runtime.MemStats
+	for {
+		runtime.ReadMemStats(&ms)
+		r.PeakHeapInuse = max(r.PeakHeapInuse, ms.HeapInuse)
+		r.PeakHeapAlloc = max(r.PeakHeapAlloc, ms.HeapAlloc)
+		r.NumGC = ms.NumGC
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// workSendOnly scans blackholed × 16 ports once (one attempt each) and
+// reports how long the sending took.
+func workSendOnly(ctx context.Context) (sendOnlyResult, error) {
+	ports := make([]uint16, 16)
+	for i := range ports {
+		ports[i] = uint16(80 + i)
+	}
+	return workScan(ctx, blackholed, ports, rawcheck.Config{Attempts: 1, Timeout: 200 * time.Millisecond, Window: 1 << 18})
+}
+
+// workBigScan scans the answering /16 × 256 ports with the defaults.
+func workBigScan(ctx context.Context) (sendOnlyResult, error) {
+	ports := make([]uint16, 256)
+	for i := range ports {
+		ports[i] = uint16(1000 + i)
+	}
+	return workScan(ctx, netip.MustParsePrefix("198.18.0.0/16"), ports, rawcheck.Config{})
+}
+
+// workScan scans every address of p × ports (address-major, ports
+// interleaved) and checks that each target got exactly one result.
+func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.Config) (sendOnlyResult, error) {
+	addrs := 1 << (32 - p.Bits())
+	total := addrs * len(ports)
+	r := sendOnlyResult{Probes: total}
+	pr, err := rawcheck.New(cfg)
+	if err != nil {
+		return r, err
+	}
+	defer pr.Close()
+	// Bit sets, so that the check adds little to the peak RSS measured.
+	seen := make([]uint64, (total+63)/64)
+	dup := false
+	base := p.Addr().As4()
+	first := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
+	targets := func(yield func(netip.AddrPort) bool) {
+		for pi, port := range ports {
+			_ = pi
+			for a := range addrs {
+				v := first + uint32(a)
+				if !yield(netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), port)) {
+					return
+				}
+			}
+		}
+	}
+	portIdx := map[uint16]int{}
+	for i, port := range ports {
+		portIdx[port] = i
+	}
+	stopSampling, sampled := make(chan struct{}), make(chan struct{})
+	go sampleHeap(&r, stopSampling, sampled)
+	start := time.Now()
+	done := make(chan struct{})
+	sent := make(chan time.Duration, 1)
+	go func() {
+		t := time.NewTicker(time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				sent <- time.Since(start)
+				return
+			case <-t.C:
+				if pr.Stats().Sent >= uint64(total) {
+					sent <- time.Since(start)
+					return
+				}
+			}
+		}
+	}()
+	err = pr.Scan(ctx, targets, func(res rawcheck.Result) {
+		a := res.Target.Addr().As4()
+		v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+		i := portIdx[res.Target.Port()]*addrs + int(v-first)
+		if seen[i/64]&(1<<(i%64)) != 0 {
+			dup = true
+		}
+		seen[i/64] |= 1 << (i % 64)
+		r.Results++
+	})
+	r.Secs = time.Since(start).Seconds()
+	close(done)
+	r.SendSecs = (<-sent).Seconds()
+	close(stopSampling)
+	<-sampled
+	r.Once = !dup && r.Results == total
+	return r, err
+}
