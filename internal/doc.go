@@ -47,6 +47,8 @@
 //   - verify/golden: loads and replays the golden captures of
 //     testdata/pcaps without privileges.
 //   - verify/golden/record: records those scenarios in a netlab network.
+//   - verify/godeps: `go list -deps` for the tests that bound what a
+//     package is built from.
 //
 // # devtools: developer commands
 //
