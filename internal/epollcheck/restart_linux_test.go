@@ -61,7 +61,7 @@ func installHook(t *testing.T, pauses map[hookPoint]*pause) {
 
 // serveUntil runs e.Serve until the returned stop is called; stop waits
 // for Serve to return. It returns the ready callback's epoll fd.
-func serveUntil(t *testing.T, e *Engine) (epfd int, stop func()) {
+func serveUntil(t testing.TB, e *Engine) (epfd int, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan int, 1)
