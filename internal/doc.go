@@ -47,6 +47,10 @@
 //   - verify/golden: loads and replays the golden captures of
 //     testdata/pcaps without privileges.
 //   - verify/golden/record: records those scenarios in a netlab network.
+//   - verify/godeps: `go list -deps` for the tests that bound what a
+//     package is built from.
+//   - verify/pcapconv: rewrites pcap files as pcapng, frame for frame,
+//     for the tests that read both formats.
 //
 // # devtools: developer commands
 //

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/gopacket/pcapgo"
+
+	"github.com/rawprobe/rawprobe/internal/verify/pcapconv"
 )
 
 // dialAndHalfOpen writes one completed handshake (net.Dial's SYN, SYN-ACK,
@@ -46,40 +48,8 @@ func TestCompletedHandshake(t *testing.T) {
 // toPcapng rewrites the pcap at src as pcapng, frame for frame.
 func toPcapng(t *testing.T, src string) string {
 	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	r, err := pcapgo.NewReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dst := filepath.Join(t.TempDir(), "copy.pcapng")
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := pcapgo.NewNgWriter(out, r.LinkType())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.WritePacket(ci, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
+	if err := pcapconv.ToPcapng(dst, src); err != nil {
 		t.Fatal(err)
 	}
 	return dst

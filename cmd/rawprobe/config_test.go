@@ -44,15 +44,7 @@ func TestBadSettings(t *testing.T) {
 			if sub != nil {
 				args = args[:len(args)-1]
 			}
-			c := runCLI(t, args)
-			ok := c.code == 2 && len(c.opened) == 0 && len(c.fake.probed) == 0 && c.stdout == ""
-			for _, w := range tc.want {
-				ok = ok && strings.Contains(c.stderr, w)
-			}
-			if !ok {
-				t.Errorf("%q: exit %d, opened %v, probed %v, stdout %q, stderr %q; want exit 2 naming %q, nothing opened",
-					args, c.code, c.opened, c.fake.probed, c.stdout, c.stderr, tc.want)
-			}
+			checkRejected(t, args, tc.want)
 		}
 	}
 	// Control: the limits themselves are accepted.
@@ -127,5 +119,21 @@ func TestServeTimeoutSplit(t *testing.T) {
 	p, err := parseServe([]string{"--timeout", "6s", "--retries", "2"}, env{})
 	if err != nil || p.timeout != 6*time.Second || p.attempts != 3 || p.cfg.Timeout != 6*time.Second || p.cfg.Attempts != 1 {
 		t.Errorf("parseServe = %+v, %v; want a 6s budget, 3 exporter attempts of one engine SYN each", p, err)
+	}
+}
+
+// checkRejected runs the command with args and fails t unless it exits 2
+// with a stderr naming every string of want, having opened no output,
+// probed nothing and written nothing to stdout.
+func checkRejected(t *testing.T, args, want []string) {
+	t.Helper()
+	c := runCLI(t, args)
+	ok := c.code == 2 && len(c.opened) == 0 && len(c.fake.probed) == 0 && c.stdout == ""
+	for _, w := range want {
+		ok = ok && strings.Contains(c.stderr, w)
+	}
+	if !ok {
+		t.Errorf("%q: exit %d, opened %v, probed %v, stdout %q, stderr %q; want exit 2 naming %q, nothing opened",
+			args, c.code, c.opened, c.fake.probed, c.stdout, c.stderr, want)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -17,7 +16,6 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"github.com/google/gopacket/pcapgo"
 
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
@@ -123,31 +121,14 @@ func TestLiveInterruptResume(t *testing.T) {
 	}
 	checkEachOnce(t, readJSONLTargets(t, out), total)
 
-	f, err := os.Open(pcapPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	syns := map[string]bool{}
-	for {
-		data, _, err := r.ReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("pcap after %d SYN destinations: %v", len(syns), err)
-		}
-		pkt := gopacket.NewPacket(data, r.LinkType(), gopacket.NoCopy)
+	eachPcapPacket(t, pcapPath, gopacket.NoCopy, func(pkt gopacket.Packet) {
 		ip, _ := pkt.Layer(layers.LayerTypeIPv4).(*layers.IPv4)
 		tcp, _ := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
 		if ip != nil && tcp != nil && tcp.SYN && !tcp.ACK {
 			syns[netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip.DstIP.To4())), uint16(tcp.DstPort)).String()] = true
 		}
-	}
+	})
 	if len(syns) != total {
 		t.Errorf("pcap: SYNs to %d targets, want %d", len(syns), total)
 	}

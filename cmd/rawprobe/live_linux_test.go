@@ -61,33 +61,16 @@ func TestLiveRawPcap(t *testing.T) {
 	}
 	assertNoAccept(t, ln)
 
-	f, err := os.Open(pcapPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	r, err := pcapgo.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
 	type key struct {
 		port  uint16
 		flags string
 	}
 	seen := map[key]int{}
-	for {
-		data, _, err := r.ReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		pkt := gopacket.NewPacket(data, r.LinkType(), gopacket.Default)
+	eachPcapPacket(t, pcapPath, gopacket.Default, func(pkt gopacket.Packet) {
 		tcp, _ := pkt.Layer(layers.LayerTypeTCP).(*layers.TCP)
 		if tcp == nil {
 			t.Errorf("not TCP: %v", pkt)
-			continue
+			return
 		}
 		toTarget := uint16(tcp.DstPort) == open.Port() || uint16(tcp.DstPort) == closed.Port()
 		port, flags := uint16(tcp.SrcPort), ""
@@ -107,7 +90,7 @@ func TestLiveRawPcap(t *testing.T) {
 		if toTarget && (len(tcp.Payload) > 0 || (tcp.ACK && !tcp.RST && !tcp.SYN)) {
 			t.Errorf("prober sent a bare ACK or data: %v", pkt)
 		}
-	}
+	})
 	for _, want := range []key{{open.Port(), "out:S"}, {open.Port(), "SA"}, {closed.Port(), "out:S"}} {
 		if seen[want] == 0 {
 			t.Errorf("capture lacks %+v; has %v", want, seen)
@@ -118,5 +101,31 @@ func TestLiveRawPcap(t *testing.T) {
 	}
 	if n := seen[key{open.Port(), "out:R"}] + seen[key{open.Port(), "out:AR"}]; n == 0 {
 		t.Errorf("capture lacks our RST to the open port; has %v", seen)
+	}
+}
+
+// eachPcapPacket calls fn with each packet of the pcap file at path,
+// decoded with opts by the file's link type, in file order. A file that
+// does not open or parse to its end fails t.
+func eachPcapPacket(t *testing.T, path string, opts gopacket.DecodeOptions, fn func(gopacket.Packet)) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; ; n++ {
+		data, _, err := r.ReadPacketData()
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			t.Fatalf("%s: after %d packets: %v", path, n, err)
+		}
+		fn(gopacket.NewPacket(data, r.LinkType(), opts))
 	}
 }

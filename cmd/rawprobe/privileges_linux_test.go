@@ -308,34 +308,8 @@ func TestServeDropsCapabilities(t *testing.T) {
 	cmd := exec.Command("ip", "netns", "exec", n.ProberNS, bin, "serve", "--web.listen-address", addr)
 	logs := &lockedBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("exporter log:\n%s", logs)
-		}
-	})
 	c := proberClient(n, 5*time.Second)
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := c.Get("http://" + addr + "/metrics")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("exporter does not answer: %v\n%s", err, logs)
-		}
-	}
+	exited := runExporter(t, cmd, addr, logs, c)
 	sts := waitDropped(t, cmd, bin, exited)
 	for i, st := range sts {
 		if st != (privdrop.Status{NoNewPrivs: true}) {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -18,10 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket/pcapgo"
-
 	"github.com/rawprobe/rawprobe/internal/cli/output"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
+	"github.com/rawprobe/rawprobe/internal/verify/pcapconv"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
@@ -313,38 +311,8 @@ func TestLiveVerify(t *testing.T) {
 // toPcapng rewrites the pcap at src as pcapng next to it.
 func toPcapng(t *testing.T, src string) string {
 	t.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	r, err := pcapgo.NewReader(in)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dst := strings.TrimSuffix(src, ".pcap") + ".pcapng"
-	out, err := os.Create(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	w, err := pcapgo.NewNgWriter(out, r.LinkType())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		data, ci, err := r.ReadPacketData()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.WritePacket(ci, data); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Flush(); err != nil {
+	if err := pcapconv.ToPcapng(dst, src); err != nil {
 		t.Fatal(err)
 	}
 	return dst

@@ -38,6 +38,18 @@ func startExporter(t *testing.T, n *testnet.Net, port int, args ...string) *expo
 	cmd.Env = append(os.Environ(), envRunMain+"=1")
 	e := &exporterProc{addr: addr, stderr: &lockedBuffer{}}
 	cmd.Stdout, cmd.Stderr = e.stderr, e.stderr
+	runExporter(t, cmd, addr, e.stderr, proberClient(n, 2*time.Second))
+	return e
+}
+
+// runExporter starts cmd, a "rawprobe serve" listening on addr whose
+// output goes to logs, and waits up to 15 s until c is answered on addr's
+// /metrics; the process exiting first, or no answer by then, fails t. It
+// stops the process in t.Cleanup (SIGINT, SIGKILL after 10 s) and then
+// logs its output if t failed. The channel returned is closed once the
+// process has exited.
+func runExporter(t *testing.T, cmd *exec.Cmd, addr string, logs *lockedBuffer, c *http.Client) <-chan struct{} {
+	t.Helper()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -52,23 +64,22 @@ func startExporter(t *testing.T, n *testnet.Net, port int, args ...string) *expo
 			<-exited
 		}
 		if t.Failed() {
-			t.Logf("exporter %s stderr:\n%s", addr, e.stderr)
+			t.Logf("exporter %s output:\n%s", addr, logs)
 		}
 	})
-	c := proberClient(n, 2*time.Second)
 	for deadline := time.Now().Add(15 * time.Second); ; {
 		resp, err := c.Get("http://" + addr + "/metrics")
 		if err == nil {
 			resp.Body.Close()
-			return e
+			return exited
 		}
 		select {
 		case <-exited:
-			t.Fatalf("exporter on %s exited: %s", addr, e.stderr)
+			t.Fatalf("exporter on %s exited: %s", addr, logs)
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("exporter on %s does not answer: %v\n%s", addr, err, e.stderr)
+			t.Fatalf("exporter on %s does not answer: %v\n%s", addr, err, logs)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -40,15 +40,7 @@ func TestSourcePortsRefused(t *testing.T) {
 			if sub == nil {
 				args = append(args, "198.18.0.1:80")
 			}
-			c := runCLI(t, args)
-			ok := c.code == 2 && len(c.opened) == 0 && len(c.fake.probed) == 0 && c.stdout == ""
-			for _, w := range tc.want {
-				ok = ok && strings.Contains(c.stderr, w)
-			}
-			if !ok {
-				t.Errorf("%q: exit %d, opened %v, probed %v, stdout %q, stderr %q; want exit 2 naming %q, nothing opened",
-					args, c.code, c.opened, c.fake.probed, c.stdout, c.stderr, tc.want)
-			}
+			checkRejected(t, args, tc.want)
 		}
 
 		var got engine.Config

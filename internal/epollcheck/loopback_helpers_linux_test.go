@@ -1,7 +1,6 @@
 package epollcheck
 
 import (
-	"context"
 	"net/netip"
 	"testing"
 	"time"
@@ -11,27 +10,7 @@ import (
 // (checking that it returned nil) when the test ends.
 func runServe(t testing.TB, e *Engine) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	ended := make(chan error, 1)
-	go func() { ended <- e.Serve(ctx, func(int) { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-ended:
-		cancel()
-		t.Fatalf("Serve returned before ready: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-ended:
-			if err != nil {
-				t.Errorf("Serve returned %v after cancel, want nil", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Serve did not return within 10s of cancel")
-		}
-	})
+	serveUntil(t, e)
 }
 
 // startedEngine returns an Engine that serves for the test.

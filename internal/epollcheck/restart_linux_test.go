@@ -2,7 +2,6 @@ package epollcheck
 
 import (
 	"context"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -60,33 +59,9 @@ func installHook(t *testing.T, pauses map[hookPoint]*pause) {
 	})
 }
 
-// fullListener returns a loopback listener whose accept queue is full, so
-// the kernel drops SYNs to it, and its fd: accepting from it makes room,
-// and the next retransmitted SYN is answered with a SYN-ACK.
-func fullListener(t *testing.T) (string, int) {
-	t.Helper()
-	fd, addr, err := loopback.Bind("tcp4", "127.0.0.1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if err := unix.Listen(fd, 0); err != nil { // accept queue of one
-		t.Fatal(err)
-	}
-	for range 5 {
-		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
-		if err != nil {
-			return addr, fd
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	t.Fatalf("accept queue of %s never filled", addr)
-	return "", -1
-}
-
 // serveUntil runs e.Serve until the returned stop is called; stop waits
 // for Serve to return. It returns the ready callback's epoll fd.
-func serveUntil(t *testing.T, e *Engine) (epfd int, stop func()) {
+func serveUntil(t testing.TB, e *Engine) (epfd int, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan int, 1)
@@ -129,7 +104,7 @@ func serveUntil(t *testing.T, e *Engine) (epfd int, stop func()) {
 func TestRestartedLoopKeepsItsEvents(t *testing.T) {
 	e := New()
 	e.shards = 1
-	addr, lfd := fullListener(t)
+	addr, lfd := loopback.FullListener(t, "tcp4")
 	oldLast, newFirst, newLoop := newPause(), newPause(), newPause()
 	installHook(t, map[hookPoint]*pause{
 		hookCheckLastPoll:  oldLast,

@@ -1,29 +1,11 @@
 package demo
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
-)
 
-// goListDeps returns the import paths of pkg and of every package it
-// depends on (`go list -deps`), as the build of pkg links them.
-func goListDeps(t *testing.T, pkg string) []string {
-	t.Helper()
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("the go tool is not on PATH, so the dependencies of %s cannot be listed: %v", pkg, err)
-	}
-	out, err := exec.Command(gotool, "list", "-deps", pkg).Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("go list -deps %s: %v\n%s", pkg, err, stderr)
-	}
-	return strings.Fields(string(out))
-}
+	"github.com/rawprobe/rawprobe/internal/verify/godeps"
+)
 
 // testCode returns the packages of deps that are test code: package
 // testing (and its sub-packages), internal/verify/testnet (the testing
@@ -45,7 +27,7 @@ func testCode(deps []string) []string {
 // testing.
 func TestCommandLinksNoTestCode(t *testing.T) {
 	const cmd = "github.com/rawprobe/rawprobe/cmd/rawprobe"
-	deps := goListDeps(t, cmd)
+	deps := godeps.Deps(t, cmd)
 	if len(deps) < 10 {
 		t.Fatalf("go list -deps %s listed only %v", cmd, deps)
 	}
@@ -55,7 +37,7 @@ func TestCommandLinksNoTestCode(t *testing.T) {
 	// Negative control: the checker finds testing in testnet's
 	// dependencies.
 	const testnet = "github.com/rawprobe/rawprobe/internal/verify/testnet"
-	if bad := testCode(goListDeps(t, testnet)); len(bad) < 2 {
+	if bad := testCode(godeps.Deps(t, testnet)); len(bad) < 2 {
 		t.Errorf("the checker found only %v in %s, want testing and testnet itself", bad, testnet)
 	}
 }

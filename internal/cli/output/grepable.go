@@ -1,8 +1,6 @@
 package output
 
 import (
-	"bufio"
-	"errors"
 	"io"
 	"strconv"
 )
@@ -24,12 +22,7 @@ import (
 //
 // A GrepableWriter is not safe for concurrent use.
 type GrepableWriter struct {
-	w      *bufio.Writer
-	h      NmapHeader
-	g      hostGrouper
-	buf    []byte
-	hosts  uint64
-	closed bool
+	nmapFile
 }
 
 var _ Writer = (*GrepableWriter)(nil)
@@ -37,8 +30,8 @@ var _ Writer = (*GrepableWriter)(nil)
 // NewGrepableWriter returns a GrepableWriter to w and writes its header
 // line.
 func NewGrepableWriter(w io.Writer, h NmapHeader) *GrepableWriter {
-	gw := &GrepableWriter{w: bufio.NewWriter(w), h: h}
-	gw.g = newHostGrouper(h, gw.writeHost)
+	gw := &GrepableWriter{}
+	gw.init(w, h, "GrepableWriter", gw.writeHost)
 	b := append(gw.buf[:0], "# Nmap "...)
 	b = appendPrintable(b, h.nmapVersion())
 	b = append(b, " scan initiated "...)
@@ -46,19 +39,13 @@ func NewGrepableWriter(w io.Writer, h NmapHeader) *GrepableWriter {
 	b = append(b, " as: "...)
 	b = appendPrintable(b, h.Args)
 	b = append(b, '\n')
-	gw.buf = b
-	gw.w.Write(b)
+	gw.put(b)
 	return gw
 }
 
 // Write adds one result; its host is written when complete or when the
 // buffer is full.
-func (gw *GrepableWriter) Write(r Record) error {
-	if gw.closed {
-		return errors.New("output: write to a closed GrepableWriter")
-	}
-	return gw.g.add(r)
-}
+func (gw *GrepableWriter) Write(r Record) error { return gw.write(r) }
 
 // Flush writes the hosts already formatted to the underlying writer. Hosts
 // still gathering results stay in the buffer: Close writes them.
@@ -68,32 +55,18 @@ func (gw *GrepableWriter) Flush() error { return gw.w.Flush() }
 // flushes. It does not close the underlying writer. A scan that did not
 // finish (s.Err) gets nmap's comment line for an error before it.
 func (gw *GrepableWriter) Close(s NmapStats) error {
-	if gw.closed {
-		return errors.New("output: GrepableWriter closed twice")
-	}
-	err := gw.g.flush()
-	gw.closed = true
-	hosts := s.Hosts
-	if hosts == 0 {
-		hosts = gw.hosts
-	}
-	b := gw.buf[:0]
-	if s.Err != nil {
-		b = append(b, "# "...)
-		b = appendPrintable(b, s.Err.Error())
-		b = append(b, '\n')
-	}
-	b = append(b, "# Nmap done at "...)
-	b = appendCtime(b, s.End)
-	b = append(b, " -- "...)
-	b = appendDoneSummary(b, hosts, gw.h.Start, s.End)
-	b = append(b, '\n')
-	gw.buf = b
-	gw.w.Write(b)
-	if ferr := gw.w.Flush(); err == nil {
-		err = ferr
-	}
-	return err
+	return gw.close(s, func(b []byte, hosts uint64) []byte {
+		if s.Err != nil {
+			b = append(b, "# "...)
+			b = appendPrintable(b, s.Err.Error())
+			b = append(b, '\n')
+		}
+		b = append(b, "# Nmap done at "...)
+		b = appendCtime(b, s.End)
+		b = append(b, " -- "...)
+		b = appendDoneSummary(b, hosts, gw.h.Start, s.End)
+		return append(b, '\n')
+	})
 }
 
 // writeHost formats one host's Status and Ports lines.
@@ -117,9 +90,7 @@ func (gw *GrepableWriter) writeHost(grp *hostGroup) error {
 		b = append(b, "///"...)
 	}
 	b = append(b, '\n')
-	gw.buf = b
-	_, err := gw.w.Write(b)
-	return err
+	return gw.put(b)
 }
 
 // appendGrepableHost appends "Host: ADDR (NAME)".

@@ -95,10 +95,15 @@ var nmapHeader = NmapHeader{
 
 var nmapEnd = nmapStart.Add(3250 * time.Millisecond)
 
-func renderXML(t *testing.T, h NmapHeader, recs []Record, stats NmapStats) string {
+// renderNmap writes recs with the writer newWriter returns and closes it
+// with stats, failing t on any error; it returns what was written.
+func renderNmap[W interface {
+	Write(Record) error
+	Close(NmapStats) error
+}](t *testing.T, newWriter func(io.Writer, NmapHeader) W, h NmapHeader, recs []Record, stats NmapStats) string {
 	t.Helper()
 	var buf bytes.Buffer
-	w := NewXMLWriter(&buf, h)
+	w := newWriter(&buf, h)
 	for _, r := range recs {
 		if err := w.Write(r); err != nil {
 			t.Fatal(err)
@@ -110,19 +115,16 @@ func renderXML(t *testing.T, h NmapHeader, recs []Record, stats NmapStats) strin
 	return buf.String()
 }
 
+// renderXML is what an XMLWriter writes of recs.
+func renderXML(t *testing.T, h NmapHeader, recs []Record, stats NmapStats) string {
+	t.Helper()
+	return renderNmap(t, NewXMLWriter, h, recs, stats)
+}
+
+// renderGrepable is what a GrepableWriter writes of recs.
 func renderGrepable(t *testing.T, h NmapHeader, recs []Record, stats NmapStats) string {
 	t.Helper()
-	var buf bytes.Buffer
-	w := NewGrepableWriter(&buf, h)
-	for _, r := range recs {
-		if err := w.Write(r); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(stats); err != nil {
-		t.Fatal(err)
-	}
-	return buf.String()
+	return renderNmap(t, NewGrepableWriter, h, recs, stats)
 }
 
 func TestNmapGolden(t *testing.T) {

@@ -1,8 +1,6 @@
 package output
 
 import (
-	"bufio"
-	"errors"
 	"io"
 	"strconv"
 	"unicode/utf8"
@@ -26,20 +24,15 @@ import (
 //
 // An XMLWriter is not safe for concurrent use.
 type XMLWriter struct {
-	w      *bufio.Writer
-	h      NmapHeader
-	g      hostGrouper
-	buf    []byte
-	hosts  uint64
-	closed bool
+	nmapFile
 }
 
 var _ Writer = (*XMLWriter)(nil)
 
 // NewXMLWriter returns an XMLWriter to w and writes the document's start.
 func NewXMLWriter(w io.Writer, h NmapHeader) *XMLWriter {
-	x := &XMLWriter{w: bufio.NewWriter(w), h: h}
-	x.g = newHostGrouper(h, x.writeHost)
+	x := &XMLWriter{}
+	x.init(w, h, "XMLWriter", x.writeHost)
 	b := append(x.buf[:0], "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE nmaprun>\n<!-- Nmap "...)
 	b = appendXMLText(b, h.nmapVersion())
 	b = append(b, " scan initiated "...)
@@ -59,19 +52,13 @@ func NewXMLWriter(w io.Writer, h NmapHeader) *XMLWriter {
 	b = append(b, "\" services=\""...)
 	b = appendXMLText(b, h.Ports)
 	b = append(b, "\"/>\n<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n"...)
-	x.buf = b
-	x.w.Write(b)
+	x.put(b)
 	return x
 }
 
 // Write adds one result; its host is written when complete or when the
 // buffer is full.
-func (x *XMLWriter) Write(r Record) error {
-	if x.closed {
-		return errors.New("output: write to a closed XMLWriter")
-	}
-	return x.g.add(r)
-}
+func (x *XMLWriter) Write(r Record) error { return x.write(r) }
 
 // Flush writes the hosts already formatted to the underlying writer. Hosts
 // still gathering results stay in the buffer: Close writes them.
@@ -80,43 +67,30 @@ func (x *XMLWriter) Flush() error { return x.w.Flush() }
 // Close writes the hosts still buffered and the closing <runstats>, and
 // flushes. It does not close the underlying writer.
 func (x *XMLWriter) Close(s NmapStats) error {
-	if x.closed {
-		return errors.New("output: XMLWriter closed twice")
-	}
-	err := x.g.flush()
-	x.closed = true
-	hosts := s.Hosts
-	if hosts == 0 {
-		hosts = x.hosts
-	}
-	b := append(x.buf[:0], "<runstats><finished time=\""...)
-	b = strconv.AppendInt(b, s.End.Unix(), 10)
-	b = append(b, "\" timestr=\""...)
-	b = appendCtime(b, s.End)
-	b = append(b, "\" summary=\"Nmap done at "...)
-	b = appendCtime(b, s.End)
-	b = append(b, "; "...)
-	b = appendDoneSummary(b, hosts, x.h.Start, s.End)
-	b = append(b, "\" elapsed=\""...)
-	b = appendElapsed(b, x.h.Start, s.End)
-	if s.Err != nil {
-		b = append(b, "\" exit=\"error\" errormsg=\""...)
-		b = appendXMLText(b, s.Err.Error())
-		b = append(b, "\"/>"...)
-	} else {
-		b = append(b, "\" exit=\"success\"/>"...)
-	}
-	b = append(b, "<hosts up=\""...)
-	b = strconv.AppendUint(b, hosts, 10)
-	b = append(b, "\" down=\"0\" total=\""...)
-	b = strconv.AppendUint(b, hosts, 10)
-	b = append(b, "\"/>\n</runstats>\n</nmaprun>\n"...)
-	x.buf = b
-	x.w.Write(b)
-	if ferr := x.w.Flush(); err == nil {
-		err = ferr
-	}
-	return err
+	return x.close(s, func(b []byte, hosts uint64) []byte {
+		b = append(b, "<runstats><finished time=\""...)
+		b = strconv.AppendInt(b, s.End.Unix(), 10)
+		b = append(b, "\" timestr=\""...)
+		b = appendCtime(b, s.End)
+		b = append(b, "\" summary=\"Nmap done at "...)
+		b = appendCtime(b, s.End)
+		b = append(b, "; "...)
+		b = appendDoneSummary(b, hosts, x.h.Start, s.End)
+		b = append(b, "\" elapsed=\""...)
+		b = appendElapsed(b, x.h.Start, s.End)
+		if s.Err != nil {
+			b = append(b, "\" exit=\"error\" errormsg=\""...)
+			b = appendXMLText(b, s.Err.Error())
+			b = append(b, "\"/>"...)
+		} else {
+			b = append(b, "\" exit=\"success\"/>"...)
+		}
+		b = append(b, "<hosts up=\""...)
+		b = strconv.AppendUint(b, hosts, 10)
+		b = append(b, "\" down=\"0\" total=\""...)
+		b = strconv.AppendUint(b, hosts, 10)
+		return append(b, "\"/>\n</runstats>\n</nmaprun>\n"...)
+	})
 }
 
 // writeHost formats one <host> element into the buffered writer.
@@ -160,9 +134,7 @@ func (x *XMLWriter) writeHost(grp *hostGroup) error {
 		b = append(b, "</port>\n"...)
 	}
 	b = append(b, "</ports>\n</host>\n"...)
-	x.buf = b
-	_, err := x.w.Write(b)
-	return err
+	return x.put(b)
 }
 
 // appendXMLText appends s escaped for an XML attribute value or comment,

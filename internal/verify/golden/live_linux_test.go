@@ -16,12 +16,10 @@ import (
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
-// Every scenario, recorded again in a fresh test network, reproduces its
-// golden flag sequence (and Record checks the replayed state, the
-// pcapcheck verdict, the SYN count and the connections accepted). The
-// net.Dial scenario is the negative control: its flow must differ from
-// the open-port flow of the probers.
-func TestLiveFlagsMatchGolden(t *testing.T) {
+// liveNet returns the golden scenarios by name and a fresh test network
+// whose target listens on record.OpenPort and is ready for the scenarios.
+func liveNet(t *testing.T) (map[string]golden.Scenario, *testnet.Net, *testnet.Listener) {
+	t.Helper()
 	goldens := make(map[string]golden.Scenario)
 	for _, s := range load(t) {
 		goldens[s.Name] = s
@@ -31,6 +29,16 @@ func TestLiveFlagsMatchGolden(t *testing.T) {
 	if err := record.WaitReady(n.Net, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	return goldens, n, l
+}
+
+// Every scenario, recorded again in a fresh test network, reproduces its
+// golden flag sequence (and Record checks the replayed state, the
+// pcapcheck verdict, the SYN count and the connections accepted). The
+// net.Dial scenario is the negative control: its flow must differ from
+// the open-port flow of the probers.
+func TestLiveFlagsMatchGolden(t *testing.T) {
+	goldens, n, l := liveNet(t)
 	dir := t.TempDir()
 	for _, d := range record.Defs() {
 		t.Run(d.Name, func(t *testing.T) {
@@ -58,15 +66,7 @@ func TestLiveFlagsMatchGolden(t *testing.T) {
 // golden state and puts the golden flag sequence on the wire. pcapcheck
 // passes every flow and the target accepts nothing.
 func TestLiveRawcheckMatchesGolden(t *testing.T) {
-	goldens := make(map[string]golden.Scenario)
-	for _, s := range load(t) {
-		goldens[s.Name] = s
-	}
-	n := testnet.New(t)
-	l := n.Listen(t, "tcp", fmt.Sprintf(":%d", record.OpenPort))
-	if err := record.WaitReady(n.Net, 10*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	goldens, n, l := liveNet(t)
 	accepted := l.Accepted()
 	// One prober per SYN count of the scenarios, each on its own port.
 	probers := make(map[int]*rawcheck.Prober)

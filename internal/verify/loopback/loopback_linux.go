@@ -94,6 +94,16 @@ func ClosedPort(t testing.TB, network string) string {
 // out.
 func SilentListener(t testing.TB, network string) string {
 	t.Helper()
+	addr, _ := FullListener(t, network)
+	return addr
+}
+
+// FullListener returns SilentListener's address and its listening fd:
+// accepting from the fd makes room in the queue, so the next
+// retransmitted SYN is answered with a SYN-ACK. The fd is closed in
+// t.Cleanup.
+func FullListener(t testing.TB, network string) (addr string, fd int) {
+	t.Helper()
 	fd, addr, err := Bind(network, host(network))
 	if err != nil {
 		t.Fatal(err)
@@ -106,12 +116,12 @@ func SilentListener(t testing.TB, network string) string {
 	for range 5 {
 		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
 		if err != nil {
-			return addr
+			return addr, fd
 		}
 		t.Cleanup(func() { c.Close() })
 	}
 	t.Fatalf("accept queue of %s never filled", addr)
-	return ""
+	return "", -1
 }
 
 // FdCount returns how many fds the process has open.

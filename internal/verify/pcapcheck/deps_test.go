@@ -1,26 +1,19 @@
 package pcapcheck
 
 import (
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rawprobe/rawprobe/internal/verify/godeps"
 )
 
 // rawprobePackages returns the rawprobe packages pkg is built from (`go
 // list -deps`), pkg included.
 func rawprobePackages(t *testing.T, pkg string) []string {
 	t.Helper()
-	gotool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skipf("the go tool is not on PATH, so the dependencies of %s cannot be listed: %v", pkg, err)
-	}
-	out, err := exec.Command(gotool, "list", "-deps", pkg).Output()
-	if err != nil {
-		t.Fatalf("go list -deps %s: %v", pkg, err)
-	}
 	var own []string
-	for _, p := range strings.Fields(string(out)) {
+	for _, p := range godeps.Deps(t, pkg) {
 		if strings.HasPrefix(p, "github.com/rawprobe/rawprobe/") {
 			own = append(own, p)
 		}
