@@ -100,13 +100,13 @@ func TestSilentAttempts(t *testing.T) {
 	}
 }
 
-// TestMixedDelayScan scans three /24s whose SYN-ACKs come back after
+// TestLoadMixedDelayScan scans three /24s whose SYN-ACKs come back after
 // 1 ms, 50 ms and 200 ms (± 10%), with 10% of the SYNs dropped, in one scan
 // with the default timing settings: every target must be open exactly once
 // with an RTT no shorter than its path's delay when answered at the first
 // attempt (the delay paths work), and the RTT p99 must be the 200 ms
 // path's.
-func TestMixedDelayScan(t *testing.T) {
+func TestLoadMixedDelayScan(t *testing.T) {
 	if testing.Short() {
 		t.Skip("load test: runs in make test's second pass without -race")
 	}

@@ -112,10 +112,10 @@ func (s *sendPathNet) fill(b *sendBatch, frames bool, next *uint32) {
 	}
 }
 
-// TestSendAllocations checks that sending a batch allocates nothing, on
+// TestAllocsSend checks that sending a batch allocates nothing, on
 // the raw IP socket (x/net/ipv4's WriteBatch) and on the AF_PACKET socket
 // (mdlayher/packet's RawConn), and that every packet was accepted.
-func TestSendAllocations(t *testing.T) {
+func TestAllocsSend(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector (x/net's sync.Pool)")
 	}
