@@ -89,7 +89,9 @@ BENCHCMPFLAGS ?=
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) -count $(BENCHCOUNT) $(PKGS)
 	@if [ "$$(id -u)" = 0 ]; then \
-	  $(GO) run ./internal/devtools/benchcmp -out BENCHMARKS.md $(BENCHCMPFLAGS); \
+	  $(GO) run ./internal/devtools/benchcmp -out BENCHMARKS.md $(BENCHCMPFLAGS) && \
+	  { printf '\n## Send path and memory (`benchcmp -send-only -big -runs 3`)\n\n'; \
+	    $(GO) run ./internal/devtools/benchcmp -send-only -big -runs 3; } >> BENCHMARKS.md; \
 	else \
 	  echo "benchcmp (BENCHMARKS.md) needs root: network namespaces, raw sockets, apt-get; skipped"; \
 	fi
