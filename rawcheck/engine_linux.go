@@ -41,6 +41,7 @@ type engine struct {
 	pkt        *packetSocket // AF_PACKET: whole Ethernet frames
 	lst        *listener     // replies on every interface
 	router     *router
+	neigh      *neighbours // next hops on Ethernet links
 	filter     []bpf.Instruction
 	bucket     sendLimiter
 	backoff    sendBackoff // pauses sending while the engine loses packets
@@ -152,6 +153,11 @@ func newEngine(s settings) (_ *engine, err error) {
 		defer e.wg.Done()
 		l.run(newReceiver(e))
 	}(e.lst)
+	nh, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, &net.OpError{Op: "socket", Net: "netlink", Err: err}
+	}
+	e.neigh = newNeighbours(nh, e.now, s.timeout)
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return nil, &net.OpError{Op: "socket", Net: "netlink", Err: err}
@@ -171,8 +177,8 @@ func newEngine(s settings) (_ *engine, err error) {
 func (e *engine) now() int64 { return int64(time.Since(e.epoch)) }
 
 // buildRoute returns the route for source src on interface ifindex via
-// gateway gw (invalid for on-link targets), with its Ethernet path resolved
-// again: the router calls it each time it refreshes its cache.
+// gateway gw (invalid for on-link targets): the router calls it each time
+// it refreshes its cache. Next hops are resolved by the neighbour cache.
 func (e *engine) buildRoute(src netip.Addr, ifindex int, gw netip.Addr) (*route, error) {
 	e.routesMu.Lock()
 	defer e.routesMu.Unlock()
@@ -181,22 +187,11 @@ func (e *engine) buildRoute(src netip.Addr, ifindex int, gw netip.Addr) (*route,
 		return nil, ErrClosed
 	default:
 	}
-	var eth *ethPath
-	var recheck int64
-	if e.pkt != nil {
-		var unresolved bool
-		var err error
-		if eth, unresolved, err = resolveEthPath(e.router.h, src, ifindex, gw); err != nil {
-			return nil, err
-		}
-		if unresolved {
-			recheck = e.now() + int64(neighbourRecheck)
-		}
-	}
 	k := routeKey{src, ifindex, gw}
 	if r := e.routeBy[k]; r != nil {
-		r.eth.Store(eth)
-		r.ethRecheck.Store(recheck)
+		if r.hop != nil {
+			e.neigh.hop(ifindex, r.own, gw, true) // lists the table again every routeCacheTTL
+		}
 		return r, nil
 	}
 	if src.Is6() && e.raw6 == nil {
@@ -219,8 +214,15 @@ func (e *engine) buildRoute(src netip.Addr, ifindex int, gw netip.Addr) (*route,
 		routes = *old
 	}
 	r := &route{id: uint32(len(routes)), src: src, ifindex: ifindex, gw: gw, tmpl: tmpl}
-	r.eth.Store(eth)
-	r.ethRecheck.Store(recheck)
+	if e.pkt != nil {
+		var err error
+		if r.own, r.ether, err = etherMAC(e.router.h, ifindex); err != nil {
+			return nil, err
+		}
+		if r.ether && gw.IsValid() {
+			r.hop = e.neigh.hop(ifindex, r.own, gw, true)
+		}
+	}
 	routes = append(routes[:len(routes):len(routes)], r)
 	e.routes.Store(&routes)
 	e.routeBy[k] = r
@@ -229,11 +231,7 @@ func (e *engine) buildRoute(src netip.Addr, ifindex int, gw netip.Addr) (*route,
 
 // route returns the route to dst.
 func (e *engine) route(dst netip.Addr) (*route, error) {
-	rt, err := e.router.lookup(dst)
-	if rt != nil && rt.ethRecheck.Load() != 0 {
-		e.recheckEth(rt)
-	}
-	return rt, err
+	return e.router.lookup(dst)
 }
 
 // newSession registers a Probe (probe) or Scan session.
@@ -350,7 +348,7 @@ func (e *engine) finishLocked(i uint32, r Result) {
 func (e *engine) fill(b *sendBatch, rt *route, target netip.AddrPort, sport uint16, nonce uint32) {
 	dst := target.Addr()
 	seq := e.key.Sequence(rt.src, dst, sport, target.Port(), nonce)
-	if p := rt.eth.Load(); p != nil {
+	if p := e.ethPath(rt, dst); p != nil {
 		n := rt.tmpl.FillPacket(b.nextFrame(), dst, sport, target.Port(), seq)
 		b.addFrame(n, p)
 		return
@@ -445,6 +443,9 @@ func (e *engine) release() error {
 	}
 	if e.router != nil {
 		e.router.close()
+	}
+	if e.neigh != nil {
+		e.neigh.close()
 	}
 	return errors.Join(errs...)
 }

@@ -32,6 +32,7 @@ func (e *engine) expireLoop() {
 	defer timer.Stop()
 	for {
 		wait := time.Duration(-1)
+		e.neigh.recheck()
 		e.mu.Lock()
 		// Every route a pending probe names was stored before its insert.
 		var routes []*route
@@ -45,6 +46,10 @@ func (e *engine) expireLoop() {
 			if due > now {
 				wait = time.Duration(due - now)
 				break
+			}
+			if e.nextHopUnresolved(routes[p.route], p.key.target().Addr(), now) {
+				e.finishLocked(i, Result{Target: p.key.target(), State: Unreachable, Attempts: int(p.attempts)})
+				continue
 			}
 			if p.provisional {
 				timedOut, class, provisional := e.timing.recheck(&p.key.addr, int(p.attempts), now-p.sentAt)

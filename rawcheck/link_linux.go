@@ -4,8 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
-	"os"
+		"os"
 	"syscall"
 	"time"
 
@@ -31,56 +30,23 @@ type ethPath struct {
 const usableNeighbour = netlink.NUD_REACHABLE | netlink.NUD_STALE | netlink.NUD_DELAY |
 	netlink.NUD_PROBE | netlink.NUD_PERMANENT | netlink.NUD_NOARP
 
-// neighbourRecheck is how often the engine looks again for the neighbour
-// entry of a gateway that was not resolved, while probes keep using it.
+// neighbourRecheck is how often the engine looks again at the neighbour
+// table while a next hop it sends to is not resolved.
 const neighbourRecheck = 20 * time.Millisecond
 
-// resolveEthPath returns the Ethernet path for packets of family src to
-// gateway gw on interface ifindex, or nil when they must take the raw IP
-// socket: a link without Ethernet framing (loopback, tun, WireGuard,
-// point-to-point), an on-link destination (no gateway: each target has
-// its own neighbour) or a gateway whose neighbour entry is not resolved.
-// In that last case unresolved is true: the kernel resolves the neighbour
-// when the first SYN goes out through the raw IP socket, and the engine
-// looks for the entry again (see engine.recheckEth).
-func resolveEthPath(h *netlink.Handle, src netip.Addr, ifindex int, gw netip.Addr) (_ *ethPath, unresolved bool, _ error) {
-	if !gw.IsValid() {
-		return nil, false, nil
-	}
+// etherMAC returns the MAC of interface ifindex if it has Ethernet
+// framing, else false: loopback, tun, WireGuard and point-to-point links
+// take the raw IP socket.
+func etherMAC(h *netlink.Handle, ifindex int) ([6]byte, bool, error) {
 	link, err := h.LinkByIndex(ifindex)
 	if err != nil {
-		return nil, false, &net.OpError{Op: "route", Net: "netlink", Err: err}
+		return [6]byte{}, false, &net.OpError{Op: "route", Net: "netlink", Err: err}
 	}
 	attrs := link.Attrs()
 	if attrs.EncapType != "ether" || len(attrs.HardwareAddr) != 6 {
-		return nil, false, nil
+		return [6]byte{}, false, nil
 	}
-	family := netlink.FAMILY_V4
-	if src.Is6() {
-		family = netlink.FAMILY_V6
-	}
-	neighs, err := h.NeighList(ifindex, family)
-	if err != nil {
-		return nil, false, &net.OpError{Op: "route", Net: "netlink", Err: err}
-	}
-	for _, n := range neighs {
-		a, ok := netip.AddrFromSlice(n.IP)
-		if !ok || a.Unmap() != gw || n.State&usableNeighbour == 0 || len(n.HardwareAddr) != 6 {
-			continue
-		}
-		p := &ethPath{}
-		copy(p.header[0:6], n.HardwareAddr)
-		copy(p.header[6:12], attrs.HardwareAddr)
-		etherType := uint16(unix.ETH_P_IP)
-		if src.Is6() {
-			etherType = unix.ETH_P_IPV6
-		}
-		p.header[12], p.header[13] = byte(etherType>>8), byte(etherType)
-		p.sa = unix.RawSockaddrLinklayer{Family: unix.AF_PACKET, Protocol: htons(etherType), Ifindex: int32(ifindex), Halen: 6}
-		copy(p.sa.Addr[:], n.HardwareAddr)
-		return p, false, nil
-	}
-	return nil, true, nil
+	return [6]byte(attrs.HardwareAddr), true, nil
 }
 
 // packetSocket is the send-only AF_PACKET socket that sends whole
@@ -122,23 +88,4 @@ func openPacketSender() (*packetSocket, error) {
 		return nil, &net.OpError{Op: "socket", Net: "packet", Err: err}
 	}
 	return &packetSocket{rc: sfd, close: sfd.Close}, nil
-}
-
-// recheckEth looks again, at most every neighbourRecheck, for the gateway
-// neighbour of rt that was not resolved when rt was built, and switches rt
-// to the AF_PACKET socket once it is.
-func (e *engine) recheckEth(rt *route) {
-	now := e.now()
-	next := rt.ethRecheck.Load()
-	if next == 0 || now < next || !rt.ethRecheck.CompareAndSwap(next, now+int64(neighbourRecheck)) {
-		return
-	}
-	e.router.mu.Lock()
-	p, unresolved, err := resolveEthPath(e.router.h, rt.src, rt.ifindex, rt.gw)
-	e.router.mu.Unlock()
-	if err != nil || unresolved {
-		return
-	}
-	rt.eth.Store(p)
-	rt.ethRecheck.Store(0)
 }

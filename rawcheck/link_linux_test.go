@@ -27,14 +27,14 @@ func TestEthernetPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rt.eth.Load() == nil {
+	if rt.hop == nil || rt.hop.eth.Load() == nil {
 		t.Errorf("route to %v via the veth has no Ethernet path", target)
 	}
 	lo, err := p.e.route(netip.MustParseAddr("127.0.0.1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if lo.eth.Load() != nil || lo.ethRecheck.Load() != 0 {
+	if lo.ether || lo.hop != nil {
 		t.Errorf("route over loopback has an Ethernet path: loopback has no Ethernet framing")
 	}
 }
@@ -84,10 +84,12 @@ func TestInterfaceAfterNew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(2 * time.Second); rt.eth.Load() == nil && time.Now().Before(deadline); time.Sleep(neighbourRecheck) {
-		p.e.route(target.Addr())
+	if rt.hop == nil {
+		t.Fatalf("the route to %v via the new gateway has no next hop", target)
 	}
-	if rt.eth.Load() == nil {
+	for deadline := time.Now().Add(2 * time.Second); p.e.ethPath(rt, target.Addr()) == nil && time.Now().Before(deadline); time.Sleep(neighbourRecheck) {
+	}
+	if rt.hop.eth.Load() == nil {
 		t.Fatalf("the new gateway's neighbour was never resolved: SYNs stay on the raw IP socket")
 	}
 	if r, err = p.Probe(context.Background(), netip.AddrPortFrom(target.Addr(), 81)); err != nil || r.State != Closed {

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -17,9 +16,10 @@ import (
 )
 
 // route is how probes to some targets leave: source address, interface,
-// SYN template and, where the link has Ethernet framing and the next hop is
-// resolved, the Ethernet path of the AF_PACKET socket (else the raw IP
-// socket sends them). Routes are never freed
+// SYN template and, where the link has Ethernet framing, the interface's
+// MAC and the gateway's next hop (on-link targets are each their own next
+// hop): SYNs to a resolved next hop leave as Ethernet frames on the
+// AF_PACKET socket, the others on the raw IP socket. Routes are never freed
 // while the engine lives; pending probes name them by id.
 type route struct {
 	id      uint32
@@ -27,10 +27,9 @@ type route struct {
 	ifindex int
 	tmpl    *synack.Template
 	gw      netip.Addr // invalid for on-link targets
-	eth     atomic.Pointer[ethPath]
-	// ethRecheck is the engine clock at which to look again for the
-	// unresolved neighbour of gw; 0 when there is nothing to look for.
-	ethRecheck atomic.Int64
+	ether   bool       // the link has Ethernet framing
+	own     [6]byte    // the interface's MAC, if ether
+	hop     *nextHop   // gw's, if ether and the neighbour cache had room
 }
 
 // tablePrefix is one destination prefix of the main or local routing table.
