@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-		"os"
+	"os"
 	"syscall"
 	"time"
 

@@ -1,6 +1,7 @@
 package rawcheck
 
 import (
+	"math"
 	"net"
 	"net/netip"
 	"sync"
@@ -80,7 +81,7 @@ func newNeighbours(h *netlink.Handle, now func() int64, timeout time.Duration) *
 	return &neighbours{
 		now: now, wait: min(neighbourWait, timeout), h: h,
 		hops: make(map[hopKey]*nextHop), seen: make(map[hopKey]neighbourEntry),
-		listedAt: -1, loadedAt: now(),
+		listedAt: math.MinInt64 / 2, loadedAt: now(),
 	}
 }
 
@@ -102,7 +103,9 @@ func (n *neighbours) hop(ifindex int, own [6]byte, addr netip.Addr, gateway bool
 		return nil
 	}
 	if now-n.listedAt >= int64(neighbourRecheck) {
-		n.listLocked(now) // an error leaves the next hop unresolved: raw IP
+		// An error leaves the next hop unresolved: its SYNs take the raw
+		// IP socket, and the table is listed again later.
+		_ = n.listLocked(now)
 	}
 	h := &nextHop{own: own, gateway: gateway}
 	n.hops[k] = h
@@ -125,9 +128,18 @@ func (n *neighbours) path(h *nextHop) *ethPath {
 	if p := h.eth.Load(); p != nil {
 		return p
 	}
-	if h.askedAt.Load() == 0 {
-		if h.askedAt.CompareAndSwap(0, n.now()) {
+	now := n.now()
+	switch a := h.askedAt.Load(); {
+	case a == 0:
+		if h.askedAt.CompareAndSwap(0, now) {
 			n.waiting.Add(1)
+		}
+		return nil
+	case now-a > int64(routeCacheTTL):
+		// Asked long ago, by probes long finished: this SYN asks again,
+		// and its probes get a bounded wait of their own.
+		if h.askedAt.CompareAndSwap(a, now) {
+			h.failed.Store(false)
 		}
 		return nil
 	}
@@ -204,12 +216,20 @@ func (n *neighbours) applyLocked(k hopKey, h *nextHop, now int64) {
 }
 
 // trimLocked lists the neighbour table again and drops the on-link next
-// hops that do not wait to be resolved, so that the cache holds the
-// destinations of the last routeCacheTTL.
+// hops that do not wait to be resolved or were asked for more than
+// routeCacheTTL ago, so that the cache holds the destinations of the last
+// routeCacheTTL.
 func (n *neighbours) trimLocked(now int64) {
 	for k, h := range n.hops {
-		if !h.gateway && h.askedAt.Load() == 0 {
+		if h.gateway {
+			continue
+		}
+		switch a := h.askedAt.Load(); {
+		case a == 0:
 			delete(n.hops, k)
+		case now-a > int64(routeCacheTTL):
+			delete(n.hops, k)
+			n.waiting.Add(-1)
 		}
 	}
 	n.listLocked(now)
