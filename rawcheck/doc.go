@@ -9,13 +9,26 @@
 // Sending: each SYN is a synack.Template filled with the target and a
 // cookie XOR the probe's nonce as its sequence number
 // (synack.CookieKey.Sequence); the nonce is random per probe and kept by
-// its retransmissions. Where the route goes through a gateway on
-// an Ethernet link whose MAC the neighbour table (netlink) knows, it is sent
-// as a whole Ethernet frame on an AF_PACKET socket, skipping the kernel's
-// routing, netfilter and neighbour lookups per packet; elsewhere (loopback,
-// tun, WireGuard, point-to-point links, on-link targets, a gateway not yet
-// resolved) it is sent whole (IP header included) on an IPPROTO_RAW socket
-// per family, through golang.org/x/net/ipv4 and ipv6 (PacketConn.WriteBatch).
+// its retransmissions. Where the route leaves on an Ethernet link and the
+// next hop (its gateway, or an on-link target itself) has a MAC in the
+// neighbour table (netlink), it is sent as a whole Ethernet frame on an
+// AF_PACKET socket, skipping the kernel's routing, netfilter and neighbour
+// lookups per packet; elsewhere (loopback, tun, WireGuard, point-to-point
+// links, a next hop not yet resolved) it is sent whole (IP header
+// included) on an IPPROTO_RAW socket per family, through
+// golang.org/x/net/ipv4 and ipv6 (PacketConn.WriteBatch).
+//
+// Next hops: a bounded cache (neighbour_linux.go) keeps each gateway and
+// on-link target with its neighbour entry, so a cached SYN costs a map
+// lookup and no allocation. It lists the table again at most every 20 ms
+// while a next hop waits to be resolved, and every 10 s like the routes.
+// The first SYN to an unresolved next hop goes through the raw IP socket,
+// which has the kernel solicit it (ARP, NDP). If the kernel gives up on it
+// (FAILED), or it is still unresolved one second (or Config.Timeout, if
+// shorter) after that SYN, its probes end, when their attempt is next due,
+// as Unreachable with ICMP type and code zero (counted in
+// Stats.Unreachable) rather than Timeout: the kernel held their SYNs and
+// none reached the link; Attempts counts the SYNs handed to the kernel.
 // The AF_PACKET send socket is opened with github.com/mdlayher/packet, bound
 // with protocol 0 so that it receives nothing. Either way 256 go per
 // sendmmsg, on blocking sockets kept out of Go's network poller, which the

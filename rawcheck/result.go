@@ -17,7 +17,12 @@ const (
 	// Closed means the target answered a SYN with RST.
 	Closed
 	// Unreachable means an ICMP or ICMPv6 destination-unreachable error
-	// quoting our SYN arrived.
+	// quoting our SYN arrived, or (ICMPType and ICMPCode zero) the next
+	// hop on an Ethernet link, the gateway or the on-link target, was
+	// never resolved (ARP, NDP) although the kernel was asked: the SYNs
+	// counted in Attempts were handed to the kernel, which held them
+	// while it solicited the neighbour and then dropped them, so none
+	// reached the link.
 	Unreachable
 	// NoRoute means the prober itself has no route to the target, so no
 	// SYN was sent: Attempts, RTT, TTL, ICMPType and ICMPCode are zero.
@@ -49,12 +54,13 @@ type Result struct {
 	// State is what the probe found.
 	State State
 	// ICMPType and ICMPCode are the type and code of the ICMP or ICMPv6
-	// error when State is Unreachable, and zero otherwise.
+	// error when State is Unreachable because of one, and zero otherwise.
 	ICMPType, ICMPCode uint8
 	// RTT is the time from the send of the answered attempt to its reply;
 	// zero on Timeout and NoRoute.
 	RTT time.Duration
-	// Attempts is the number of SYNs sent for this target.
+	// Attempts is the number of SYNs the engine sent (handed to the
+	// kernel) for this target; see Unreachable.
 	Attempts int
 	// TTL is the IPv4 TTL or IPv6 hop limit of the reply; zero on Timeout
 	// and NoRoute.

@@ -26,7 +26,8 @@ type Stats struct {
 	// most as many per probe as it sent SYNs.
 	Late uint64
 	// Open, Closed, Unreachable and Timeouts count the results by state;
-	// Unreachable counts only ICMP errors.
+	// Unreachable counts ICMP errors and probes whose next hop's neighbour
+	// was never resolved (see State Unreachable).
 	Open, Closed, Unreachable, Timeouts uint64
 	// NoRoute counts the NoRoute results: targets the prober had no route
 	// to, given their result without anything sent.

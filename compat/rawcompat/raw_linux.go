@@ -82,6 +82,11 @@ func (b *rawBackend) Check(target netip.AddrPort, deadline time.Time, _ bool) er
 	case rawcheck.Closed:
 		return &compat.ErrConnect{Addr: target.String(), Errno: syscall.ECONNREFUSED}
 	case rawcheck.Unreachable:
+		if r.ICMPType == 0 {
+			// No ICMP error: the next hop's neighbour was never resolved,
+			// which connect() reports as EHOSTUNREACH.
+			return &compat.ErrConnect{Addr: target.String(), Errno: syscall.EHOSTUNREACH}
+		}
 		return &compat.ErrConnect{Addr: target.String(), Errno: unreachableErrno(target.Addr().Is6(), r.ICMPCode)}
 	case rawcheck.NoRoute:
 		// What connect() reports at once for want of a route.

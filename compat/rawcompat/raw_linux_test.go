@@ -183,3 +183,24 @@ func rawCapChild(t *testing.T, env string) {
 		t.Fatalf("child: %v", err)
 	}
 }
+
+// TestRawCheckerUnresolvedNeighbour checks that an on-link address nobody
+// answers ARP or NDP for reads as EHOSTUNREACH, as connect() reports it,
+// not as a timeout; the control is the on-link target, which answers.
+func TestRawCheckerUnresolvedNeighbour(t *testing.T) {
+	n := testnet.New(t)
+	c := startRawChecker(t, rawcheck.Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 300 * time.Millisecond, Attempts: 2}, n.InProber)
+	for _, tc := range []struct {
+		name, addr string
+		want       func(error) bool
+	}{
+		{"answering v4", netip.AddrPortFrom(n.TargetAddr4, 81).String(), rawWantErrno(syscall.ECONNREFUSED)},
+		{"answering v6", netip.AddrPortFrom(n.TargetAddr6, 81).String(), rawWantErrno(syscall.ECONNREFUSED)},
+		{"unresolved v4", "198.19.254.9:80", rawWantErrno(syscall.EHOSTUNREACH)},
+		{"unresolved v6", "[2001:db8:ffff::9]:80", rawWantErrno(syscall.EHOSTUNREACH)},
+	} {
+		if err := c.CheckAddr(tc.addr, 3*time.Second); !tc.want(err) {
+			t.Errorf("%s (%s): %v", tc.name, tc.addr, err)
+		}
+	}
+}

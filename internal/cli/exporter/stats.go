@@ -45,7 +45,7 @@ func newStatsCollector(modules map[string]Prober) *statsCollector {
 		d("replies_late", "Valid replies that matched no pending probe.", func(s rawcheck.Stats) uint64 { return s.Late }),
 		d("results_open", "Probes that ended open.", func(s rawcheck.Stats) uint64 { return s.Open }),
 		d("results_closed", "Probes that ended closed.", func(s rawcheck.Stats) uint64 { return s.Closed }),
-		d("results_unreachable", "Probes that ended unreachable (an ICMP error answered the SYN).", func(s rawcheck.Stats) uint64 { return s.Unreachable }),
+		d("results_unreachable", "Probes that ended unreachable (an ICMP error answered the SYN, or the next hop's neighbour was never resolved).", func(s rawcheck.Stats) uint64 { return s.Unreachable }),
 		d("results_noroute", "Probes that ended without a SYN sent because the prober had no route to the target.", func(s rawcheck.Stats) uint64 { return s.NoRoute }),
 		d("results_timeout", "Probes that ended without a reply.", func(s rawcheck.Stats) uint64 { return s.Timeouts }),
 		d("rst_sent", "RSTs the engine sent itself.", func(s rawcheck.Stats) uint64 { return s.RSTSent }),
