@@ -259,7 +259,10 @@ func newEthPath(dst, src [6]byte, ifindex int, v6 bool) *ethPath {
 // (its gateway, or dst itself on-link) stayed unresolved: see
 // nextHop.unresolved. It only reads the cache.
 func (e *engine) nextHopUnresolved(rt *route, dst netip.Addr, now int64) bool {
-	if !rt.ether {
+	// No next hop waits to be resolved (the common case): none can be
+	// unresolved, and the cache's lock, held while the table is listed,
+	// is not taken under the engine's.
+	if !rt.ether || e.neigh.waiting.Load() <= 0 {
 		return false
 	}
 	h := rt.hop
