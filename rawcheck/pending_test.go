@@ -1,6 +1,8 @@
 package rawcheck
 
 import (
+	"encoding/binary"
+	"math/bits"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -225,4 +227,53 @@ func FuzzPendingTable(f *testing.F) {
 			checkExpiry(t, tab, func(k probeKey) bool { return model[k] }, len(model))
 		}
 	})
+}
+
+// TestPendingHashSpreadsFoldedKeys checks that keys whose address bits
+// XOR their ports to one value, which a hash folding the ports into the
+// address word sends to one slot, get homes spread over the index; the
+// folding hash, checked the same way, is the negative control.
+func TestPendingHashSpreadsFoldedKeys(t *testing.T) {
+	const n = 4096
+	tab := newPendingTable(n, 12345)
+	keys := make([]probeKey, n)
+	for i := range keys {
+		// The last two address bytes and the source port's bytes in
+		// memory order XOR to one value.
+		a := netip.AddrFrom4([4]byte{198, 19, byte(i >> 8), byte(i)})
+		keys[i] = keyOf(netip.AddrPortFrom(a, 80), (uint16(byte(i))<<8|uint16(i>>8))^0x5a5a)
+	}
+	folded := func(k *probeKey) uint32 {
+		a := binary.LittleEndian.Uint64(k.addr[0:8])
+		b := binary.LittleEndian.Uint64(k.addr[8:16]) ^ uint64(k.port)<<32 ^ uint64(k.sport)<<48
+		h1, l1 := bits.Mul64(a^tab.seed, 0xa0761d6478bd642f)
+		h2, l2 := bits.Mul64(b^tab.seed^h1^l1, 0xe7037ed1a0b428db)
+		return uint32(h2^l2) & tab.mask
+	}
+	homes := func(hash func(*probeKey) uint32) int {
+		seen := map[uint32]bool{}
+		for i := range keys {
+			seen[hash(&keys[i])] = true
+		}
+		return len(seen)
+	}
+	// n keys thrown at random into 2n slots land in about
+	// 2n(1-e^(-1/2)) = 0.79n distinct ones.
+	if got := homes(tab.hash); got < n*7/10 {
+		t.Errorf("%d keys have %d distinct home slots of %d, want >= %d", n, got, len(tab.index), n*7/10)
+	}
+	if got := homes(folded); got > n/100 {
+		t.Errorf("negative control: the folding hash gives %d distinct home slots, want <= %d (the check cannot tell)", got, n/100)
+	}
+	// And the keys are all found.
+	for i := range keys {
+		if tab.insert(keys[i], 1, 0, 0, 0) == 0 {
+			t.Fatalf("insert(%v) = 0", keys[i])
+		}
+	}
+	for i := range keys {
+		if j := tab.lookup(keys[i]); j == 0 || tab.at(j).key != keys[i] {
+			t.Fatalf("lookup(%v) = %d", keys[i], j)
+		}
+	}
 }

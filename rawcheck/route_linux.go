@@ -59,7 +59,7 @@ type router struct {
 	table    []tablePrefix // longest first, local before main
 	loadedAt time.Time
 	cache    map[netip.Prefix]routeOrErr
-	lastPfx  netip.Prefix // fast path: last leaf prefix matched
+	lastPfx  netip.Prefix // fast path: addresses whose answer is lastRt
 	lastRt   routeOrErr
 }
 
@@ -133,24 +133,32 @@ func (r *router) load() error {
 
 // lookup returns the route to dst.
 func (r *router) lookup(dst netip.Addr) (*route, error) {
+	rt, _, err := r.lookupPrefix(dst)
+	return rt, err
+}
+
+// lookupPrefix returns the route to dst and a prefix around dst the answer
+// holds for, every address under it having the same route until the tables
+// are read again (invalid when the answer is for dst alone).
+func (r *router) lookupPrefix(dst netip.Addr) (*route, netip.Prefix, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if time.Since(r.loadedAt) > r.ttl {
 		// Routes and addresses change (DHCP, links going up and down): a
 		// long-lived engine resolves again from time to time.
 		if err := r.load(); err != nil {
-			return nil, err
+			return nil, netip.Prefix{}, err
 		}
 		clear(r.cache)
 		r.lastPfx = netip.Prefix{}
 	}
 	if r.lastPfx.IsValid() && r.lastPfx.Contains(dst) {
-		return r.lastRt.rt, r.lastRt.err
+		return r.lastRt.rt, r.lastPfx, r.lastRt.err
 	}
 	p, leaf := r.match(dst)
 	if !p.IsValid() && time.Since(r.loadedAt) > time.Second {
 		if err := r.load(); err != nil {
-			return nil, err
+			return nil, netip.Prefix{}, err
 		}
 		p, leaf = r.match(dst)
 	}
@@ -171,10 +179,14 @@ func (r *router) lookup(dst netip.Addr) (*route, error) {
 	}
 	// Nor is it the fast path's answer: a route added since is found once
 	// the tables are read again.
-	if leaf && (!alone || !isNoRoute(re.err)) {
+	if !alone || !isNoRoute(re.err) {
+		if !leaf {
+			p = r.span(dst, p)
+		}
 		r.lastPfx, r.lastRt = p, re
+		return re.rt, p, re.err
 	}
-	return re.rt, re.err
+	return re.rt, netip.Prefix{}, re.err
 }
 
 // match returns the longest table prefix containing dst.
@@ -185,6 +197,26 @@ func (r *router) match(dst netip.Addr) (netip.Prefix, bool) {
 		}
 	}
 	return netip.Prefix{}, false
+}
+
+// span returns the largest prefix around dst inside p, dst's longest
+// matching table prefix, that holds no longer table prefix: p is the
+// longest match of every address in it. (A table prefix longer than p
+// that overlaps it lies inside it, or it would be dst's longest match.)
+// A prefix with others inside it, such as a subnet holding its local
+// broadcast address, so still gets a fast path for most of its addresses.
+func (r *router) span(dst netip.Addr, p netip.Prefix) netip.Prefix {
+	best := netip.PrefixFrom(dst, dst.BitLen())
+	for b := dst.BitLen() - 1; b >= p.Bits(); b-- {
+		q := netip.PrefixFrom(dst, b).Masked()
+		for _, t := range r.table {
+			if t.prefix.Bits() > p.Bits() && q.Overlaps(t.prefix) {
+				return best
+			}
+		}
+		best = q
+	}
+	return best
 }
 
 // resolve asks the kernel for the route to dst.

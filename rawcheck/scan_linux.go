@@ -95,6 +95,11 @@ type scanner struct {
 	sports  []uint16
 	nonces  []uint32 // of the queued targets' probes
 	out     []Result
+	// The route of the last target and the table prefix it holds for,
+	// reused for the next targets under that prefix until the batch is
+	// sent: consecutive targets of a scan mostly share one prefix.
+	lastPfx netip.Prefix
+	lastRt  *route
 
 	queue   chan *sendBatch // to the senders
 	free    chan *sendBatch // back from them
@@ -191,7 +196,7 @@ func (sc *scanner) add(ctx context.Context, target netip.AddrPort) error {
 	if err := sc.e.checkFamily(t); err != nil {
 		return err
 	}
-	rt, err := sc.e.route(t.Addr())
+	rt, err := sc.route(t.Addr())
 	if isNoRoute(err) {
 		// Nothing to send or wait for: check for the end here, or a scan
 		// of unroutable targets only would not notice it.
@@ -217,6 +222,25 @@ func (sc *scanner) add(ctx context.Context, target netip.AddrPort) error {
 	return nil
 }
 
+// route returns the route to dst: the last target's if dst is under the
+// same table prefix and that route's neighbour is resolved, else the
+// router's answer.
+func (sc *scanner) route(dst netip.Addr) (*route, error) {
+	if sc.lastPfx.IsValid() && sc.lastPfx.Contains(dst) && sc.lastRt.ethRecheck.Load() == 0 {
+		return sc.lastRt, nil
+	}
+	sc.lastPfx = netip.Prefix{}
+	rt, p, err := sc.e.router.lookupPrefix(dst)
+	if err != nil {
+		return nil, err
+	}
+	if rt.ethRecheck.Load() != 0 { // the engine looks for the neighbour again
+		return sc.e.route(dst)
+	}
+	sc.lastPfx, sc.lastRt = p, rt
+	return rt, nil
+}
+
 // flush sends the queued targets as room in the window allows (a part of
 // the batch as soon as there is room for it) and tokens come.
 func (sc *scanner) flush(ctx context.Context) error {
@@ -239,6 +263,9 @@ func (sc *scanner) flush(ctx context.Context) error {
 		copy(sc.routes, sc.routes[k:])
 		sc.targets, sc.routes = sc.targets[:n], sc.routes[:n]
 	}
+	// The routing tables are read again from time to time: the next
+	// batch asks the router.
+	sc.lastPfx = netip.Prefix{}
 	if err := sc.sendErr.Load(); err != nil {
 		return *err
 	}
