@@ -223,19 +223,17 @@ func (sc *scanner) add(ctx context.Context, target netip.AddrPort) error {
 }
 
 // route returns the route to dst: the last target's if dst is under the
-// same table prefix and that route's neighbour is resolved, else the
-// router's answer.
+// same table prefix, else the router's answer. Next hops are resolved per
+// SYN when it is built (engine.ethPath), so a cached route never hides a
+// neighbour's change.
 func (sc *scanner) route(dst netip.Addr) (*route, error) {
-	if sc.lastPfx.IsValid() && sc.lastPfx.Contains(dst) && sc.lastRt.ethRecheck.Load() == 0 {
+	if sc.lastPfx.IsValid() && sc.lastPfx.Contains(dst) {
 		return sc.lastRt, nil
 	}
 	sc.lastPfx = netip.Prefix{}
 	rt, p, err := sc.e.router.lookupPrefix(dst)
 	if err != nil {
 		return nil, err
-	}
-	if rt.ethRecheck.Load() != 0 { // the engine looks for the neighbour again
-		return sc.e.route(dst)
 	}
 	sc.lastPfx, sc.lastRt = p, rt
 	return rt, nil
