@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -127,8 +125,7 @@ type bencher struct {
 func (b *bencher) available(s string) bool {
 	switch s {
 	case sysNmap, sysMasscan, sysHping:
-		_, err := exec.LookPath(s)
-		return err == nil
+		return haveTool(s)
 	}
 	return true
 }
@@ -204,16 +201,11 @@ func (b *bencher) measure(s string) sample {
 	smp.acks, smp.synacks, smp.opens, smp.syns = d.ackIn, d.synackOut, d.passiveOpens, d.synIn
 	switch s {
 	case sysRawcheck, sysCompat, sysDial:
-		var wr workerResult
-		if err := json.Unmarshal(stdout.Bytes(), &wr); err != nil {
-			smp.err = fmt.Sprintf("worker output %q: %v", stdout.String(), err)
-			return smp
-		}
-		smp.found = wr.Found
+		smp.found, err = workerFound(stdout.Bytes())
 	case sysNmap:
-		smp.found, err = countUnique(outFile, regexp.MustCompile(`Host: (\S+) .*Ports: \d+/open/`))
+		smp.found, err = countUnique(outFile, nmapOpen)
 	case sysMasscan:
-		smp.found, err = countUnique(outFile, regexp.MustCompile(`^open tcp \d+ (\S+)`))
+		smp.found, err = countUnique(outFile, masscanOpen)
 		smp.note = "masscan's own status: " + lastLine(stderr.String())
 	case sysHping:
 		// The ceiling: SYNs in, SYN-ACKs out, per second.
@@ -296,7 +288,7 @@ func ipIn(ns string, args ...string) error {
 func installTools() {
 	var missing []string
 	for _, t := range []string{sysNmap, sysMasscan, sysHping} {
-		if _, err := exec.LookPath(t); err != nil {
+		if !haveTool(t) {
 			missing = append(missing, t)
 		}
 	}

@@ -190,6 +190,14 @@ func orUnknown(s string) string {
 	return s
 }
 
+// Lines of the tools' output files that report an open port; the first
+// submatch is the address.
+var (
+	nmapOpen    = regexp.MustCompile(`Host: (\S+) .*Ports: \d+/open/`) // nmap -oG
+	masscanOpen = regexp.MustCompile(`^open tcp \d+ (\S+)`)            // masscan -oL
+	zmapOpen    = regexp.MustCompile(`^(\d+\.\d+\.\d+\.\d+)$`)         // zmap -o
+)
+
 // countUnique counts the distinct first submatches of re in the lines of
 // path.
 func countUnique(path string, re *regexp.Regexp) (int, error) {

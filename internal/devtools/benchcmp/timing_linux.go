@@ -3,13 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -179,16 +177,11 @@ func (b *bencher) timed(s, file string, p netip.Prefix, emptyBlocklist string) s
 	}
 	switch s {
 	case timAdaptive, timFixed3:
-		var wr workerResult
-		if err := json.Unmarshal(stdout.Bytes(), &wr); err != nil {
-			smp.err = fmt.Sprintf("worker output %q: %v", stdout.String(), err)
-			return smp
-		}
-		smp.found = wr.Found
+		smp.found, err = workerFound(stdout.Bytes())
 	case timNmap:
-		smp.found, err = countUnique(out, regexp.MustCompile(`Host: (\S+) .*Ports: \d+/open/`))
+		smp.found, err = countUnique(out, nmapOpen)
 	case timZmap:
-		smp.found, err = countUnique(out, regexp.MustCompile(`^(\d+\.\d+\.\d+\.\d+)$`))
+		smp.found, err = countUnique(out, zmapOpen)
 	}
 	if err != nil {
 		smp.err = err.Error()

@@ -30,6 +30,15 @@ type workerResult struct {
 	Secs   float64 `json:"seconds"` // probing only, without start-up
 }
 
+// workerFound returns the open ports of a worker's output.
+func workerFound(out []byte) (int, error) {
+	var wr workerResult
+	if err := json.Unmarshal(out, &wr); err != nil {
+		return 0, fmt.Errorf("worker output %q: %v", out, err)
+	}
+	return wr.Found, nil
+}
+
 // worker probes every target of c.workerFile with one Go system, from the
 // namespace it was started in, and prints a workerResult.
 func worker(c config) error {
