@@ -74,8 +74,8 @@ func workBigScan(ctx context.Context) (sendOnlyResult, error) {
 	return workScan(ctx, netip.MustParsePrefix("198.18.0.0/16"), ports, rawcheck.Config{})
 }
 
-// workScan scans every address of p × ports (address-major, ports
-// interleaved) and checks that each target got exactly one result.
+// workScan scans every address of p × ports (port-major: every address on
+// the first port, then on the next) and checks that each target got exactly one result.
 func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.Config) (sendOnlyResult, error) {
 	addrs := 1 << (32 - p.Bits())
 	total := addrs * len(ports)
@@ -91,8 +91,7 @@ func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.
 	base := p.Addr().As4()
 	first := uint32(base[0])<<24 | uint32(base[1])<<16 | uint32(base[2])<<8 | uint32(base[3])
 	targets := func(yield func(netip.AddrPort) bool) {
-		for pi, port := range ports {
-			_ = pi
+		for _, port := range ports {
 			for a := range addrs {
 				v := first + uint32(a)
 				if !yield(netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), port)) {
