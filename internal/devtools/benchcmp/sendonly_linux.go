@@ -85,12 +85,16 @@ func sendOnly(c config) (err error) {
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		return err
 	}
-	run := func(cmd *exec.Cmd, worker bool) (sendOnlyResult, *syscall.Rusage, float64, error) {
+	// run runs the command that start makes, bounded by timeout.
+	run := func(timeout time.Duration, worker bool, start func(context.Context) *exec.Cmd) (sendOnlyResult, *syscall.Rusage, float64, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		cmd := start(ctx)
 		var out, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &stderr
-		start := time.Now()
+		began := time.Now()
 		err := cmd.Run()
-		wall := time.Since(start).Seconds()
+		wall := time.Since(began).Seconds()
 		var r sendOnlyResult
 		var ru *syscall.Rusage
 		if cmd.ProcessState != nil {
@@ -113,8 +117,9 @@ func sendOnly(c config) (err error) {
 	ctxsw := func(ru *syscall.Rusage) float64 { return float64(ru.Nvcsw + ru.Nivcsw) }
 	var raw, zm []sendOnlySample
 	for i := range c.runs {
-		ctx, cancel := context.WithTimeout(context.Background(), c.runTimeout)
-		r, ru, _, err := run(n.ProberCmd(ctx, scanWorker, "-scan", "sendonly", "-timeout", c.runTimeout.String()), true)
+		r, ru, _, err := run(c.runTimeout, true, func(ctx context.Context) *exec.Cmd {
+			return n.ProberCmd(ctx, scanWorker, "-scan", "sendonly", "-timeout", c.runTimeout.String())
+		})
 		var s sendOnlySample
 		if err != nil || ru == nil {
 			s.err = fmt.Sprint("failed: ", err)
@@ -125,9 +130,11 @@ func sendOnly(c config) (err error) {
 		fmt.Fprintf(os.Stderr, "send-only run %d rawprobe: %.0f pps, %.2f µs CPU/SYN (%.0f%% system), %.3f context switches/SYN %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.ctxsw, s.err)
 		// zmap 2.1.1 scans one port: 16 probes per address make the same
 		// 524,288 SYNs. Its cooldown is 0 s, so its wall time is sending.
-		_, ru, wall, err := run(n.ProberCmd(ctx, "zmap", "-q", "-p", "80", "-P", "16", "-r", "0", "-c", "0",
-			"-i", n.ProberLink, "-G", mac, "-S", n.ProberAddr4.String(), "-b", empty, "-o", "/dev/null",
-			blackholed.String()), false)
+		_, ru, wall, err := run(c.runTimeout, false, func(ctx context.Context) *exec.Cmd {
+			return n.ProberCmd(ctx, "zmap", "-q", "-p", "80", "-P", "16", "-r", "0", "-c", "0",
+				"-i", n.ProberLink, "-G", mac, "-S", n.ProberAddr4.String(), "-b", empty, "-o", "/dev/null",
+				blackholed.String())
+		})
 		s = sendOnlySample{}
 		if err != nil || ru == nil {
 			s.err = fmt.Sprint("failed: ", err)
@@ -136,7 +143,6 @@ func sendOnly(c config) (err error) {
 		}
 		zm = append(zm, s)
 		fmt.Fprintf(os.Stderr, "send-only run %d zmap:     %.0f pps, %.2f µs CPU/SYN (%.0f%% system), %.3f context switches/SYN %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.ctxsw, s.err)
-		cancel()
 	}
 	med := func(ss []sendOnlySample, f func(sendOnlySample) float64) float64 {
 		var v []float64
@@ -162,13 +168,13 @@ func sendOnly(c config) (err error) {
 	// The big scan runs -runs times too; its median peak RSS is reported.
 	var rates, rss []float64
 	for i := range c.runs {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 		// GOGC=50 is what cmd/rawprobe sets when the environment sets
 		// none, so the peak RSS is the command's, not a library default's.
-		cmd := n.ProberCmd(ctx, scanWorker, "-scan", "bigscan", "-timeout", "30m")
-		cmd.Env = append(os.Environ(), "GOGC=50")
-		r, ru, _, err := run(cmd, true)
-		cancel()
+		r, ru, _, err := run(30*time.Minute, true, func(ctx context.Context) *exec.Cmd {
+			cmd := n.ProberCmd(ctx, scanWorker, "-scan", "bigscan", "-timeout", "30m")
+			cmd.Env = append(os.Environ(), "GOGC=50")
+			return cmd
+		})
 		if err != nil {
 			return err
 		}
