@@ -91,7 +91,7 @@ func (r *report) markdown() []byte {
 	if len(vs) > 0 {
 		p("- Tools: %s", strings.Join(vs, "; "))
 	}
-	p("- Network: a private internal/verify/testnet network (prober and target namespaces joined by a veth pair); the target listens on port 80 of every address of 198.18.0.0/16. Every system runs inside the prober namespace, which has routes to the test prefixes only.")
+	p("- Network: a private internal/verify/netlab network (prober and target namespaces joined by a veth pair); the target listens on port 80 of every address of 198.18.0.0/16. Every system runs inside the prober namespace, which has routes to the test prefixes only.")
 	p("- Targets: the same %d addresses, %v to %v, port 80 (all open), for every system; %d runs per system and table, systems taking turns run by run.", r.c.targets, r.first, r.last, r.c.runs)
 	p("")
 	for _, t := range r.tables {
@@ -121,7 +121,7 @@ func (r *report) markdown() []byte {
 	p("- ACKs sent by the prober: segments arriving at the target from the prober with ACK set and neither SYN nor RST (nft counter in the target namespace, before any loss rule); connections completed: the target's Tcp.PassiveOpens. Both are the largest over the runs; a half-open prober must show 0 for both. net.Dialer completes every handshake and is the control that these counters work; it dials from a second prober address, so that its TIME_WAIT sockets never meet another system's replies.")
 	p("- Peak RSS: the largest ru_maxrss of the system's process over the runs (`ip netns exec` execs the tool in place).")
 	p("- Settings: rawcheck defaults (adaptive timing: each attempt waits its /24's RTT estimate, at most 1 s, and a silent target gets the attempts the measured loss requires, at least 2); compat and net.Dialer %d checks in flight, %v per check (the kernel sends the SYN at 0, 1 and 3 s); nmap `-sS -Pn -n -T5 --min-rate %d --max-retries 2 --initial-rtt-timeout 100ms --max-rtt-timeout 500ms --min-hostgroup 4096`; masscan `--rate %d --wait 1`, one SYN per target (its default: its `--retries` made masscan 1.3.2 send hundreds of SYNs per target here). The others get up to three SYNs per target. masscan's fixed `--wait 1` and nmap's start-up are part of their times; a run still going after %v is killed and counted as failed.", r.c.concurrency, checkTimeout, r.c.nmapMinRate, r.c.masscanRate, r.c.runTimeout)
-	p("- Loss: nft `numgen random` drops that fraction of the SYNs arriving at the target (internal/verify/testnet SetLoss).")
+	p("- Loss: nft `numgen random` drops that fraction of the SYNs arriving at the target (internal/verify/netlab SetLoss).")
 	return b.Bytes()
 }
 
