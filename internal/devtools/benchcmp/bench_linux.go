@@ -96,7 +96,7 @@ func bench(c config) (err error) {
 	if err := n.SetLoss(0); err != nil {
 		return err
 	}
-	if *timingOn {
+	if c.timing {
 		if rep.timing, err = b.timing(); err != nil {
 			return err
 		}

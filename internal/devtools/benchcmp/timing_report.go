@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"slices"
 	"strings"
@@ -25,11 +24,6 @@ var timingNames = map[string]string{
 	timNmap:     "nmap -sS -T5",
 	timZmap:     "zmap -P 3 -c 1 -r 1000000",
 }
-
-var (
-	timingOn       = flag.Bool("timing", true, "also measure the adaptive-timing tables (whole /16, silent /17, mixed delays)")
-	workerAttempts = flag.Int("worker-attempts", 0, "internal: Config.Attempts of the rawcheck worker (0 = adaptive)")
-)
 
 // timingReport holds the timing tables.
 type timingReport struct {

@@ -52,7 +52,7 @@ func worker(c config) error {
 	start := time.Now()
 	switch c.workerSystem {
 	case sysRawcheck:
-		r, err = workRawcheck(ctx, targets)
+		r, err = workRawcheck(ctx, targets, c.workerAttempts)
 	case sysCompat:
 		r, err = workCompat(ctx, targets, c.concurrency)
 	case sysDial:
@@ -96,9 +96,11 @@ func readTargets(path string, port uint16) ([]netip.AddrPort, error) {
 	return out, s.Err()
 }
 
-func workRawcheck(ctx context.Context, targets []netip.AddrPort) (workerResult, error) {
+// workRawcheck scans the targets with rawcheck, attempts per silent target
+// (0: adaptive).
+func workRawcheck(ctx context.Context, targets []netip.AddrPort, attempts int) (workerResult, error) {
 	var r workerResult
-	p, err := rawcheck.New(rawcheck.Config{Attempts: *workerAttempts})
+	p, err := rawcheck.New(rawcheck.Config{Attempts: attempts})
 	if err != nil {
 		return r, err
 	}
