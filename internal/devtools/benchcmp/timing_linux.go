@@ -100,15 +100,12 @@ func (b *bencher) timing() (*timingReport, error) {
 		}
 		defer dp.Close()
 		f := filepath.Join(b.dir, fmt.Sprintf("delay%d.txt", i))
-		if err := writePrefix(f, d.prefix); err != nil {
+		text := prefixLines(d.prefix)
+		if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
 			return nil, err
 		}
 		files = append(files, f)
-		text, err := os.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, string(text))
+		all = append(all, text)
 	}
 	mixed := filepath.Join(b.dir, "mixed.txt")
 	if err := os.WriteFile(mixed, []byte(strings.Join(all, "")), 0o644); err != nil {
@@ -192,13 +189,18 @@ func (b *bencher) timed(s, file string, p netip.Prefix, emptyBlocklist string) s
 	return smp
 }
 
-// writePrefix writes every address of p, one per line.
-func writePrefix(path string, p netip.Prefix) error {
+// prefixLines returns every address of p, one per line.
+func prefixLines(p netip.Prefix) string {
 	var b strings.Builder
 	for a := p.Masked().Addr(); p.Contains(a); a = a.Next() {
 		b.WriteString(a.String() + "\n")
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+	return b.String()
+}
+
+// writePrefix writes every address of p, one per line.
+func writePrefix(path string, p netip.Prefix) error {
+	return os.WriteFile(path, []byte(prefixLines(p)), 0o644)
 }
 
 // haveTool reports whether name is installed.
