@@ -88,9 +88,3 @@ func (e *Engine) check(target netip.AddrPort, deadline time.Time, zeroLinger boo
 	}
 	return r.shards[fd%len(r.shards)].probe(fd, target, scope, monoOf(deadline))
 }
-
-// stopped is the outcome of a check the engine is not running for.
-var stopped = Outcome{Kind: Stopped, Err: ErrStopped}
-
-// localError is the outcome of a check that could not be made.
-func localError(err error) Outcome { return Outcome{Kind: LocalError, Err: err} }

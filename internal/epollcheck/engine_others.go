@@ -33,7 +33,7 @@ func (e *Engine) serve(ctx context.Context, ready func(pollerFd int)) error {
 func (e *Engine) check(target netip.AddrPort, deadline time.Time, zeroLinger bool) Outcome {
 	r := e.cur.Load()
 	if r == nil {
-		return Outcome{Kind: Stopped, Err: ErrStopped}
+		return stopped
 	}
 	var d net.Dialer
 	ctx, cancel := context.WithDeadline(r.ctx, deadline)
@@ -47,7 +47,7 @@ func (e *Engine) check(target netip.AddrPort, deadline time.Time, zeroLinger boo
 		return Outcome{Kind: Open}
 	}
 	if r.ctx.Err() != nil {
-		return Outcome{Kind: Stopped, Err: ErrStopped}
+		return stopped
 	}
 	if ctx.Err() != nil {
 		return Outcome{Kind: Timeout}
@@ -60,5 +60,5 @@ func (e *Engine) check(target netip.AddrPort, deadline time.Time, zeroLinger boo
 	if errors.As(err, &ne) && ne.Timeout() {
 		return Outcome{Kind: Timeout}
 	}
-	return Outcome{Kind: LocalError, Err: err}
+	return localError(err)
 }

@@ -75,6 +75,12 @@ type Outcome struct {
 // ErrStopped is the Err of a Stopped outcome.
 var ErrStopped = errors.New("epollcheck: engine not running")
 
+// stopped is the outcome of a check the engine is not running for.
+var stopped = Outcome{Kind: Stopped, Err: ErrStopped}
+
+// localError is the outcome of a check that could not be made.
+func localError(err error) Outcome { return Outcome{Kind: LocalError, Err: err} }
+
 // errnoOutcome classifies a connect that ended with errno after its SYN
 // left (0: connected).
 func errnoOutcome(errno syscall.Errno) Outcome {

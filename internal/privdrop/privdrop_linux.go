@@ -101,8 +101,11 @@ func noNewPrivs() error {
 // one outside keepMask, or no no_new_privs.
 func verify(keepMask uint64) error {
 	tasks, err := filepath.Glob("/proc/self/task/*/status")
-	if err != nil || len(tasks) == 0 {
-		return fmt.Errorf("privdrop: cannot list the threads in /proc/self/task: %v", err)
+	if err != nil {
+		return fmt.Errorf("privdrop: cannot list the threads in /proc/self/task: %w", err)
+	}
+	if len(tasks) == 0 {
+		return errors.New("privdrop: cannot list the threads in /proc/self/task: no thread status files")
 	}
 	for _, name := range tasks {
 		st, err := ReadStatus(name)

@@ -7,8 +7,9 @@
 // into burst-sized reservations instead of failing, a wait whose slot lies
 // after the context's deadline fails at once with an error for which
 // errors.Is(err, context.DeadlineExceeded) holds, and every wait that ends
-// early (deadline, cancel, close) gives all its tokens back, so abandoned
-// waits leave no debt behind them for later callers.
+// early (deadline, cancel, close) gives back the tokens it was waiting for,
+// so abandoned waits leave no debt behind them for later callers (a take
+// split into reservations keeps the ones already granted).
 //
 // The last needs care: rate.Reservation.Cancel restores only the tokens no
 // later reservation has built on, so with many concurrent waits cancelled
@@ -63,8 +64,10 @@ func (l *Limiter) Burst() int {
 // Wait takes n tokens and blocks until they may be spent. It returns nil
 // then; ErrDeadline at once if that time is after ctx's deadline; ctx's
 // error if ctx ends first; ErrDone if done closes first (done may be nil).
-// In every case but nil the tokens are given back. It allocates only when
-// it has to sleep.
+// In every case but nil the tokens waited for are given back; when n is
+// larger than the burst, the burst-sized parts granted before the failure
+// stay spent, and the deadline is checked for each part in turn. It
+// allocates only when it has to sleep.
 func (l *Limiter) Wait(ctx context.Context, done <-chan struct{}, n int) error {
 	if l == nil {
 		return ctx.Err()

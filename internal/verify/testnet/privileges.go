@@ -8,8 +8,9 @@ import (
 )
 
 // RequirePrivileges skips t, saying what is missing, unless the process
-// can create network namespaces and raw sockets (Linux, with CAP_NET_ADMIN
-// and CAP_NET_RAW, e.g. as root) and has the ip and nft commands. When the
+// can create network namespaces and raw sockets (Linux, with CAP_NET_ADMIN,
+// CAP_NET_RAW and CAP_SYS_ADMIN, e.g. as root) and has the ip and nft
+// commands: what netlab.MissingPrivileges checks. When the
 // environment variable RAWPROBE_REQUIRE_PRIV is "1" it fails t instead of
 // skipping, so that CI cannot pass without running the privileged tests.
 func RequirePrivileges(t testing.TB) {
