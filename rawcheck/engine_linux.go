@@ -260,7 +260,8 @@ func (e *engine) newSession(probe bool) *session {
 	return s
 }
 
-// endSession drops the session's probes still pending and frees it.
+// endSession drops the session's probes still pending, remembering their
+// nonces as finished (see nonceSource), and frees it.
 func (e *engine) endSession(s *session) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -271,7 +272,12 @@ func (e *engine) endSession(s *session) {
 		e.nonces.finished(&p.key, p.nonce, p.attempts)
 		e.table.remove(s.entry)
 	default:
-		e.table.removeSession(s.id)
+		// Remembered like every other probe that ends, so that replies
+		// still coming count as late, and with Config.OwnRST a SYN-ACK
+		// among them still gets its RST.
+		e.table.removeSession(s.id, func(p *pendingProbe) {
+			e.nonces.finished(&p.key, p.nonce, p.attempts)
+		})
 	}
 	if s.probe != nil {
 		select {

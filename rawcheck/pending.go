@@ -234,13 +234,15 @@ func (t *pendingTable) touch(i uint32, now int64, class uint8) {
 	t.pushBack(i)
 }
 
-// removeSession removes every entry of session id: O(pending), for the end
-// of a Scan with probes still pending.
-func (t *pendingTable) removeSession(id uint32) {
+// removeSession removes every entry of session id, calling removed with
+// each just before it goes: O(pending), for the end of a Scan with probes
+// still pending.
+func (t *pendingTable) removeSession(id uint32, removed func(*pendingProbe)) {
 	for c := range t.head {
 		for i := t.head[c]; i != 0; {
 			next := t.entries[i-1].next
 			if t.entries[i-1].session == id {
+				removed(&t.entries[i-1])
 				t.remove(i)
 			}
 			i = next
