@@ -301,15 +301,17 @@ func (e *engine) endSession(s *session) {
 // It returns the port and the nonce, or false if every port is taken for
 // that target. e.mu must be held.
 func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now int64) (uint16, uint32, bool) {
+	// The first attempt's timeout depends on the target only, not on the
+	// source port tried.
+	class, provisional := e.timing.lastClass(), false // the first attempt is the last
+	if e.timing.fixedAttempts != 1 {
+		addr := target.Addr().As16()
+		class, provisional = e.timing.timeout(&addr, 1)
+	}
 	ports := e.ports.ports
 	for range len(ports) { // more than one try only if the same target is pending
 		sport := ports[e.nextPort.Add(1)%uint32(len(ports))]
-		k := keyOf(target, sport)
-		class, provisional := e.timing.timeout(&k.addr, 1)
-		if e.timing.fixedAttempts == 1 { // the first attempt is the last
-			class, provisional = e.timing.lastClass(), false
-		}
-		if i := e.table.insert(k, s.id, rt.id, now, class); i != 0 {
+		if i := e.table.insert(keyOf(target, sport), s.id, rt.id, now, class); i != 0 {
 			p := e.table.at(i)
 			p.provisional = provisional
 			p.nonce = e.nonces.next()
