@@ -380,7 +380,9 @@ func (e *engine) sendBatch(b *sendBatch) error {
 	}
 	e.count.sent.Add(uint64(b.len() - len(b.failed)))
 	e.count.sendErrors.Add(uint64(len(b.failed)))
-	e.backoff.observe(e.now(), errors.Is(err, unix.ENOBUFS) || slices.Contains(b.errs, unix.ENOBUFS), e.count.ringDrops.Load())
+	// A refusal for want of buffers is a per-packet errno (b.errs); err is
+	// only a socket that cannot send at all.
+	e.backoff.observe(e.now(), slices.Contains(b.errs, unix.ENOBUFS), e.count.ringDrops.Load())
 	select {
 	case e.wake <- struct{}{}:
 	default:
