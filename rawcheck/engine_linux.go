@@ -260,7 +260,8 @@ func (e *engine) newSession(probe bool) *session {
 	return s
 }
 
-// endSession drops the session's probes still pending and frees it.
+// endSession drops the session's probes still pending, remembering their
+// nonces as finished (see nonceSource), and frees it.
 func (e *engine) endSession(s *session) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -271,7 +272,12 @@ func (e *engine) endSession(s *session) {
 		e.nonces.finished(&p.key, p.nonce, p.attempts)
 		e.table.remove(s.entry)
 	default:
-		e.table.removeSession(s.id)
+		// Remembered like every other probe that ends, so that replies
+		// still coming count as late, and with Config.OwnRST a SYN-ACK
+		// among them still gets its RST.
+		e.table.removeSession(s.id, func(p *pendingProbe) {
+			e.nonces.finished(&p.key, p.nonce, p.attempts)
+		})
 	}
 	if s.probe != nil {
 		select {
@@ -295,15 +301,17 @@ func (e *engine) endSession(s *session) {
 // It returns the port and the nonce, or false if every port is taken for
 // that target. e.mu must be held.
 func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now int64) (uint16, uint32, bool) {
+	// The first attempt's timeout depends on the target only, not on the
+	// source port tried.
+	class, provisional := e.timing.lastClass(), false // the first attempt is the last
+	if e.timing.fixedAttempts != 1 {
+		addr := target.Addr().As16()
+		class, provisional = e.timing.timeout(&addr, 1)
+	}
 	ports := e.ports.ports
 	for range len(ports) { // more than one try only if the same target is pending
 		sport := ports[e.nextPort.Add(1)%uint32(len(ports))]
-		k := keyOf(target, sport)
-		class, provisional := e.timing.timeout(&k.addr, 1)
-		if e.timing.fixedAttempts == 1 { // the first attempt is the last
-			class, provisional = e.timing.lastClass(), false
-		}
-		if i := e.table.insert(k, s.id, rt.id, now, class); i != 0 {
+		if i := e.table.insert(keyOf(target, sport), s.id, rt.id, now, class); i != 0 {
 			p := e.table.at(i)
 			p.provisional = provisional
 			p.nonce = e.nonces.next()
@@ -372,7 +380,9 @@ func (e *engine) sendBatch(b *sendBatch) error {
 	}
 	e.count.sent.Add(uint64(b.len() - len(b.failed)))
 	e.count.sendErrors.Add(uint64(len(b.failed)))
-	e.backoff.observe(e.now(), errors.Is(err, unix.ENOBUFS) || slices.Contains(b.errs, unix.ENOBUFS), e.count.ringDrops.Load())
+	// A refusal for want of buffers is a per-packet errno (b.errs); err is
+	// only a socket that cannot send at all.
+	e.backoff.observe(e.now(), slices.Contains(b.errs, unix.ENOBUFS), e.count.ringDrops.Load())
 	select {
 	case e.wake <- struct{}{}:
 	default:

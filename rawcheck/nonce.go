@@ -68,17 +68,9 @@ func (n *nonceSource) next() uint32 {
 
 // bucket returns the memory bucket of probe key k (the index of its first
 // slot) and k's tag, which tells k's slots from those of other keys in the
-// bucket. The address and the ports are mixed in as separate words, so
-// that no two keys of one scan collide by construction (an IPv4 address
-// and the ports folded into one word would, wherever their XORs agree).
+// bucket, both from hashKey.
 func (n *nonceSource) bucket(k *probeKey) (uint32, uint64) {
-	a := binary.LittleEndian.Uint64(k.addr[0:8])
-	b := binary.LittleEndian.Uint64(k.addr[8:16])
-	c := uint64(k.port) | uint64(k.sport)<<16
-	h1, l1 := bits.Mul64(a^n.seed, 0xa0761d6478bd642f)
-	h2, l2 := bits.Mul64(b^h1^l1, 0xe7037ed1a0b428db)
-	h3, l3 := bits.Mul64(c^h2^l2^n.seed, 0x8ebc6af09c88c6e3)
-	h := h3 ^ l3
+	h := hashKey(k, n.seed)
 	return uint32(h) & n.mask &^ 1, h >> 40 << 8 // tag: 24 bits above the credits
 }
 

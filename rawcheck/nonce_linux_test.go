@@ -124,3 +124,63 @@ func TestReplayedSYNACKOfEarlierProbe(t *testing.T) {
 		t.Errorf("stats %+v after probe 3's SYN-ACK came twice: want 2 late, still 1 invalid, 2 open", st)
 	}
 }
+
+// TestEndSessionRemembersPendingProbes: a Scan or a Probe that ends with
+// probes still pending remembers their nonces, as a probe that finishes
+// does, so that a reply still coming is late and not invalid. Negative
+// control: the pending probe of another session is neither removed nor
+// remembered.
+func TestEndSessionRemembersPendingProbes(t *testing.T) {
+	nonces, err := newNonceSource(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &engine{
+		table:  newPendingTable(16, 1),
+		nonces: nonces,
+		timing: newTiming(time.Second, DefaultAttempts, DefaultAttemptCeiling, 1),
+		ports:  &portReservation{ports: []uint16{61000}},
+	}
+	rt := &route{}
+	insert := func(s *session, target netip.AddrPort) (probeKey, uint32) {
+		t.Helper()
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		sport, nonce, ok := e.insertLocked(target, rt, s, 0)
+		if !ok {
+			t.Fatalf("insert %v: no free port", target)
+		}
+		return keyOf(target, sport), nonce
+	}
+	target := func(i int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}), 80)
+	}
+
+	other := e.newSession(true)
+	otherKey, _ := insert(other, target(100))
+	for _, probe := range []bool{false, true} {
+		s := e.newSession(probe)
+		n := 3
+		if probe {
+			n = 1
+		}
+		keys := make([]probeKey, n)
+		want := make([]uint32, n)
+		for i := range n {
+			keys[i], want[i] = insert(s, target(10*len(e.sessions)+i))
+		}
+		e.endSession(s)
+		e.mu.Lock()
+		for i, k := range keys {
+			if got := e.nonces.remembered(&k); got != want[i] || !e.nonces.late(&k, want[i]) {
+				t.Errorf("probe=%v: %v after its session ended: remembered nonce %#x, want %#x counted late", probe, k.target(), got, want[i])
+			}
+		}
+		e.mu.Unlock()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.table.len() != 1 || e.table.lookup(otherKey) == 0 || e.nonces.remembered(&otherKey) != 0 {
+		t.Errorf("the other session's probe: pending %d (want 1), remembered %#x (want 0)", e.table.len(), e.nonces.remembered(&otherKey))
+	}
+}

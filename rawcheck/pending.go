@@ -115,20 +115,26 @@ func (t *pendingTable) resize(capacity int) {
 	}
 }
 
-// hash returns the index slot where k's probing starts. The address's
-// two halves and the ports are mixed in as three words, each through its
-// own multiplication, so that no two keys of one scan share a home slot by
+// hash returns the index slot where k's probing starts.
+func (t *pendingTable) hash(k *probeKey) uint32 {
+	return uint32(hashKey(k, t.seed)>>32) & t.mask
+}
+
+// hashKey returns a keyed 64-bit hash of k, for the pending table's index
+// and the memory of finished probes (nonceSource). The address's two
+// halves and the ports are mixed in as three words, each through its own
+// multiplication, so that no two keys of one scan collide by
 // construction: with the ports XORed into the word holding an IPv4
 // address, every target whose low address bits XOR its source port to the
 // same value would, and such runs make long clusters.
-func (t *pendingTable) hash(k *probeKey) uint32 {
+func hashKey(k *probeKey, seed uint64) uint64 {
 	a := binary.LittleEndian.Uint64(k.addr[0:8])
 	b := binary.LittleEndian.Uint64(k.addr[8:16])
 	c := uint64(k.port) | uint64(k.sport)<<16
-	h1, l1 := bits.Mul64(a^t.seed, 0xa0761d6478bd642f)
+	h1, l1 := bits.Mul64(a^seed, 0xa0761d6478bd642f)
 	h2, l2 := bits.Mul64(b^h1^l1, 0xe7037ed1a0b428db)
-	h3, l3 := bits.Mul64(c^h2^l2^t.seed, 0x8ebc6af09c88c6e3)
-	return uint32((h3^l3)>>32) & t.mask
+	h3, l3 := bits.Mul64(c^h2^l2^seed, 0x8ebc6af09c88c6e3)
+	return h3 ^ l3
 }
 
 // place puts entry i+1 (already filled) into the index.
@@ -234,13 +240,15 @@ func (t *pendingTable) touch(i uint32, now int64, class uint8) {
 	t.pushBack(i)
 }
 
-// removeSession removes every entry of session id: O(pending), for the end
-// of a Scan with probes still pending.
-func (t *pendingTable) removeSession(id uint32) {
+// removeSession removes every entry of session id, calling removed with
+// each just before it goes: O(pending), for the end of a Scan with probes
+// still pending.
+func (t *pendingTable) removeSession(id uint32, removed func(*pendingProbe)) {
 	for c := range t.head {
 		for i := t.head[c]; i != 0; {
 			next := t.entries[i-1].next
 			if t.entries[i-1].session == id {
+				removed(&t.entries[i-1])
 				t.remove(i)
 			}
 			i = next

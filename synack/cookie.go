@@ -160,19 +160,12 @@ func (k CookieKey) Nonce(r *Reply) (nonce uint32, ok bool) {
 }
 
 // Validate reports whether r answers a SYN whose sequence number was made by
-// Cookie with key k (Sequence with nonce 0). A SYN-ACK, and a RST that has the ACK flag (as every RST
-// answering a SYN has, RFC 9293 section 3.10.7.1), validate when r.Ack is the
-// cookie plus one; an ICMP or ICMPv6 error validates when the quoted
+// Cookie with key k, that is by Sequence with nonce 0: whether r carries the
+// nonce 0 (see Nonce). A SYN-ACK, and a RST that has the ACK flag (as every
+// RST answering a SYN has, RFC 9293 section 3.10.7.1), validate when r.Ack is
+// the cookie plus one; an ICMP or ICMPv6 error validates when the quoted
 // sequence number is the cookie itself.
 func (k CookieKey) Validate(r *Reply) bool {
-	switch r.Kind {
-	case KindSYNACK, KindRST:
-		if r.Flags&FlagACK == 0 {
-			return false
-		}
-		return r.Ack == k.Cookie(r.Dst, r.Src, r.DstPort, r.SrcPort)+1
-	case KindUnreachable:
-		return r.OrigSeq == k.Cookie(r.OrigSrc, r.OrigDst, r.OrigSrcPort, r.OrigDstPort)
-	}
-	return false
+	nonce, ok := k.Nonce(r)
+	return ok && nonce == 0
 }
