@@ -89,11 +89,7 @@ func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env, intr *int
 	if ctx.Err() != nil && o.scanErr == nil {
 		o.scanErr = ctx.Err()
 	}
-	o.end = e.now()
-	o.elapsed = o.end.Sub(start)
-	o.engineStats = s.eng.Stats()
-	o.invalid = o.engineStats.Invalid
-	s.eng.Close()
+	s.stopEngine(o, e)
 	var unprobed []string
 	for _, t := range order {
 		r, ok := last[t]
@@ -106,11 +102,7 @@ func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env, intr *int
 			o.writeErr = s.w.Write(output.Record{Name: p.set.Name(t), Result: r, Time: e.now()})
 		}
 	}
-	if err := s.flush(); o.writeErr == nil {
-		o.writeErr = err
-	}
-	s.closeNmap(ctx, o, p, e, intr)
-	s.writeStats(o, p)
+	s.finish(ctx, o, p, e, intr)
 	if len(unprobed) > 0 && o.scanErr == nil {
 		fmt.Fprintf(e.stderr, "rawprobe: --wait %v ended before a result for %d targets: %v\n", p.wait, len(unprobed), unprobed)
 		o.unprobed = uint64(len(unprobed))
