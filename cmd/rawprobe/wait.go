@@ -34,21 +34,12 @@ func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env, intr *int
 	o.start = start
 	wctx, cancel := context.WithTimeout(ctx, p.wait)
 	defer cancel()
-	var pending []netip.AddrPort
-	for t := range p.set.Order(p.seed, p.shard) {
-		pending = append(pending, t)
-	}
+	pending := slices.Collect(p.set.Order(p.seed, p.shard))
 	last := make(map[netip.AddrPort]rawcheck.Result, len(pending))
 	order := slices.Clone(pending) // pending is filtered in place below
 	backoff := waitFirstBackoff
 	for {
-		err := s.eng.Scan(wctx, func(yield func(netip.AddrPort) bool) {
-			for _, t := range pending {
-				if !yield(t) {
-					return
-				}
-			}
-		}, func(r rawcheck.Result) {
+		err := s.eng.Scan(wctx, slices.Values(pending), func(r rawcheck.Result) {
 			prev, seen := last[r.Target]
 			if !seen || prev.State != r.State {
 				from := "probing"
