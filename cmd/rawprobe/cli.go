@@ -19,21 +19,27 @@ import (
 //
 // A scan handles e.signals itself; the other subcommands stop at the first.
 func run(ctx context.Context, args []string, e env) int {
+	var sub func(context.Context, []string, env) int
 	if len(args) > 0 {
 		switch args[0] {
 		case "serve":
-			return runServe(cancelOnSignal(ctx, e.signals), args[1:], e)
+			sub = runServe
 		case "demo":
-			return runDemo(cancelOnSignal(ctx, e.signals), args[1:], e)
+			sub = runDemo
 		case "verify":
-			return runVerify(cancelOnSignal(ctx, e.signals), args[1:], e)
+			sub = runVerify
 		case "watch":
-			return runWatch(cancelOnSignal(ctx, e.signals), args[1:], e)
+			sub = runWatch
 		case "help":
 			return runScan(ctx, []string{"--help"}, e)
 		}
 	}
-	return runScan(ctx, args, e)
+	if sub == nil {
+		return runScan(ctx, args, e)
+	}
+	ctx, intr := watchSignals(ctx, e.signals, true)
+	defer intr.close()
+	return sub(ctx, args[1:], e)
 }
 
 // nmapFlags are nmap's two-letter single-dash flags and the long flags

@@ -10,7 +10,8 @@ import (
 // interruption is what SIGINT and SIGTERM do to a scan: the first closes
 // stop (no new target is sent; the replies in flight are drained), the
 // second cancels the scan's context (the drain is cut short). With
-// stopAtOnce (--wait, which keeps no resume state) the first does both.
+// stopAtOnce (--wait, which keeps no resume state, and the subcommands
+// that simply stop) the first does both.
 type interruption struct {
 	stop   chan struct{}
 	cancel context.CancelFunc
@@ -69,21 +70,4 @@ func signalName(sig os.Signal) string {
 		return "SIGTERM"
 	}
 	return sig.String()
-}
-
-// cancelOnSignal returns ctx cancelled at the first signal from signals,
-// for the commands that simply stop (serve, watch); signals may be nil.
-func cancelOnSignal(ctx context.Context, signals <-chan os.Signal) context.Context {
-	if signals == nil {
-		return ctx
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	go func() {
-		defer cancel()
-		select {
-		case <-signals:
-		case <-ctx.Done():
-		}
-	}()
-	return ctx
 }

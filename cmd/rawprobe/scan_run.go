@@ -297,20 +297,32 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 	o.position = progress.Position()
 	mu.Unlock()
 	o.left = total - o.position.Next - uint64(len(o.position.Done))
-	o.end = e.now()
-	o.elapsed = o.end.Sub(start)
-	o.engineStats = s.eng.Stats()
-	o.invalid, o.timing = o.engineStats.Invalid, output.TimingSummary(o.engineStats)
-	// Close before flushing the pcap: the engine may still send (own RSTs)
-	// and tap packets until it has stopped.
-	s.eng.Close()
+	s.stopEngine(o, e)
+	o.timing = output.TimingSummary(o.engineStats)
 	bar.Finish()
+	s.finish(ctx, o, p, e, intr)
+	return o
+}
+
+// stopEngine records the end of the scan and the engine's counters in o,
+// then closes the engine. It runs before finish flushes the pcap: the
+// engine may still send (own RSTs) and tap packets until it has stopped.
+func (s *scanSession) stopEngine(o *scanOutcome, e env) {
+	o.end = e.now()
+	o.elapsed = o.end.Sub(o.start)
+	o.engineStats = s.eng.Stats()
+	o.invalid = o.engineStats.Invalid
+	s.eng.Close()
+}
+
+// finish flushes the results and the capture, ends the -oX and -oG
+// documents and writes the stats, keeping the first write error in o.
+func (s *scanSession) finish(ctx context.Context, o *scanOutcome, p *scanPlan, e env, intr *interruption) {
 	if err := s.flush(); o.writeErr == nil {
 		o.writeErr = err
 	}
 	s.closeNmap(ctx, o, p, e, intr)
 	s.writeStats(o, p)
-	return o
 }
 
 // add counts one result.

@@ -35,8 +35,7 @@ func runVerify(_ context.Context, args []string, e env) int {
 	}
 	r, err := pcapverify.AnalyzeFile(fs.Arg(0))
 	if err != nil {
-		fmt.Fprintf(e.stderr, "rawprobe: %v\n", err)
-		return exitBadInput
+		return exitStatus(e, badInput(err))
 	}
 	for _, f := range r.Flows {
 		fmt.Fprintln(e.stdout, flowLine(f))

@@ -34,21 +34,12 @@ func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env, intr *int
 	o.start = start
 	wctx, cancel := context.WithTimeout(ctx, p.wait)
 	defer cancel()
-	var pending []netip.AddrPort
-	for t := range p.set.Order(p.seed, p.shard) {
-		pending = append(pending, t)
-	}
+	pending := slices.Collect(p.set.Order(p.seed, p.shard))
 	last := make(map[netip.AddrPort]rawcheck.Result, len(pending))
 	order := slices.Clone(pending) // pending is filtered in place below
 	backoff := waitFirstBackoff
 	for {
-		err := s.eng.Scan(wctx, func(yield func(netip.AddrPort) bool) {
-			for _, t := range pending {
-				if !yield(t) {
-					return
-				}
-			}
-		}, func(r rawcheck.Result) {
+		err := s.eng.Scan(wctx, slices.Values(pending), func(r rawcheck.Result) {
 			prev, seen := last[r.Target]
 			if !seen || prev.State != r.State {
 				from := "probing"
@@ -89,11 +80,7 @@ func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env, intr *int
 	if ctx.Err() != nil && o.scanErr == nil {
 		o.scanErr = ctx.Err()
 	}
-	o.end = e.now()
-	o.elapsed = o.end.Sub(start)
-	o.engineStats = s.eng.Stats()
-	o.invalid = o.engineStats.Invalid
-	s.eng.Close()
+	s.stopEngine(o, e)
 	var unprobed []string
 	for _, t := range order {
 		r, ok := last[t]
@@ -106,11 +93,7 @@ func (s *scanSession) runWait(ctx context.Context, p *scanPlan, e env, intr *int
 			o.writeErr = s.w.Write(output.Record{Name: p.set.Name(t), Result: r, Time: e.now()})
 		}
 	}
-	if err := s.flush(); o.writeErr == nil {
-		o.writeErr = err
-	}
-	s.closeNmap(ctx, o, p, e, intr)
-	s.writeStats(o, p)
+	s.finish(ctx, o, p, e, intr)
 	if len(unprobed) > 0 && o.scanErr == nil {
 		fmt.Fprintf(e.stderr, "rawprobe: --wait %v ended before a result for %d targets: %v\n", p.wait, len(unprobed), unprobed)
 		o.unprobed = uint64(len(unprobed))

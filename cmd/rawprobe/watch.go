@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -175,13 +176,7 @@ func watch(ctx context.Context, p *watchPlan, eng engine.Engine, out io.Writer, 
 	defer tick.Stop()
 	var buf []byte
 	for {
-		err := eng.Scan(ctx, func(yield func(netip.AddrPort) bool) {
-			for _, t := range p.targets {
-				if !yield(t) {
-					return
-				}
-			}
-		}, func(r rawcheck.Result) {
+		err := eng.Scan(ctx, slices.Values(p.targets), func(r rawcheck.Result) {
 			i, ok := index[r.Target]
 			if !ok || !hs[i].check(r.State == rawcheck.Open, p.rise, p.fall) {
 				return

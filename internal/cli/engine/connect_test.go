@@ -155,13 +155,7 @@ func TestConnectScan(t *testing.T) {
 		targets = append(targets, netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(1 + port%4)}), uint16(port)))
 	}
 	seen := map[netip.AddrPort]int{} // written from yield without a lock: -race checks serialisation
-	err := e.Scan(context.Background(), func(yield func(netip.AddrPort) bool) {
-		for _, t := range targets {
-			if !yield(t) {
-				return
-			}
-		}
-	}, func(r rawcheck.Result) { seen[r.Target]++ })
+	err := e.Scan(context.Background(), slices.Values(targets), func(r rawcheck.Result) { seen[r.Target]++ })
 	if err != nil {
 		t.Fatal(err)
 	}
