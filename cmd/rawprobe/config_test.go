@@ -37,8 +37,8 @@ func TestBadSettings(t *testing.T) {
 		{[]string{"--format", "xml"}, []string{"--format", `unknown output format "xml"`}},
 	} {
 		for _, sub := range [][]string{nil, {"serve", "--listen", "127.0.0.1:0"}} {
-			if sub != nil && tc.args[0] == "--format" {
-				continue // a scan flag
+			if sub != nil && (tc.args[0] == "--format" || tc.args[0] == "--max-retries") {
+				continue // scan flags (serve refuses --max-retries whatever its value: below)
 			}
 			args := append(append(append([]string{}, sub...), tc.args...), "198.18.0.1:80")
 			if sub != nil {
@@ -47,6 +47,9 @@ func TestBadSettings(t *testing.T) {
 			checkRejected(t, args, tc.want)
 		}
 	}
+	// serve makes a fixed number of attempts: --max-retries, even a valid
+	// one, is refused rather than silently ignored.
+	checkRejected(t, []string{"serve", "--listen", "127.0.0.1:0", "--max-retries", "3"}, []string{"--max-retries", "fixed number of attempts"})
 	// Control: the limits themselves are accepted.
 	for _, args := range [][]string{
 		{"--retries", fmt.Sprint(rawcheck.MaxAttempts - 1), "--timeout", "1ns", "--source-ports", "1-1", "--force-source-ports", "--rate", "0", "--window", "0", "--engine", "connect", "--format", "csv"},

@@ -103,8 +103,15 @@ func parseServe(args []string, e env) (*servePlan, error) {
 	level := fs.String("log.level", "info", "log level: debug (one line per probe), info, warn or error")
 	fs.BoolVar(&p.version, "version", false, "print the version and exit")
 	f.register(fs, serveDefaultTimeout, "longest time one probe may take, retries included (the scrape timeout can shorten it)")
+	// The exporter splits each scrape's budget over a fixed number of
+	// attempts (--retries), so the scan's adaptive ceiling has no meaning
+	// here: hidden from the help, and refused when given.
+	fs.MarkHidden("max-retries")
 	if err := parseFlags(fs, args, serveUsage, e); err != nil {
 		return nil, err
+	}
+	if fs.Changed("max-retries") {
+		return nil, badInput(fmt.Errorf("--max-retries: serve makes a fixed number of attempts per probe (--retries, %d by default), split over each scrape's budget; adaptive attempts are for scans", rawcheck.DefaultAttempts-1))
 	}
 	if p.version {
 		return p, nil
