@@ -48,6 +48,7 @@ type config struct {
 	workerSource string
 	sendOnly     bool
 	big          bool
+	cpuProfile   string
 	timing       bool
 	// workerAttempts is the rawcheck worker's Config.Attempts (0: adaptive).
 	workerAttempts int
@@ -85,6 +86,7 @@ func main() {
 	flag.StringVar(&c.workerSource, "worker-source", "", "internal: source address of the net.Dialer worker")
 	flag.BoolVar(&c.sendOnly, "send-only", false, "compare rawprobe's and zmap's sending (524,288 SYNs to a blackholed /17) instead of the tables")
 	flag.BoolVar(&c.big, "big", false, "with -send-only, also scan 16.7 M targets (the answering /16 × 256 ports)")
+	flag.StringVar(&c.cpuProfile, "cpuprofile", "", "with -send-only, write a CPU profile of rawprobe's send-only runs to this file (the last run's)")
 	flag.BoolVar(&c.timing, "timing", true, "also measure the adaptive-timing tables (whole /16, silent /17, mixed delays)")
 	flag.IntVar(&c.workerAttempts, "worker-attempts", 0, "internal: Config.Attempts of the rawcheck worker (0 = adaptive)")
 	flag.Parse()

@@ -47,6 +47,8 @@ type sendOnlyResult struct {
 	PeakHeapInuse uint64 `json:"peak_heap_inuse"`
 	PeakHeapAlloc uint64 `json:"peak_heap_alloc"`
 	NumGC         uint32 `json:"num_gc"`
+	SendErrors    uint64 `json:"send_errors"`
+	RateBackoffs  uint64 `json:"rate_backoffs"`
 }
 
 // sendOnly compares rawprobe's and zmap's sending in the same network, run
@@ -118,7 +120,11 @@ func sendOnly(c config) (err error) {
 	var raw, zm []sendOnlySample
 	for i := range c.runs {
 		r, ru, _, err := run(c.runTimeout, true, func(ctx context.Context) *exec.Cmd {
-			return n.ProberCmd(ctx, scanWorker, "-scan", "sendonly", "-timeout", c.runTimeout.String())
+			args := []string{"-scan", "sendonly", "-timeout", c.runTimeout.String()}
+			if c.cpuProfile != "" {
+				args = append(args, "-cpuprofile", c.cpuProfile)
+			}
+			return n.ProberCmd(ctx, scanWorker, args...)
 		})
 		var s sendOnlySample
 		if err != nil || ru == nil {
@@ -127,7 +133,7 @@ func sendOnly(c config) (err error) {
 			s = sendOnlySample{pps: float64(r.Probes) / r.SendSecs, cpuPerPk: cpu(ru) / float64(r.Probes) * 1e6, sysShare: sysShare(ru), ctxsw: ctxsw(ru) / float64(r.Probes), rssKB: ru.Maxrss}
 		}
 		raw = append(raw, s)
-		fmt.Fprintf(os.Stderr, "send-only run %d rawprobe: %.0f pps, %.2f µs CPU/SYN (%.0f%% system), %.3f context switches/SYN %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.ctxsw, s.err)
+		fmt.Fprintf(os.Stderr, "send-only run %d rawprobe: %.0f pps, %.2f µs CPU/SYN (%.0f%% system), %.3f context switches/SYN, %d SYNs refused, %d backoffs %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.ctxsw, r.SendErrors, r.RateBackoffs, s.err)
 		// zmap 2.1.1 scans one port: 16 probes per address make the same
 		// 524,288 SYNs. Its cooldown is 0 s, so its wall time is sending.
 		_, ru, wall, err := run(c.runTimeout, false, func(ctx context.Context) *exec.Cmd {

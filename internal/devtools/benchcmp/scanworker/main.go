@@ -5,7 +5,7 @@
 //
 // Usage (inside the test network's prober namespace, as benchcmp runs it):
 //
-//	scanworker -scan sendonly|bigscan [-timeout 30m]
+//	scanworker -scan sendonly|bigscan [-timeout 30m] [-cpuprofile FILE]
 package main
 
 import (
@@ -14,20 +14,24 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
+	"runtime/trace"
 	"time"
 )
 
 func main() {
 	scan := flag.String("scan", "", "the scan: sendonly (blackholed × 16 ports, one attempt) or bigscan (the answering /16 × 256 ports)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "bound on the scan")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the scan to this file")
+	traceFile := flag.String("trace", "", "write an execution trace of the scan to this file")
 	flag.Parse()
-	if err := run(*scan, *timeout); err != nil {
+	if err := run(*scan, *timeout, *cpuProfile, *traceFile); err != nil {
 		fmt.Fprintln(os.Stderr, "scanworker:", err)
 		os.Exit(1)
 	}
 }
 
-func run(scan string, timeout time.Duration) error {
+func run(scan string, timeout time.Duration, cpuProfile, traceFile string) error {
 	if flag.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", flag.Args())
 	}
@@ -40,6 +44,28 @@ func run(scan string, timeout time.Duration) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if traceFile != "" {
+		f, err := os.Create(traceFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
+	}
 	r, err := work(ctx)
 	if err != nil {
 		return err

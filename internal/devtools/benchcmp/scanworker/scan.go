@@ -33,6 +33,10 @@ type sendOnlyResult struct {
 	PeakHeapInuse uint64 `json:"peak_heap_inuse"`
 	PeakHeapAlloc uint64 `json:"peak_heap_alloc"`
 	NumGC         uint32 `json:"num_gc"`
+	// The engine's own losses: SYNs the kernel refused and the times it
+	// slowed down for them (rawcheck.Stats).
+	SendErrors   uint64 `json:"send_errors"`
+	RateBackoffs uint64 `json:"rate_backoffs"`
 }
 
 // sampleHeap records the peaks of r's heap fields every 20 ms until stop
@@ -118,7 +122,9 @@ func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.
 				sent <- time.Since(start)
 				return
 			case <-t.C:
-				if pr.Stats().Sent >= uint64(total) {
+				// Every SYN handed to the kernel, sent or refused
+				// (a refused one is not sent again: one attempt).
+				if st := pr.Stats(); st.Sent+st.SendErrors >= uint64(total) {
 					sent <- time.Since(start)
 					return
 				}
@@ -136,6 +142,8 @@ func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.
 		r.Results++
 	})
 	r.Secs = time.Since(start).Seconds()
+	st := pr.Stats()
+	r.SendErrors, r.RateBackoffs = st.SendErrors, st.RateBackoffs
 	close(done)
 	r.SendSecs = (<-sent).Seconds()
 	close(stopSampling)
