@@ -301,6 +301,18 @@ func (e *engine) endSession(s *session) {
 // It returns the port and the nonce, or false if every port is taken for
 // that target. e.mu must be held.
 func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now int64) (uint16, uint32, bool) {
+	return e.insertFromLocked(target, rt, s, now, e.nextSourcePort())
+}
+
+// nextSourcePort returns the next source port of the engine's range in
+// turn.
+func (e *engine) nextSourcePort() uint16 {
+	ports := e.ports.ports
+	return ports[e.nextPort.Add(1)%uint32(len(ports))]
+}
+
+// insertFromLocked is insertLocked trying source port sport first.
+func (e *engine) insertFromLocked(target netip.AddrPort, rt *route, s *session, now int64, sport uint16) (uint16, uint32, bool) {
 	// The first attempt's timeout depends on the target only, not on the
 	// source port tried.
 	class, provisional := e.timing.lastClass(), false // the first attempt is the last
@@ -308,9 +320,10 @@ func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now 
 		addr := target.Addr().As16()
 		class, provisional = e.timing.timeout(&addr, 1)
 	}
-	ports := e.ports.ports
-	for range len(ports) { // more than one try only if the same target is pending
-		sport := ports[e.nextPort.Add(1)%uint32(len(ports))]
+	for try := range len(e.ports.ports) { // more than one try only if the same target is pending
+		if try > 0 {
+			sport = e.nextSourcePort()
+		}
 		if i := e.table.insert(keyOf(target, sport), s.id, rt.id, now, class); i != 0 {
 			p := e.table.at(i)
 			p.provisional = provisional

@@ -53,22 +53,25 @@ const maxTimeoutClasses = 256
 // open-addressing index (linear probing, backward-shift deletion) keyed by
 // probeKey, and one expiry list per timeout class.
 //
-// Attempts have different timeouts (adaptive timing), so one list in send
-// order is no longer in deadline order. The timeouts are instead rounded up
-// to a few classes (see timeoutClasses): within a class every attempt has
-// the same timeout, so its list, in send order, is in deadline order, and
-// the next probe due is the earliest of the class heads, found through a
-// bitmap of the classes in use. (An entry moved by requeue keeps its send
-// time and may be reached a little after its deadline; see requeue.) Inserting, re-sending and removing a probe
-// stay O(1) link changes, as with one list, and nothing is allocated;
-// a heap would make them O(log n) and a timer wheel would bound the
-// timeouts or their resolution. The lists are the engine's only timer.
-// Nothing is allocated per probe; the slices only grow when the table is
-// full. A pendingTable is not safe for concurrent use.
+// An index slot holds the entry's index + 1 in its low idxBits bits;
+// above them, how far the slot is from the key's home slot (distBits bits,
+// saturating at distMax), and above that a tag: other bits of the key's
+// hash. Probing then reads only the entries whose distance and tag match
+// its key's, and deletion finds the home of the keys it shifts from their
+// distance: each entry read is a likely cache miss once the table outgrows
+// the caches, and there were one or two per insert and removal. A
+// saturated distance only means the entry is read.
 type pendingTable struct {
 	entries  []pendingProbe
-	index    []uint32 // entry index + 1, 0 = empty; len is a power of two
+	index    []uint32 // entry index + 1 | distance from home << idxBits | tag << tagShift; 0 = empty; len is a power of two
 	mask     uint32
+	idxBits  uint32 // bits of an index slot holding the entry index + 1
+	distMax  uint32 // largest distance a slot holds; it means "at least"
+	distMask uint32 // of the distance's bits, before the shift
+	tagShift uint32 // idxBits + the distance's bits
+	tagMask  uint32 // of a tag, before the shift
+	// distLimit caps distMax (tests lower it to exercise saturation).
+	distLimit uint32
 	seed     uint64
 	free     uint32 // free list head: entry index + 1
 	used     int    // entries in use
@@ -82,7 +85,7 @@ type pendingTable struct {
 // timeouts are the classes' timeouts in ns (at most maxTimeoutClasses);
 // none means one class with timeout 0.
 func newPendingTable(capacity int, seed uint64, timeouts ...int64) *pendingTable {
-	t := &pendingTable{seed: seed, timeouts: timeouts}
+	t := &pendingTable{seed: seed, timeouts: timeouts, distLimit: ^uint32(0)}
 	if len(timeouts) == 0 {
 		t.timeouts = []int64{0}
 	}
@@ -99,6 +102,17 @@ func (t *pendingTable) resize(capacity int) {
 	size := 1 << bits.Len(uint(2*capacity-1)) // >= 2*capacity: load <= 1/2
 	t.index = make([]uint32, size)
 	t.mask = uint32(size - 1)
+	t.idxBits = uint32(bits.Len(uint(capacity)))
+	// Linear probing at load 1/2 rarely goes 15 slots from home; the rest
+	// of the slot is tag.
+	distBits := min(4, 32-t.idxBits)
+	t.distMask = 1<<distBits - 1
+	t.distMax = min(t.distMask, t.distLimit)
+	t.tagShift = t.idxBits + distBits
+	t.tagMask = 0
+	if t.tagShift < 32 {
+		t.tagMask = 1<<(32-t.tagShift) - 1
+	}
 	// Rebuild the free list (new entries) and the index (old entries).
 	t.free = 0
 	for i := capacity - 1; i >= len(old); i-- {
@@ -120,6 +134,12 @@ func (t *pendingTable) hash(k *probeKey) uint32 {
 	return uint32(hashKey(k, t.seed)>>32) & t.mask
 }
 
+// homeAndTag returns k's home slot and its tag.
+func (t *pendingTable) homeAndTag(k *probeKey) (uint32, uint32) {
+	h := hashKey(k, t.seed)
+	return uint32(h>>32) & t.mask, uint32(h) & t.tagMask
+}
+
 // hashKey returns a keyed 64-bit hash of k, for the pending table's index
 // and the memory of finished probes (nonceSource). The address's two
 // halves and the ports are mixed in as three words, each through its own
@@ -137,57 +157,83 @@ func hashKey(k *probeKey, seed uint64) uint64 {
 	return h3 ^ l3
 }
 
+// slot returns what an index slot holds for entry i (index + 1) at
+// distance d from its home, with tag tag.
+func (t *pendingTable) slot(i, d, tag uint32) uint32 {
+	return i | min(d, t.distMax)<<t.idxBits | tag<<t.tagShift
+}
+
+// entryOf returns the entry (index + 1) an index slot value v names.
+func (t *pendingTable) entryOf(v uint32) uint32 { return v & (1<<t.idxBits - 1) }
+
+// tagOf returns the tag of index slot value v.
+func (t *pendingTable) tagOf(v uint32) uint32 { return v >> t.tagShift & t.tagMask }
+
+// homeOf returns the home slot of the entry held at slot s as v.
+func (t *pendingTable) homeOf(s, v uint32) uint32 {
+	if d := v >> t.idxBits & t.distMask; d < t.distMax {
+		return (s - d) & t.mask
+	}
+	return t.hash(&t.entries[t.entryOf(v)-1].key)
+}
+
 // place puts entry i+1 (already filled) into the index.
 func (t *pendingTable) place(i uint32) {
-	s := t.hash(&t.entries[i-1].key)
+	s, tag := t.homeAndTag(&t.entries[i-1].key)
+	d := uint32(0)
 	for t.index[s] != 0 {
-		s = (s + 1) & t.mask
+		s, d = (s+1)&t.mask, d+1
 	}
-	t.index[s] = i
+	t.index[s] = t.slot(i, d, tag)
+}
+
+// find probes for k, whose home is h and tag tag: the entry (index + 1)
+// holding k, or 0 and the empty slot where k would go and its distance
+// from h.
+func (t *pendingTable) find(k *probeKey, h, tag uint32) (i, s, d uint32) {
+	s = h
+	for {
+		v := t.index[s]
+		if v == 0 {
+			return 0, s, d
+		}
+		// Only a slot at k's own distance (or a saturated one) can hold
+		// a key with k's home: only those with k's tag are read.
+		if v>>t.idxBits == min(d, t.distMax)|tag<<(t.tagShift-t.idxBits) {
+			if i := t.entryOf(v); t.entries[i-1].key == *k {
+				return i, s, d
+			}
+		}
+		s, d = (s+1)&t.mask, d+1
+	}
 }
 
 // lookup returns the index (+1) of the probe with key k, or 0.
 func (t *pendingTable) lookup(k probeKey) uint32 {
-	s := t.hash(&k)
-	for {
-		i := t.index[s]
-		if i == 0 {
-			return 0
-		}
-		if t.entries[i-1].key == k {
-			return i
-		}
-		s = (s + 1) & t.mask
-	}
+	h, tag := t.homeAndTag(&k)
+	i, _, _ := t.find(&k, h, tag)
+	return i
 }
 
 // insert adds a probe with key k, sent now with timeout class class, at the
 // end of that class's expiry list. It returns the entry (index + 1), or 0 if
 // k is already pending.
 func (t *pendingTable) insert(k probeKey, session, route uint32, now int64, class uint8) uint32 {
-	s := t.hash(&k)
-	for {
-		i := t.index[s]
-		if i == 0 {
-			break
-		}
-		if t.entries[i-1].key == k {
-			return 0
-		}
-		s = (s + 1) & t.mask
+	h, tag := t.homeAndTag(&k)
+	i, s, d := t.find(&k, h, tag)
+	if i != 0 {
+		return 0
 	}
 	if t.free == 0 {
 		t.resize(2 * len(t.entries))
-		s = t.hash(&k)
-		for t.index[s] != 0 {
-			s = (s + 1) & t.mask
-		}
+		h, tag = t.homeAndTag(&k)
+		_, s, d = t.find(&k, h, tag)
 	}
-	i := t.free
+	i = t.free
 	e := &t.entries[i-1]
 	t.free = e.next
 	*e = pendingProbe{key: k, attempts: 1, class: t.clampClass(class), session: session, route: route, sentAt: now}
-	t.index[s] = i
+	t.index[s] = t.slot(i, d, tag)
 	t.used++
 	t.pushBack(i)
 	return i
@@ -201,7 +247,7 @@ func (t *pendingTable) remove(i uint32) {
 	e := &t.entries[i-1]
 	// Find its slot, then shift later members of the cluster back.
 	s := t.hash(&e.key)
-	for t.index[s] != i {
+	for t.entryOf(t.index[s]) != i {
 		s = (s + 1) & t.mask
 	}
 	for {
@@ -209,14 +255,14 @@ func (t *pendingTable) remove(i uint32) {
 		n := s
 		for {
 			n = (n + 1) & t.mask
-			j := t.index[n]
-			if j == 0 {
+			v := t.index[n]
+			if v == 0 {
 				goto unlinked
 			}
-			h := t.hash(&t.entries[j-1].key)
-			// j may move to s if its home h is not in (s, n].
+			h := t.homeOf(n, v)
+			// It may move to s if its home h is not in (s, n].
 			if (n-h)&t.mask >= (n-s)&t.mask {
-				t.index[s] = j
+				t.index[s] = t.slot(t.entryOf(v), (s-h)&t.mask, t.tagOf(v))
 				s = n
 				break
 			}

@@ -2,6 +2,7 @@ package rawcheck
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/bits"
 	"math/rand/v2"
 	"net/netip"
@@ -10,9 +11,26 @@ import (
 
 // TestPendingTableModel checks the table against a map under random
 // inserts, lookups and removals, with growth and backward-shift deletion.
+//
+// It runs with the index's distances as wide as they come and saturating at
+// 0, 1 and 2, where probing and deletion read the entries instead.
 func TestPendingTableModel(t *testing.T) {
+	for _, limit := range []uint32{^uint32(0), 0, 1, 2} {
+		t.Run(fmt.Sprint("distLimit=", int32(limit)), func(t *testing.T) { testPendingTableModel(t, limit) })
+	}
+}
+
+// withDistLimit makes the empty table tab saturate index distances at
+// limit.
+func withDistLimit(tab *pendingTable, limit uint32) *pendingTable {
+	tab.distLimit = limit
+	tab.resize(len(tab.entries))
+	return tab
+}
+
+func testPendingTableModel(t *testing.T, limit uint32) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	tab := newPendingTable(16, rng.Uint64(), 50, 10, 30)
+	tab := withDistLimit(newPendingTable(16, rng.Uint64(), 50, 10, 30), limit)
 	model := map[probeKey]uint32{} // key -> session
 	var order []probeKey           // insertion order for the expiry list
 	key := func() probeKey {
@@ -193,7 +211,7 @@ func FuzzPendingTable(f *testing.F) {
 	f.Add([]byte{0, 1, 1, 0, 2, 1, 2, 1, 1, 1, 2, 1, 3, 0, 0})
 	f.Add([]byte{8, 1, 1, 4, 2, 1, 3, 0, 0, 7, 0, 0, 0, 3, 2, 2, 1, 1})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tab := newPendingTable(4, 42, 7, 2, 4)
+		tab := withDistLimit(newPendingTable(4, 42, 7, 2, 4), uint32(len(data)%3)) // 0 to 2: saturating
 		model := map[probeKey]bool{}
 		now := int64(0)
 		for ; len(data) >= 3; data = data[3:] {
@@ -275,5 +293,27 @@ func TestPendingHashSpreadsFoldedKeys(t *testing.T) {
 		if j := tab.lookup(keys[i]); j == 0 || tab.at(j).key != keys[i] {
 			t.Fatalf("lookup(%v) = %d", keys[i], j)
 		}
+	}
+}
+
+// BenchmarkPendingFIFO is the pending table as a large scan uses it: a
+// window of 1<<18 probes in flight, each op inserting the newest probe
+// and finishing the oldest, so the index is far larger than the caches.
+func BenchmarkPendingFIFO(b *testing.B) {
+	const window = 1 << 18
+	tab := newPendingTable(window, 1)
+	key := func(i int) probeKey {
+		a := uint32(0xc6130000) + uint32(i)%(1<<20) // 198.19.0.0 onwards
+		return keyOf(netip.AddrPortFrom(netip.AddrFrom4([4]byte{byte(a >> 24), byte(a >> 16), byte(a >> 8), byte(a)}), uint16(80+i>>20)), 61000)
+	}
+	for i := range window {
+		tab.insert(key(i), 0, 0, int64(i), 0)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if j, _ := tab.next(); j != 0 {
+			tab.remove(j)
+		}
+		tab.insert(key(window+i), 0, 0, int64(window+i), 0)
 	}
 }

@@ -282,10 +282,17 @@ func (sc *scanner) send(ctx context.Context, k int) error {
 		return err
 	}
 	targets, routes := sc.targets[:k], sc.routes[:k]
+	// The source ports in turn, drawn for the whole batch at once.
+	ports := e.ports.ports
+	next := e.nextPort.Add(uint32(k)) - uint32(k)
+	for i := range targets {
+		next++
+		sc.sports[i] = ports[next%uint32(len(ports))]
+	}
 	e.mu.Lock()
 	now := e.now()
 	for i, t := range targets {
-		sport, nonce, ok := e.insertLocked(t, routes[i], sc.s, now)
+		sport, nonce, ok := e.insertFromLocked(t, routes[i], sc.s, now, sc.sports[i])
 		if !ok {
 			e.mu.Unlock()
 			return fmt.Errorf("rawcheck: scanning %v: every source port is busy with probes of that target", t)
