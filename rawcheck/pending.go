@@ -72,13 +72,13 @@ type pendingTable struct {
 	tagMask  uint32 // of a tag, before the shift
 	// distLimit caps distMax (tests lower it to exercise saturation).
 	distLimit uint32
-	seed     uint64
-	free     uint32 // free list head: entry index + 1
-	used     int    // entries in use
-	timeouts []int64
-	head     [maxTimeoutClasses]uint32 // expiry lists, oldest first: entry index + 1
-	tail     [maxTimeoutClasses]uint32
-	inUse    [maxTimeoutClasses / 64]uint64 // bit c: list c is not empty
+	seed      uint64
+	free      uint32 // free list head: entry index + 1
+	used      int    // entries in use
+	timeouts  []int64
+	head      [maxTimeoutClasses]uint32 // expiry lists, oldest first: entry index + 1
+	tail      [maxTimeoutClasses]uint32
+	inUse     [maxTimeoutClasses / 64]uint64 // bit c: list c is not empty
 }
 
 // newPendingTable returns a table for capacity probes; it grows if needed.
