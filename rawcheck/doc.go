@@ -42,7 +42,9 @@
 // (netlink), cached per prefix, so a scan of a /16 costs one lookup. A
 // target the kernel has no route to is not sent anything: it gets a
 // NoRoute Result with no attempt at once (Stats.NoRoute), and a Scan goes
-// on.
+// on. So does a target of a Scan whose first SYN the kernel refuses (a
+// local broadcast address, a prohibit route, a firewall rule on output),
+// once the refusal is known.
 //
 // Listening: one AF_PACKET socket for every interface (github.com/mdlayher/
 // packet), SOCK_DGRAM (frames start at the IP header), created with protocol

@@ -352,6 +352,8 @@ func (e *engine) finishLocked(i uint32, r Result) {
 		e.count.unreachable.Add(1)
 	case Timeout:
 		e.count.timeouts.Add(1)
+	case NoRoute: // a first SYN the kernel refused (settleRefused)
+		e.count.noRoute.Add(1)
 	}
 	if s.probe != nil {
 		s.probe <- r // buffered: one result per Probe
@@ -409,6 +411,59 @@ func (e *engine) sendBatch(b *sendBatch) error {
 		return &net.OpError{Op: "write", Net: "ip:raw", Err: err}
 	}
 	return nil
+}
+
+// settleRefused ends the pending probes whose SYN in b the kernel refused
+// (b.failed), after engine.sendBatch: a SYN that never left is not waited
+// for, and not counted among a probe's attempts. retransmitted says b holds
+// retransmissions (from expireLoop) rather than first attempts (from a
+// Scan's senders). The refused attempt is taken off the probe; then a
+// probe with no attempt left (its first SYN refused: a local broadcast
+// address, a prohibit route, a firewall rule on output) ends as NoRoute
+// with nothing sent, and one whose refused SYN was a retransmission ends as
+// Timeout with the attempts that did leave: its earlier attempt had timed
+// out already, and sending again a SYN the kernel refuses would loop. A
+// refused first attempt whose retransmission the expiry loop has sent
+// meanwhile (it raced ahead of a slow sender) stays pending for that one.
+//
+// A packet refused for want of buffers (ENOBUFS) is left alone: the engine
+// lost it itself, as it loses a SYN the queueing discipline drops (which a
+// raw IP socket does not even report), so it counts as an attempt that
+// went unanswered and is retransmitted if attempts are left; the backoff
+// answers the loss. A refused packet whose probe is no longer pending, or
+// is pending again for another probe of the same 4-tuple (another nonce,
+// so another sequence number), is left alone too.
+func (e *engine) settleRefused(b *sendBatch, retransmitted bool) {
+	if len(b.failed) == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for j, i := range b.failed {
+		if b.errs[j] == unix.ENOBUFS {
+			continue
+		}
+		syn, ok := synack.ParseSYN(b.packet(i))
+		if !ok {
+			continue
+		}
+		k := e.table.lookup(keyOf(netip.AddrPortFrom(syn.Dst, syn.DstPort), syn.SrcPort))
+		if k == 0 {
+			continue
+		}
+		p := e.table.at(k)
+		if e.key.Sequence(syn.Src, syn.Dst, syn.SrcPort, syn.DstPort, p.nonce) != syn.Seq || p.attempts == 0 {
+			continue
+		}
+		latest := retransmitted || p.attempts == 1
+		p.attempts--
+		switch {
+		case p.attempts == 0:
+			e.finishLocked(k, Result{Target: p.key.target(), State: NoRoute})
+		case latest:
+			e.finishLocked(k, Result{Target: p.key.target(), State: Timeout, Attempts: int(p.attempts)})
+		}
+	}
 }
 
 // stats returns the counters, with the rings' latest drop counts.

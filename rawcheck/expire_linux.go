@@ -99,7 +99,10 @@ func (e *engine) expireLoop() {
 			if e.sendBatch(b) != nil {
 				return
 			}
-			e.count.retransmitted.Add(uint64(b.len()))
+			// Only the retransmissions the kernel took count; the
+			// probes of those it refused end now.
+			e.count.retransmitted.Add(uint64(b.len() - len(b.failed)))
+			e.settleRefused(b, true)
 			b.reset()
 			targets, sports, nonces, rts = targets[:0], sports[:0], nonces[:0], rts[:0]
 		}

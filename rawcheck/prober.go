@@ -56,9 +56,9 @@ func (p *Prober) Probe(ctx context.Context, target netip.AddrPort) (Result, erro
 // goroutine) exactly once per target with its Result, in the order results
 // arrive. It returns nil once every target has its result.
 //
-// A target the prober has no route to does not stop the scan: it gets one
-// Result with State NoRoute (nothing is sent to it), counted in
-// Stats.NoRoute. A bad target — no address, a zoned, unspecified,
+// A target the prober has no route to, or whose first SYN the kernel
+// refuses (Stats.SendErrors), does not stop the scan: it gets one Result
+// with State NoRoute (nothing is sent to it), counted in Stats.NoRoute. A bad target — no address, a zoned, unspecified,
 // multicast or broadcast address, port 0, or an IPv6 address when the
 // engine has no IPv6 raw socket — stops the scan when reached, is never
 // sent, and Scan returns an error naming it; when ctx ends it returns

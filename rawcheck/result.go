@@ -24,8 +24,11 @@ const (
 	// while it solicited the neighbour and then dropped them, so none
 	// reached the link.
 	Unreachable
-	// NoRoute means the prober itself has no route to the target, so no
-	// SYN was sent: Attempts, RTT, TTL, ICMPType and ICMPCode are zero.
+	// NoRoute means the prober itself could not send the target a SYN, so
+	// none was sent: Attempts, RTT, TTL, ICMPType and ICMPCode are zero.
+	// Either it has no route to the target, or (in a Scan) its kernel
+	// refused the first SYN: a local broadcast address, a prohibit route,
+	// a firewall rule on output (see Stats.SendErrors).
 	NoRoute
 )
 
@@ -60,7 +63,8 @@ type Result struct {
 	// zero on Timeout and NoRoute.
 	RTT time.Duration
 	// Attempts is the number of SYNs the engine sent (handed to the
-	// kernel) for this target; see Unreachable.
+	// kernel, which took them: not those it refused) for this target; see
+	// Unreachable.
 	Attempts int
 	// TTL is the IPv4 TTL or IPv6 hop limit of the reply; zero on Timeout
 	// and NoRoute.

@@ -122,6 +122,9 @@ func (sc *scanner) startSenders(workers int) {
 				if err := sc.e.sendBatch(b); err != nil {
 					sc.sendErr.CompareAndSwap(nil, &err)
 				}
+				// A probe whose first SYN the kernel refused gets its
+				// result now, not a timeout later.
+				sc.e.settleRefused(b, false)
 				b.reset()
 				sc.free <- b
 			}

@@ -30,11 +30,19 @@ type Stats struct {
 	// was never resolved (see State Unreachable).
 	Open, Closed, Unreachable, Timeouts uint64
 	// NoRoute counts the NoRoute results: targets the prober had no route
-	// to, given their result without anything sent.
+	// to, or whose first SYN its kernel refused (a local broadcast
+	// address, a prohibit route, a firewall rule on output), given their
+	// result without anything sent.
 	NoRoute uint64
 	// RSTSent is the number of RSTs the engine sent itself (Config.OwnRST).
 	RSTSent uint64
-	// SendErrors is the number of packets the kernel refused to send.
+	// SendErrors is the number of packets the kernel refused to send; they
+	// are not counted in Sent or Retransmitted, nor in a Result's
+	// Attempts. In a Scan, a target whose first SYN was refused ends at
+	// once as NoRoute with nothing sent, and one whose retransmission was
+	// refused as Timeout with the attempts that did leave; a refusal for
+	// want of buffers (ENOBUFS) is a loss like any other instead, and the
+	// probe goes on. Probe returns an error when its first SYN is refused.
 	SendErrors uint64
 	// RingDrops is the number of packets the kernel dropped because the
 	// receive ring was full.

@@ -131,3 +131,19 @@ func ExampleFilter() {
 	// 47 ret #128
 	// 48 ret #0
 }
+
+// Read back the SYN a Template wrote, as a sender does with a packet the
+// kernel refused, to find the probe it belongs to.
+func ExampleParseSYN() {
+	tmpl, err := synack.NewTemplate(synack.TemplateConfig{Src: netip.MustParseAddr("198.18.0.1")})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	buf := make([]byte, tmpl.PacketLen())
+	n := tmpl.FillPacket(buf, netip.MustParseAddr("198.18.0.255"), 40000, 443, 0x1234)
+	syn, ok := synack.ParseSYN(buf[:n])
+	fmt.Println(ok, syn.Src, "->", syn.Dst, syn.SrcPort, "->", syn.DstPort, "seq", syn.Seq)
+	// Output:
+	// true 198.18.0.1 -> 198.18.0.255 40000 -> 443 seq 4660
+}

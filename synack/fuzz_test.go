@@ -133,7 +133,8 @@ func FuzzUpdateChecksum(f *testing.F) {
 }
 
 // FuzzFillPacket: any SYN built by a Template has checksums that verify and
-// reads back the fields it was filled with.
+// reads back the fields it was filled with, through ParseSYN and, made a
+// SYN-ACK, through Parse.
 func FuzzFillPacket(f *testing.F) {
 	for _, s := range fillSeeds {
 		f.Add(s.src, s.dst, s.sport, s.dport, s.seq, s.mss, s.bits)
@@ -177,6 +178,9 @@ func FuzzFillPacket(f *testing.F) {
 		}
 		if c := Fold(Sum(pkt[ipLen:], pseudo)); c != 0 {
 			t.Fatalf("TCP checksum does not verify (%#04x): %x", c, pkt)
+		}
+		if syn, ok := ParseSYN(pkt); !ok || syn != (SYN{Src: s.Unmap(), Dst: d.Unmap(), SrcPort: sport, DstPort: dport, Seq: seq}) {
+			t.Fatalf("filled SYN reads back as %+v, %v", syn, ok)
 		}
 		pkt[ipLen+tcpFlags] |= FlagACK
 		var r Reply

@@ -48,8 +48,8 @@ var Formats = []string{"text", "jsonl", "csv"}
 //
 // The state is the name rawcheck.State.String gives: open, closed,
 // timeout, unreachable (an ICMP error answered the SYN) or noroute (the
-// prober has no route to the target, so nothing was sent: no RTT, no
-// attempt, no TTL, no ICMP type or code).
+// prober has no route to the target, or its kernel refused the first SYN,
+// so nothing was sent: no RTT, no attempt, no TTL, no ICMP type or code).
 func NewWriter(format string, w io.Writer) (Writer, error) {
 	f, err := ParseFormat(format)
 	if err != nil {
