@@ -338,10 +338,17 @@ func (e *engine) insertFromLocked(target netip.AddrPort, rt *route, s *session, 
 
 // finishLocked ends pending probe i with result r. e.mu must be held.
 func (e *engine) finishLocked(i uint32, r Result) {
+	e.table.unlink(i)
+	e.finishUnlinkedLocked(i, r)
+}
+
+// finishUnlinkedLocked is finishLocked of a probe already taken off its
+// expiry list. e.mu must be held.
+func (e *engine) finishUnlinkedLocked(i uint32, r Result) {
 	p := e.table.at(i)
 	s := e.sessions[p.session]
 	e.nonces.finished(&p.key, p.nonce, p.attempts)
-	e.table.remove(i)
+	e.table.drop(i)
 	s.inflight--
 	switch r.State {
 	case Open:

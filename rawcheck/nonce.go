@@ -2,6 +2,7 @@ package rawcheck
 
 import (
 	crand "crypto/rand"
+	"unsafe"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
@@ -92,6 +93,13 @@ func (n *nonceSource) finished(k *probeKey, nonce uint32, attempts uint8) {
 		n.recent[b+1] = n.recent[b]
 	}
 	n.recent[b] = v
+}
+
+// prefetch brings k's memory bucket into the cache ahead of its use (see
+// prefetch).
+func (n *nonceSource) prefetch(k *probeKey) {
+	b, _ := n.bucket(k)
+	prefetch(unsafe.Pointer(&n.recent[b]))
 }
 
 // remembered returns the nonce remembered for k, 0 for none.

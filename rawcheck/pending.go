@@ -2,6 +2,7 @@ package rawcheck
 
 import (
 	"encoding/binary"
+	"unsafe"
 	"math/bits"
 	"net/netip"
 )
@@ -244,6 +245,17 @@ func (t *pendingTable) at(i uint32) *pendingProbe { return &t.entries[i-1] }
 
 // remove deletes entry i (index + 1) from the index and the expiry list.
 func (t *pendingTable) remove(i uint32) {
+	t.unlink(i)
+	t.drop(i)
+}
+
+// prefetch brings the index slot where k's probing starts into the cache
+// ahead of its use (see prefetch).
+func (t *pendingTable) prefetch(k *probeKey) { prefetch(unsafe.Pointer(&t.index[t.hash(k)])) }
+
+// drop deletes entry i (index + 1), already unlinked from its expiry list,
+// from the index, and frees it.
+func (t *pendingTable) drop(i uint32) {
 	e := &t.entries[i-1]
 	// Find its slot, then shift later members of the cluster back.
 	s := t.hash(&e.key)
@@ -257,7 +269,7 @@ func (t *pendingTable) remove(i uint32) {
 			n = (n + 1) & t.mask
 			v := t.index[n]
 			if v == 0 {
-				goto unlinked
+				goto shifted
 			}
 			h := t.homeOf(n, v)
 			// It may move to s if its home h is not in (s, n].
@@ -268,8 +280,7 @@ func (t *pendingTable) remove(i uint32) {
 			}
 		}
 	}
-unlinked:
-	t.unlink(i)
+shifted:
 	e.next = t.free
 	t.free = i
 	t.used--
