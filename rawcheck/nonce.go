@@ -2,11 +2,11 @@ package rawcheck
 
 import (
 	crand "crypto/rand"
-	"unsafe"
 	"encoding/binary"
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"unsafe"
 )
 
 // Bounds of the memory of finished probes, in slots of 8 bytes.

@@ -2,9 +2,9 @@ package rawcheck
 
 import (
 	"encoding/binary"
-	"unsafe"
 	"math/bits"
 	"net/netip"
+	"unsafe"
 )
 
 // probeKey identifies a pending probe: the target and the source port its
