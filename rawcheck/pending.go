@@ -75,11 +75,16 @@ type pendingTable struct {
 	distLimit uint32
 	seed      uint64
 	free      uint32 // free list head: entry index + 1
-	used      int    // entries in use
-	timeouts  []int64
-	head      [maxTimeoutClasses]uint32 // expiry lists, oldest first: entry index + 1
-	tail      [maxTimeoutClasses]uint32
-	inUse     [maxTimeoutClasses / 64]uint64 // bit c: list c is not empty
+	// hwm is the number of entries ever used: those past it are free
+	// too, and never written, so a table sized for a large window costs
+	// resident memory only for the probes it has held at once (the
+	// kernel maps an untouched page only when it is written).
+	hwm      uint32
+	used     int // entries in use
+	timeouts []int64
+	head     [maxTimeoutClasses]uint32 // expiry lists, oldest first: entry index + 1
+	tail     [maxTimeoutClasses]uint32
+	inUse    [maxTimeoutClasses / 64]uint64 // bit c: list c is not empty
 }
 
 // newPendingTable returns a table for capacity probes; it grows if needed.
@@ -99,7 +104,7 @@ func newPendingTable(capacity int, seed uint64, timeouts ...int64) *pendingTable
 func (t *pendingTable) resize(capacity int) {
 	old := t.entries
 	t.entries = make([]pendingProbe, capacity)
-	copy(t.entries, old)
+	copy(t.entries, old[:t.hwm])
 	size := 1 << bits.Len(uint(2*capacity-1)) // >= 2*capacity: load <= 1/2
 	t.index = make([]uint32, size)
 	t.mask = uint32(size - 1)
@@ -114,12 +119,7 @@ func (t *pendingTable) resize(capacity int) {
 	if t.tagShift < 32 {
 		t.tagMask = 1<<(32-t.tagShift) - 1
 	}
-	// Rebuild the free list (new entries) and the index (old entries).
-	t.free = 0
-	for i := capacity - 1; i >= len(old); i-- {
-		t.entries[i].next = t.free
-		t.free = uint32(i + 1)
-	}
+	// The new entries are free past hwm; the index is rebuilt.
 	if t.used == 0 {
 		return
 	}
@@ -225,14 +225,18 @@ func (t *pendingTable) insert(k probeKey, session, route uint32, now int64, clas
 	if i != 0 {
 		return 0
 	}
-	if t.free == 0 {
+	if t.free == 0 && int(t.hwm) == len(t.entries) {
 		t.resize(2 * len(t.entries))
 		h, tag = t.homeAndTag(&k)
 		_, s, d = t.find(&k, h, tag)
 	}
-	i = t.free
+	if i = t.free; i != 0 {
+		t.free = t.entries[i-1].next
+	} else {
+		t.hwm++
+		i = t.hwm
+	}
 	e := &t.entries[i-1]
-	t.free = e.next
 	*e = pendingProbe{key: k, attempts: 1, class: t.clampClass(class), session: session, route: route, sentAt: now}
 	t.index[s] = t.slot(i, d, tag)
 	t.used++

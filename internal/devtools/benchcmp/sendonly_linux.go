@@ -49,6 +49,8 @@ type sendOnlyResult struct {
 	NumGC         uint32 `json:"num_gc"`
 	SendErrors    uint64 `json:"send_errors"`
 	RateBackoffs  uint64 `json:"rate_backoffs"`
+	RingDrops     uint64 `json:"ring_drops"`
+	Retransmits   uint64 `json:"retransmitted"`
 }
 
 // sendOnly compares rawprobe's and zmap's sending in the same network, run
@@ -189,8 +191,8 @@ func sendOnly(c config) (err error) {
 		}
 		rates = append(rates, float64(r.Probes)/r.Secs)
 		rss = append(rss, float64(ru.Maxrss)/1024)
-		fmt.Fprintf(os.Stderr, "16.7 M targets, run %d: %.0f probes/s, peak RSS %.1f MB (Go heap: peak in use %.1f MB, peak allocated %.1f MB, %d GCs)\n",
-			i+1, rates[i], rss[i], float64(r.PeakHeapInuse)/(1<<20), float64(r.PeakHeapAlloc)/(1<<20), r.NumGC)
+		fmt.Fprintf(os.Stderr, "16.7 M targets, run %d: %.0f probes/s, peak RSS %.1f MB (Go heap: peak in use %.1f MB, peak allocated %.1f MB, %d GCs); %d ring drops, %d retransmissions, %d backoffs\n",
+			i+1, rates[i], rss[i], float64(r.PeakHeapInuse)/(1<<20), float64(r.PeakHeapAlloc)/(1<<20), r.NumGC, r.RingDrops, r.Retransmits, r.RateBackoffs)
 	}
 	sort.Float64s(rates)
 	sort.Float64s(rss)

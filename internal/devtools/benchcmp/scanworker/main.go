@@ -5,7 +5,7 @@
 //
 // Usage (inside the test network's prober namespace, as benchcmp runs it):
 //
-//	scanworker -scan sendonly|bigscan [-timeout 30m] [-cpuprofile FILE]
+//	scanworker -scan sendonly|bigscan [-timeout 30m] [-cpuprofile FILE] [-trace FILE] [-memprofile FILE]
 package main
 
 import (
@@ -24,6 +24,7 @@ func main() {
 	timeout := flag.Duration("timeout", 30*time.Minute, "bound on the scan")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the scan to this file")
 	traceFile := flag.String("trace", "", "write an execution trace of the scan to this file")
+	flag.StringVar(&memProfile, "memprofile", "", "write a heap profile to this file when the last SYN is sent")
 	flag.Parse()
 	if err := run(*scan, *timeout, *cpuProfile, *traceFile); err != nil {
 		fmt.Fprintln(os.Stderr, "scanworker:", err)

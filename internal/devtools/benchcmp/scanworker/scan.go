@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/rawprobe/rawprobe/rawcheck"
@@ -13,6 +16,25 @@ import (
 var scans = map[string]func(context.Context) (sendOnlyResult, error){
 	"sendonly": workSendOnly,
 	"bigscan":  workBigScan,
+}
+
+// memProfile is where -memprofile writes the heap profile.
+var memProfile string
+
+// writeMemProfile writes the heap profile to memProfile, if set.
+func writeMemProfile() {
+	if memProfile == "" {
+		return
+	}
+	f, err := os.Create(memProfile)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scanworker:", err)
+		return
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		fmt.Fprintln(os.Stderr, "scanworker:", err)
+	}
 }
 
 // blackholed is the prefix of the send-only scan (benchcmp routes it from
@@ -37,6 +59,8 @@ type sendOnlyResult struct {
 	// slowed down for them (rawcheck.Stats).
 	SendErrors   uint64 `json:"send_errors"`
 	RateBackoffs uint64 `json:"rate_backoffs"`
+	RingDrops    uint64 `json:"ring_drops"`
+	Retransmits  uint64 `json:"retransmitted"`
 }
 
 // sampleHeap records the peaks of r's heap fields every 20 ms until stop
@@ -104,9 +128,13 @@ func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.
 			}
 		}
 	}
-	portIdx := map[uint16]int{}
+	// The ports are consecutive, so a target's row is its port's offset
+	// (a map lookup per result would put the worker's own cost into the
+	// CPU measured for rawcheck).
 	for i, port := range ports {
-		portIdx[port] = i
+		if port != ports[0]+uint16(i) {
+			return r, fmt.Errorf("ports %v are not consecutive", ports)
+		}
 	}
 	stopSampling, sampled := make(chan struct{}), make(chan struct{})
 	go sampleHeap(&r, stopSampling, sampled)
@@ -126,6 +154,7 @@ func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.
 				// (a refused one is not sent again: one attempt).
 				if st := pr.Stats(); st.Sent+st.SendErrors >= uint64(total) {
 					sent <- time.Since(start)
+					writeMemProfile()
 					return
 				}
 			}
@@ -134,7 +163,7 @@ func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.
 	err = pr.Scan(ctx, targets, func(res rawcheck.Result) {
 		a := res.Target.Addr().As4()
 		v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
-		i := portIdx[res.Target.Port()]*addrs + int(v-first)
+		i := int(res.Target.Port()-ports[0])*addrs + int(v-first)
 		if seen[i/64]&(1<<(i%64)) != 0 {
 			dup = true
 		}
@@ -144,6 +173,7 @@ func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.
 	r.Secs = time.Since(start).Seconds()
 	st := pr.Stats()
 	r.SendErrors, r.RateBackoffs = st.SendErrors, st.RateBackoffs
+	r.RingDrops, r.Retransmits = st.RingDrops, st.Retransmitted
 	close(done)
 	r.SendSecs = (<-sent).Seconds()
 	close(stopSampling)
