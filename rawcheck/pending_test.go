@@ -317,3 +317,32 @@ func BenchmarkPendingFIFO(b *testing.B) {
 		tab.insert(key(window+i), 0, 0, int64(window+i), 0)
 	}
 }
+
+// TestPendingHighWaterMark checks that the table writes only the entries
+// of the most probes it held at once (the others stay untouched, so not
+// resident), reusing freed ones first; the control is that holding more
+// at once does raise the mark.
+func TestPendingHighWaterMark(t *testing.T) {
+	tab := newPendingTable(1<<16, 3)
+	key := func(i int) probeKey {
+		return keyOf(netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, byte(i >> 8), byte(i)}), 80), 61000)
+	}
+	for round := range 50 {
+		var ids []uint32
+		for i := range 10 {
+			ids = append(ids, tab.insert(key(round*10+i), 0, 0, 0, 0))
+		}
+		for _, id := range ids {
+			tab.remove(id)
+		}
+	}
+	if tab.hwm != 10 {
+		t.Errorf("after 50 rounds of 10 probes at once, %d entries were written, want 10", tab.hwm)
+	}
+	for i := range 25 {
+		tab.insert(key(1000+i), 0, 0, 0, 0)
+	}
+	if tab.hwm != 25 {
+		t.Errorf("with 25 probes at once, %d entries were written, want 25", tab.hwm)
+	}
+}
