@@ -394,10 +394,13 @@ func (e *engine) sendBatch(b *sendBatch) error {
 		return nil
 	}
 	err := b.send(e.raw4, e.raw6, e.pkt)
-	if tap := e.s.tap; tap != nil {
+	if tap := e.s.tap; tap != nil && err == nil {
+		// The SYNs the kernel took: a refused one never left.
 		ts := time.Now()
 		for i := range b.len() {
-			tap.Packet(ts, b.packet(i), synack.LinkIP, true)
+			if len(b.failed) == 0 || !slices.Contains(b.failed, i) {
+				tap.Packet(ts, b.packet(i), synack.LinkIP, true)
+			}
 		}
 	}
 	e.count.sent.Add(uint64(b.len() - len(b.failed)))
@@ -415,7 +418,7 @@ func (e *engine) sendBatch(b *sendBatch) error {
 			return ErrClosed
 		default:
 		}
-		return &net.OpError{Op: "write", Net: "ip:raw", Err: err}
+		return err
 	}
 	return nil
 }

@@ -20,7 +20,9 @@ import (
 // flood is bounded by time (it stops when the scan ends, at the latest
 // after 60 s).
 func TestLoadScanUnderRSTFlood(t *testing.T) {
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
+		// Under -race the reader is several times slower and the flood
+		// overflows the ring enough to lose SYN-ACKs for good.
 		t.Skip("load test: runs in make test's second pass without -race")
 	}
 	testnet.RequirePrivileges(t)

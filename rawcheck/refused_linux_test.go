@@ -59,7 +59,8 @@ func proberBroadcast4(t *testing.T, n *testnet.Net) netip.Addr {
 func TestScanRefusedSYN(t *testing.T) {
 	n := testnet.New(t)
 	n.Listen(t, "tcp", ":80")
-	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 200 * time.Millisecond, Attempts: 1})
+	tap := &dstTap{sent: map[netip.Addr]int{}}
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 200 * time.Millisecond, Attempts: 1, Tap: tap})
 	bcast := netip.AddrPortFrom(proberBroadcast4(t, n), 80)
 	open := netip.AddrPortFrom(nth(n.Answering4, 51), 80)
 	silent := netip.AddrPortFrom(nth(n.Silent4, 53), 80)
@@ -74,6 +75,13 @@ func TestScanRefusedSYN(t *testing.T) {
 	for _, target := range []netip.AddrPort{open, bcast, silent} {
 		if len(got[target]) != 1 {
 			t.Fatalf("%v: results %+v, want exactly one", target, got[target])
+		}
+	}
+	// The tap shows what left: no SYN to the refused target, one to each
+	// of the others (the control that the tap sees sent SYNs).
+	for target, want := range map[netip.AddrPort]int{bcast: 0, open: 1, silent: 1} {
+		if n := tap.count(target.Addr()); n != want {
+			t.Errorf("the tap saw %d SYNs to %v, want %d", n, target, want)
 		}
 	}
 	if r, want := got[bcast][0], (Result{Target: bcast, State: NoRoute}); r != want {

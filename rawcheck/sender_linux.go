@@ -202,32 +202,57 @@ func (b *sendBatch) reset() {
 
 // send sends the batch, IPv4 packets on s4, IPv6 ones on s6 and Ethernet
 // frames on sp. Packets the kernel refuses (no route, firewall, ...) are
-// listed in b.failed; the error is only for a socket that cannot send at
-// all (closed).
+// listed in b.failed; the error, a *net.OpError naming the socket, is only
+// for a socket that cannot send at all (closed).
 func (b *sendBatch) send(s4, s6 *ipSocket, sp *packetSocket) error {
 	for f, s := range [2]*ipSocket{s4, s6} {
-		msgs, order := b.ipMsg[f], b.order[f]
-		for sent := 0; sent < len(msgs); {
-			n, err := s.writeBatch(msgs[sent:], 0)
-			sent += max(n, 0) // -1 when the first message was refused
-			if err == nil {
-				if n <= 0 {
-					return io.ErrShortWrite
-				}
-				continue
-			}
-			var errno syscall.Errno
-			if !errors.As(err, &errno) {
-				return err
-			}
-			if errno != unix.EINTR {
-				// The first remaining message was refused: skip it.
-				b.failed = append(b.failed, order[sent])
-				b.errs = append(b.errs, errno)
-				sent++
-			}
+		if err := b.sendIP(f, s); err != nil {
+			return writeError([2]string{"ip4:raw", "ip6:raw"}[f], err)
 		}
 	}
+	if err := b.sendFrames(sp); err != nil {
+		return writeError("packet", err)
+	}
+	return nil
+}
+
+// writeError returns err, a failed write on a socket of network netName,
+// as a *net.OpError (x/net's already is one).
+func writeError(netName string, err error) error {
+	if _, ok := err.(*net.OpError); ok {
+		return err
+	}
+	return &net.OpError{Op: "write", Net: netName, Err: err}
+}
+
+// sendIP sends the IP packets of class f (classIP4, classIP6) on s.
+func (b *sendBatch) sendIP(f int, s *ipSocket) error {
+	msgs, order := b.ipMsg[f], b.order[f]
+	for sent := 0; sent < len(msgs); {
+		n, err := s.writeBatch(msgs[sent:], 0)
+		sent += max(n, 0) // -1 when the first message was refused
+		if err == nil {
+			if n <= 0 {
+				return io.ErrShortWrite
+			}
+			continue
+		}
+		var errno syscall.Errno
+		if !errors.As(err, &errno) {
+			return err
+		}
+		if errno != unix.EINTR {
+			// The first remaining message was refused: skip it.
+			b.failed = append(b.failed, order[sent])
+			b.errs = append(b.errs, errno)
+			sent++
+		}
+	}
+	return nil
+}
+
+// sendFrames sends the Ethernet frames on sp.
+func (b *sendBatch) sendFrames(sp *packetSocket) error {
 	if len(b.mmsg) == 0 {
 		return nil
 	}
