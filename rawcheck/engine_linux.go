@@ -39,13 +39,16 @@ type engine struct {
 	nextPort   atomic.Uint32
 	raw4, raw6 *ipSocket     // raw6 is nil without IPv6
 	pkt        *packetSocket // AF_PACKET: whole Ethernet frames
-	lst        *listener     // replies on every interface
-	router     *router
-	neigh      *neighbours // next hops on Ethernet links
-	filter     []bpf.Instruction
-	bucket     sendLimiter
-	backoff    sendBackoff // pauses sending while the engine loses packets
-	count      counters
+	// scanPkts are AF_PACKET sockets of the scan senders, one each (see
+	// scanner.startSenders).
+	scanPkts []*packetSocket
+	lst      *listener // replies on every interface
+	router   *router
+	neigh    *neighbours // next hops on Ethernet links
+	filter   []bpf.Instruction
+	bucket   sendLimiter
+	backoff  sendBackoff // pauses sending while the engine loses packets
+	count    counters
 
 	routesMu  sync.Mutex               // guards the fields below and the router's build
 	routes    atomic.Pointer[[]*route] // by id; copied on append, read without lock
@@ -144,6 +147,13 @@ func newEngine(s settings) (_ *engine, err error) {
 	}
 	if e.pkt, err = openPacketSender(); err != nil {
 		return nil, err
+	}
+	for range scanSenders() {
+		sp, err := openPacketSender()
+		if err != nil {
+			return nil, err
+		}
+		e.scanPkts = append(e.scanPkts, sp)
 	}
 	if e.lst, err = openListener(e.filter, ringBlocks(s.rate, s.timeout), &e.count.ringDrops); err != nil {
 		return nil, err
@@ -389,11 +399,14 @@ func (e *engine) fill(b *sendBatch, rt *route, target netip.AddrPort, sport uint
 
 // sendBatch sends b, taps it and counts it. The error is only for a socket
 // that can no longer send (closed).
-func (e *engine) sendBatch(b *sendBatch) error {
+func (e *engine) sendBatch(b *sendBatch) error { return e.sendBatchOn(b, e.pkt) }
+
+// sendBatchOn is sendBatch with the Ethernet frames sent on sp.
+func (e *engine) sendBatchOn(b *sendBatch, sp *packetSocket) error {
 	if b.len() == 0 {
 		return nil
 	}
-	err := b.send(e.raw4, e.raw6, e.pkt)
+	err := b.send(e.raw4, e.raw6, sp)
 	if tap := e.s.tap; tap != nil && err == nil {
 		// The SYNs the kernel took: a refused one never left.
 		ts := time.Now()
@@ -522,6 +535,9 @@ func (e *engine) release() error {
 	}
 	if e.pkt != nil {
 		errs = append(errs, e.pkt.close())
+	}
+	for _, sp := range e.scanPkts {
+		errs = append(errs, sp.close())
 	}
 	if e.lst != nil {
 		errs = append(errs, e.lst.close())
