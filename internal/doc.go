@@ -60,4 +60,6 @@
 //   - devtools/benchcmp/scanworker: the scans of benchcmp -send-only and
 //     -big, in a program linking rawcheck alone, so that their peak RSS is
 //     rawcheck's.
+//   - devtools/benchcmp/workerreport: what benchcmp's workers report (a
+//     scan's JSON, their own peak RSS).
 package internal

@@ -141,6 +141,8 @@ func (b *bencher) measure(s string) sample {
 	var cmd *exec.Cmd
 	outFile := filepath.Join(b.dir, s+".out")
 	os.Remove(outFile)
+	rssFile := filepath.Join(b.dir, s+".rss")
+	os.Remove(rssFile)
 	port := strconv.Itoa(record.OpenPort)
 	switch s {
 	case sysRawcheck, sysCompat, sysDial:
@@ -151,15 +153,15 @@ func (b *bencher) measure(s string) sample {
 		}
 		cmd = b.n.ProberCmd(ctx, b.exe, args...)
 	case sysNmap:
-		cmd = b.n.ProberCmd(ctx, "nmap", "-sS", "-Pn", "-n", "-T5", "-p", port, "-iL", b.targetsFile,
+		cmd = b.toolCmd(ctx, rssFile, "nmap", "-sS", "-Pn", "-n", "-T5", "-p", port, "-iL", b.targetsFile,
 			"--min-rate", strconv.Itoa(b.c.nmapMinRate), "--max-retries", "2", "--initial-rtt-timeout", "100ms",
 			"--max-rtt-timeout", "500ms", "--min-hostgroup", "4096", "-e", b.n.ProberLink, "-oG", outFile)
 	case sysMasscan:
-		cmd = b.n.ProberCmd(ctx, "masscan", "-p", port, "-iL", b.targetsFile, "--rate", strconv.Itoa(b.c.masscanRate),
+		cmd = b.toolCmd(ctx, rssFile, "masscan", "-p", port, "-iL", b.targetsFile, "--rate", strconv.Itoa(b.c.masscanRate),
 			"--wait", "1", "--interface", b.n.ProberLink, "--router-mac", b.routerMAC, "-oL", outFile)
 	case sysHping:
 		wild := b.n.Answering4.Addr().As4()
-		cmd = b.n.ProberCmd(ctx, "hping3", "-q", "-S", "-p", port, "--flood", "--rand-dest", "-I", b.n.ProberLink,
+		cmd = b.toolCmd(ctx, rssFile, "hping3", "-q", "-S", "-p", port, "--flood", "--rand-dest", "-I", b.n.ProberLink,
 			fmt.Sprintf("%d.%d.x.x", wild[0], wild[1]))
 	}
 	var stdout, stderr bytes.Buffer
@@ -167,11 +169,14 @@ func (b *bencher) measure(s string) sample {
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	if s == sysHping {
-		// A flood of fixed length, ended with SIGINT.
-		cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+		// A flood of fixed length, ended with SIGINT to its process
+		// group (GNU time, if it wraps hping3, ignores SIGINT itself).
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		interrupt := func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGINT) }
+		cmd.Cancel = interrupt
 		if err = cmd.Start(); err == nil {
 			time.Sleep(b.c.floodFor)
-			cmd.Process.Signal(os.Interrupt)
+			interrupt()
 			err = cmd.Wait()
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
@@ -188,11 +193,9 @@ func (b *bencher) measure(s string) sample {
 	time.Sleep(settle)
 	after, cerr := readCounters(b.n)
 	smp := sample{secs: elapsed.Seconds(), probes: b.c.targets}
-	if cmd.ProcessState != nil {
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			smp.rssKB = ru.Maxrss
-		}
-	}
+	// The external tools' peak RSS as GNU time saw it (0: unknown); the
+	// Go workers report their own below.
+	smp.rssKB = readTimeRSS(rssFile)
 	if err != nil || cerr != nil {
 		smp.err = fmt.Sprint(errors.Join(err, cerr), " ", lastLine(stderr.String()))
 		return smp
@@ -201,7 +204,7 @@ func (b *bencher) measure(s string) sample {
 	smp.acks, smp.synacks, smp.opens, smp.syns = d.ackIn, d.synackOut, d.passiveOpens, d.synIn
 	switch s {
 	case sysRawcheck, sysCompat, sysDial:
-		smp.found, err = workerFound(stdout.Bytes())
+		smp.found, smp.rssKB, err = workerFound(stdout.Bytes())
 	case sysNmap:
 		smp.found, err = countUnique(outFile, nmapOpen)
 	case sysMasscan:
@@ -287,7 +290,7 @@ func ipIn(ns string, args ...string) error {
 // installTools installs the missing external tools with apt-get.
 func installTools() {
 	var missing []string
-	for _, t := range []string{sysNmap, sysMasscan, sysHping} {
+	for _, t := range []string{sysNmap, sysMasscan, sysHping, timeTool} {
 		if !haveTool(t) {
 			missing = append(missing, t)
 		}
@@ -311,4 +314,37 @@ func installTools() {
 			fmt.Fprintf(os.Stderr, "benchcmp: apt-get install %s: %v: those rows are left out\n", strings.Join(missing, " "), err)
 		}
 	}
+}
+
+// timeTool is GNU time, which measures the external tools' peak RSS.
+const timeTool = "time"
+
+// toolCmd returns the command running external tool name with args in the
+// prober namespace, under GNU time writing its peak RSS to rssFile when
+// GNU time is installed. (The tool's own ru_maxrss, from wait4, would be
+// at least benchcmp's: see workerreport.)
+func (b *bencher) toolCmd(ctx context.Context, rssFile, name string, args ...string) *exec.Cmd {
+	if !haveTool(timeTool) {
+		return b.n.ProberCmd(ctx, name, args...)
+	}
+	return b.n.ProberCmd(ctx, timeTool, append([]string{"-f", "%M", "-o", rssFile, name}, args...)...)
+}
+
+// readTimeRSS returns the peak RSS in KiB that GNU time wrote to file (its
+// last line; a line before it says when the tool died of a signal), or 0
+// when there is none.
+func readTimeRSS(file string) int64 {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0
+	}
+	lines := strings.Fields(strings.TrimSpace(string(b)))
+	if len(lines) == 0 {
+		return 0
+	}
+	kb, err := strconv.ParseInt(lines[len(lines)-1], 10, 64)
+	if err != nil {
+		return 0
+	}
+	return kb
 }

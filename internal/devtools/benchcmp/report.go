@@ -119,7 +119,7 @@ func (r *report) markdown() []byte {
 	p("")
 	p("- probes/s: targets divided by the wall-clock time of the whole process (start-up, probing, waiting for the last replies or timeouts, exit), the median over the runs; found %% is the open ports the system reported out of the targets, and SYN-ACKs the target sent is counted by nft in the target namespace, both in the median run: a found count below the SYN-ACK count means the system missed replies it was sent. For the path ceiling, probes/s is the SYN-ACKs the target sent per second during a %v hping3 flood (`hping3 -S -p 80 --flood --rand-dest 198.18.x.x`), and found %% is SYN-ACKs out over SYNs in: it is what the veth pair and the target's kernel can answer, not a scanner.", r.c.floodFor)
 	p("- ACKs sent by the prober: segments arriving at the target from the prober with ACK set and neither SYN nor RST (nft counter in the target namespace, before any loss rule); connections completed: the target's Tcp.PassiveOpens. Both are the largest over the runs; a half-open prober must show 0 for both. net.Dialer completes every handshake and is the control that these counters work; it dials from a second prober address, so that its TIME_WAIT sockets never meet another system's replies.")
-	p("- Peak RSS: the largest ru_maxrss of the system's process over the runs (`ip netns exec` execs the tool in place).")
+	p("- Peak RSS: the largest over the runs of the system's process's peak resident memory: the Go workers read their own (VmHWM), the external tools are measured by GNU time (`ip netns exec` execs the tool in place). Not wait4's ru_maxrss of the child: Go starts children with vfork, and Linux counts the parent's peak RSS as the child's when it execs, so every figure would be at least benchcmp's own.")
 	p("- Settings: rawcheck defaults (adaptive timing: each attempt waits its /24's RTT estimate, at most 1 s, and a silent target gets the attempts the measured loss requires, at least 2); compat and net.Dialer %d checks in flight, %v per check (the kernel sends the SYN at 0, 1 and 3 s); nmap `-sS -Pn -n -T5 --min-rate %d --max-retries 2 --initial-rtt-timeout 100ms --max-rtt-timeout 500ms --min-hostgroup 4096`; masscan `--rate %d --wait 1`, one SYN per target (its default: its `--retries` made masscan 1.3.2 send hundreds of SYNs per target here). The others get up to three SYNs per target. masscan's fixed `--wait 1` and nmap's start-up are part of their times; a run still going after %v is killed and counted as failed.", r.c.concurrency, checkTimeout, r.c.nmapMinRate, r.c.masscanRate, r.c.runTimeout)
 	p("- Loss: nft `numgen random` drops that fraction of the SYNs arriving at the target (internal/verify/netlab SetLoss).")
 	return b.Bytes()
@@ -166,8 +166,12 @@ func row(system string, samples []sample) string {
 	if med.probes > 0 {
 		found = fmt.Sprintf("%.1f", 100*float64(med.found)/float64(med.probes))
 	}
-	return fmt.Sprintf("| %s | %s | %s | %d | %d | %d | %.1f MiB | %s |",
-		systemNames[system], thousands(med.rate), found, med.synacks, acks, opens, float64(rss)/1024, runs)
+	peak := "unknown (no GNU time)"
+	if rss > 0 {
+		peak = fmt.Sprintf("%.1f MiB", float64(rss)/1024)
+	}
+	return fmt.Sprintf("| %s | %s | %s | %d | %d | %d | %s | %s |",
+		systemNames[system], thousands(med.rate), found, med.synacks, acks, opens, peak, runs)
 }
 
 // thousands formats a rate with thousands separators.

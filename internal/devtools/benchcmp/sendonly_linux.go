@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,16 +13,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/devtools/benchcmp/workerreport"
 	"github.com/rawprobe/rawprobe/internal/verify/golden/record"
 )
 
-// blackholed is the prefix of the send-only comparison: routed from the
-// prober to the target, which neither owns nor forwards it, so every SYN
-// is dropped there and no reply comes back.
-var blackholed = netip.MustParsePrefix("198.19.128.0/17")
-
 // sendOnlyProbes is the number of SYNs of one send-only run: 16 per address
-// of blackholed (zmap -P 16; rawprobe 16 ports).
+// of workerreport.Blackholed (zmap -P 16; rawprobe 16 ports).
 const sendOnlyProbes = 32768 * 16
 
 // sendOnlySample is one send-only run of one system.
@@ -32,25 +27,8 @@ type sendOnlySample struct {
 	cpuPerPk float64 // user+sys CPU of the whole process per SYN, in µs
 	sysShare float64 // the system's (kernel's) share of that CPU
 	ctxsw    float64 // context switches of the process per SYN (a thread woken to run Go's network poller is one)
-	rssKB    int64
+	rssKB    int64   // the worker's own peak (zmap's is not measured)
 	err      string
-}
-
-// sendOnlyResult is what scanworker prints.
-type sendOnlyResult struct {
-	Probes   int     `json:"probes"`
-	SendSecs float64 `json:"send_seconds"` // first SYN to last SYN handed to the kernel
-	Secs     float64 `json:"seconds"`      // the whole Scan
-	Once     bool    `json:"exactly_once"` // every target had exactly one result
-	Results  int     `json:"results"`
-	// Peaks of the Go heap (scanworker samples them every 20 ms).
-	PeakHeapInuse uint64 `json:"peak_heap_inuse"`
-	PeakHeapAlloc uint64 `json:"peak_heap_alloc"`
-	NumGC         uint32 `json:"num_gc"`
-	SendErrors    uint64 `json:"send_errors"`
-	RateBackoffs  uint64 `json:"rate_backoffs"`
-	RingDrops     uint64 `json:"ring_drops"`
-	Retransmits   uint64 `json:"retransmitted"`
 }
 
 // sendOnly compares rawprobe's and zmap's sending in the same network, run
@@ -64,7 +42,7 @@ func sendOnly(c config) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, remove()) }()
-	if err := ipIn(n.ProberNS, "route", "add", blackholed.String(), "via", n.TargetAddr4.String(), "dev", n.ProberLink); err != nil {
+	if err := ipIn(n.ProberNS, "route", "add", workerreport.Blackholed.String(), "via", n.TargetAddr4.String(), "dev", n.ProberLink); err != nil {
 		return err
 	}
 	if err := record.WaitReady(n, 10*time.Second); err != nil {
@@ -90,7 +68,7 @@ func sendOnly(c config) (err error) {
 		return err
 	}
 	// run runs the command that start makes, bounded by timeout.
-	run := func(timeout time.Duration, worker bool, start func(context.Context) *exec.Cmd) (sendOnlyResult, *syscall.Rusage, float64, error) {
+	run := func(timeout time.Duration, worker bool, start func(context.Context) *exec.Cmd) (workerreport.Scan, *syscall.Rusage, float64, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
 		cmd := start(ctx)
@@ -99,7 +77,7 @@ func sendOnly(c config) (err error) {
 		began := time.Now()
 		err := cmd.Run()
 		wall := time.Since(began).Seconds()
-		var r sendOnlyResult
+		var r workerreport.Scan
 		var ru *syscall.Rusage
 		if cmd.ProcessState != nil {
 			ru, _ = cmd.ProcessState.SysUsage().(*syscall.Rusage)
@@ -132,7 +110,7 @@ func sendOnly(c config) (err error) {
 		if err != nil || ru == nil {
 			s.err = fmt.Sprint("failed: ", err)
 		} else {
-			s = sendOnlySample{pps: float64(r.Probes) / r.SendSecs, cpuPerPk: cpu(ru) / float64(r.Probes) * 1e6, sysShare: sysShare(ru), ctxsw: ctxsw(ru) / float64(r.Probes), rssKB: ru.Maxrss}
+			s = sendOnlySample{pps: float64(r.Probes) / r.SendSecs, cpuPerPk: cpu(ru) / float64(r.Probes) * 1e6, sysShare: sysShare(ru), ctxsw: ctxsw(ru) / float64(r.Probes), rssKB: r.PeakRSSKB}
 		}
 		raw = append(raw, s)
 		fmt.Fprintf(os.Stderr, "send-only run %d rawprobe: %.0f pps, %.2f µs CPU/SYN (%.0f%% system), %.3f context switches/SYN, %d SYNs refused, %d backoffs %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.ctxsw, r.SendErrors, r.RateBackoffs, s.err)
@@ -141,13 +119,13 @@ func sendOnly(c config) (err error) {
 		_, ru, wall, err := run(c.runTimeout, false, func(ctx context.Context) *exec.Cmd {
 			return n.ProberCmd(ctx, "zmap", "-q", "-p", "80", "-P", "16", "-r", "0", "-c", "0",
 				"-i", n.ProberLink, "-G", mac, "-S", n.ProberAddr4.String(), "-b", empty, "-o", "/dev/null",
-				blackholed.String())
+				workerreport.Blackholed.String())
 		})
 		s = sendOnlySample{}
 		if err != nil || ru == nil {
 			s.err = fmt.Sprint("failed: ", err)
 		} else {
-			s = sendOnlySample{pps: sendOnlyProbes / wall, cpuPerPk: cpu(ru) / sendOnlyProbes * 1e6, sysShare: sysShare(ru), ctxsw: ctxsw(ru) / sendOnlyProbes, rssKB: ru.Maxrss}
+			s = sendOnlySample{pps: sendOnlyProbes / wall, cpuPerPk: cpu(ru) / sendOnlyProbes * 1e6, sysShare: sysShare(ru), ctxsw: ctxsw(ru) / sendOnlyProbes}
 		}
 		zm = append(zm, s)
 		fmt.Fprintf(os.Stderr, "send-only run %d zmap:     %.0f pps, %.2f µs CPU/SYN (%.0f%% system), %.3f context switches/SYN %s\n", i+1, s.pps, s.cpuPerPk, 100*s.sysShare, s.ctxsw, s.err)
@@ -178,7 +156,7 @@ func sendOnly(c config) (err error) {
 	for i := range c.runs {
 		// GOGC=50 is what cmd/rawprobe sets when the environment sets
 		// none, so the peak RSS is the command's, not a library default's.
-		r, ru, _, err := run(30*time.Minute, true, func(ctx context.Context) *exec.Cmd {
+		r, _, _, err := run(30*time.Minute, true, func(ctx context.Context) *exec.Cmd {
 			cmd := n.ProberCmd(ctx, scanWorker, "-scan", "bigscan", "-timeout", "30m")
 			cmd.Env = append(os.Environ(), "GOGC=50")
 			return cmd
@@ -190,7 +168,7 @@ func sendOnly(c config) (err error) {
 			return fmt.Errorf("16.7 M targets, run %d: not every target had exactly one result (%d results)", i+1, r.Results)
 		}
 		rates = append(rates, float64(r.Probes)/r.Secs)
-		rss = append(rss, float64(ru.Maxrss)/1024)
+		rss = append(rss, float64(r.PeakRSSKB)/1024)
 		fmt.Fprintf(os.Stderr, "16.7 M targets, run %d: %.0f probes/s, peak RSS %.1f MB (Go heap: peak in use %.1f MB, peak allocated %.1f MB, %d GCs); %d ring drops, %d retransmissions, %d backoffs\n",
 			i+1, rates[i], rss[i], float64(r.PeakHeapInuse)/(1<<20), float64(r.PeakHeapAlloc)/(1<<20), r.NumGC, r.RingDrops, r.Retransmits, r.RateBackoffs)
 	}

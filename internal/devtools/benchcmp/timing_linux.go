@@ -174,7 +174,7 @@ func (b *bencher) timed(s, file string, p netip.Prefix, emptyBlocklist string) s
 	}
 	switch s {
 	case timAdaptive, timFixed3:
-		smp.found, err = workerFound(stdout.Bytes())
+		smp.found, _, err = workerFound(stdout.Bytes())
 	case timNmap:
 		smp.found, err = countUnique(out, nmapOpen)
 	case timZmap:

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rawprobe/rawprobe/compat"
+	"github.com/rawprobe/rawprobe/internal/devtools/benchcmp/workerreport"
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
@@ -24,19 +25,21 @@ const checkTimeout = 3500 * time.Millisecond
 
 // workerResult is what a worker prints, as JSON, on its standard output.
 type workerResult struct {
-	Probes int     `json:"probes"`
-	Found  int     `json:"found"`
-	Errors int     `json:"errors"`
-	Secs   float64 `json:"seconds"` // probing only, without start-up
+	Probes    int     `json:"probes"`
+	Found     int     `json:"found"`
+	Errors    int     `json:"errors"`
+	Secs      float64 `json:"seconds"`     // probing only, without start-up
+	PeakRSSKB int64   `json:"peak_rss_kb"` // the worker's own (workerreport.PeakRSSKB)
 }
 
-// workerFound returns the open ports of a worker's output.
-func workerFound(out []byte) (int, error) {
+// workerFound returns the open ports of a worker's output and the
+// worker's peak RSS in KiB.
+func workerFound(out []byte) (int, int64, error) {
 	var wr workerResult
 	if err := json.Unmarshal(out, &wr); err != nil {
-		return 0, fmt.Errorf("worker output %q: %v", out, err)
+		return 0, 0, fmt.Errorf("worker output %q: %v", out, err)
 	}
-	return wr.Found, nil
+	return wr.Found, wr.PeakRSSKB, nil
 }
 
 // worker probes every target of c.workerFile with one Go system, from the
@@ -70,6 +73,9 @@ func worker(c config) error {
 		return err
 	}
 	r.Probes, r.Secs = len(targets), time.Since(start).Seconds()
+	if r.PeakRSSKB, err = workerreport.PeakRSSKB(); err != nil {
+		return err
+	}
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 

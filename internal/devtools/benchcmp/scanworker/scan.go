@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -9,11 +10,12 @@ import (
 	"runtime/pprof"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/devtools/benchcmp/workerreport"
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
 // scans are the scans by -scan name.
-var scans = map[string]func(context.Context) (sendOnlyResult, error){
+var scans = map[string]func(context.Context) (workerreport.Scan, error){
 	"sendonly": workSendOnly,
 	"bigscan":  workBigScan,
 }
@@ -37,35 +39,9 @@ func writeMemProfile() {
 	}
 }
 
-// blackholed is the prefix of the send-only scan (benchcmp routes it from
-// the prober to the target, which drops it).
-var blackholed = netip.MustParsePrefix("198.19.128.0/17")
-
-// sendOnlyResult is what the worker prints; benchcmp reads the same
-// fields.
-type sendOnlyResult struct {
-	Probes   int     `json:"probes"`
-	SendSecs float64 `json:"send_seconds"` // first SYN to last SYN handed to the kernel
-	Secs     float64 `json:"seconds"`      // the whole Scan
-	Once     bool    `json:"exactly_once"` // every target had exactly one result
-	Results  int     `json:"results"`
-	// What the Go heap took, sampled every 20 ms: the peak of the heap's
-	// spans in use, of the live and not yet collected objects, and the
-	// number of collections.
-	PeakHeapInuse uint64 `json:"peak_heap_inuse"`
-	PeakHeapAlloc uint64 `json:"peak_heap_alloc"`
-	NumGC         uint32 `json:"num_gc"`
-	// The engine's own losses: SYNs the kernel refused and the times it
-	// slowed down for them (rawcheck.Stats).
-	SendErrors   uint64 `json:"send_errors"`
-	RateBackoffs uint64 `json:"rate_backoffs"`
-	RingDrops    uint64 `json:"ring_drops"`
-	Retransmits  uint64 `json:"retransmitted"`
-}
-
 // sampleHeap records the peaks of r's heap fields every 20 ms until stop
 // is closed, then closes done.
-func sampleHeap(r *sendOnlyResult, stop <-chan struct{}, done chan<- struct{}) {
+func sampleHeap(r *workerreport.Scan, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
@@ -85,16 +61,16 @@ func sampleHeap(r *sendOnlyResult, stop <-chan struct{}, done chan<- struct{}) {
 
 // workSendOnly scans blackholed × 16 ports once (one attempt each) and
 // reports how long the sending took.
-func workSendOnly(ctx context.Context) (sendOnlyResult, error) {
+func workSendOnly(ctx context.Context) (workerreport.Scan, error) {
 	ports := make([]uint16, 16)
 	for i := range ports {
 		ports[i] = uint16(80 + i)
 	}
-	return workScan(ctx, blackholed, ports, rawcheck.Config{Attempts: 1, Timeout: 200 * time.Millisecond, Window: 1 << 18})
+	return workScan(ctx, workerreport.Blackholed, ports, rawcheck.Config{Attempts: 1, Timeout: 200 * time.Millisecond, Window: 1 << 18})
 }
 
 // workBigScan scans the answering /16 × 256 ports with the defaults.
-func workBigScan(ctx context.Context) (sendOnlyResult, error) {
+func workBigScan(ctx context.Context) (workerreport.Scan, error) {
 	ports := make([]uint16, 256)
 	for i := range ports {
 		ports[i] = uint16(1000 + i)
@@ -104,10 +80,10 @@ func workBigScan(ctx context.Context) (sendOnlyResult, error) {
 
 // workScan scans every address of p × ports (port-major: every address on
 // the first port, then on the next) and checks that each target got exactly one result.
-func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.Config) (sendOnlyResult, error) {
+func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.Config) (workerreport.Scan, error) {
 	addrs := 1 << (32 - p.Bits())
 	total := addrs * len(ports)
-	r := sendOnlyResult{Probes: total}
+	r := workerreport.Scan{Probes: total}
 	pr, err := rawcheck.New(cfg)
 	if err != nil {
 		return r, err
@@ -179,5 +155,7 @@ func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.
 	close(stopSampling)
 	<-sampled
 	r.Once = !dup && r.Results == total
-	return r, err
+	var rssErr error
+	r.PeakRSSKB, rssErr = workerreport.PeakRSSKB()
+	return r, errors.Join(err, rssErr)
 }
