@@ -311,7 +311,9 @@ func (e *engine) endSession(s *session) {
 // It returns the port and the nonce, or false if every port is taken for
 // that target. e.mu must be held.
 func (e *engine) insertLocked(target netip.AddrPort, rt *route, s *session, now int64) (uint16, uint32, bool) {
-	return e.insertFromLocked(target, rt, s, now, e.nextSourcePort())
+	sport := e.nextSourcePort()
+	k := keyOf(target, sport)
+	return e.insertFromLocked(target, rt, s, now, sport, e.table.keyHash(&k))
 }
 
 // nextSourcePort returns the next source port of the engine's range in
@@ -321,8 +323,9 @@ func (e *engine) nextSourcePort() uint16 {
 	return ports[e.nextPort.Add(1)%uint32(len(ports))]
 }
 
-// insertFromLocked is insertLocked trying source port sport first.
-func (e *engine) insertFromLocked(target netip.AddrPort, rt *route, s *session, now int64, sport uint16) (uint16, uint32, bool) {
+// insertFromLocked is insertLocked trying source port sport first, whose
+// probe key has keyHash h.
+func (e *engine) insertFromLocked(target netip.AddrPort, rt *route, s *session, now int64, sport uint16, h uint32) (uint16, uint32, bool) {
 	// The first attempt's timeout depends on the target only, not on the
 	// source port tried.
 	class, provisional := e.timing.lastClass(), false // the first attempt is the last
@@ -331,10 +334,13 @@ func (e *engine) insertFromLocked(target netip.AddrPort, rt *route, s *session, 
 		class, provisional = e.timing.timeout(&addr, 1)
 	}
 	for try := range len(e.ports.ports) { // more than one try only if the same target is pending
+		k := keyOf(target, sport)
 		if try > 0 {
 			sport = e.nextSourcePort()
+			k = keyOf(target, sport)
+			h = e.table.keyHash(&k)
 		}
-		if i := e.table.insert(keyOf(target, sport), s.id, rt.id, now, class); i != 0 {
+		if i := e.table.insertHashed(k, h, s.id, rt.id, now, class); i != 0 {
 			p := e.table.at(i)
 			p.provisional = provisional
 			p.nonce = e.nonces.next()

@@ -197,9 +197,9 @@ func (e *engine) finishTimeoutsLocked(timedOut []uint32) []uint32 {
 		return timedOut
 	}
 	for _, i := range timedOut {
-		k := &e.table.at(i).key
-		e.nonces.prefetch(k)
-		e.table.prefetch(k)
+		p := e.table.at(i)
+		e.nonces.prefetch(&p.key)
+		e.table.prefetch(p.hash)
 	}
 	for _, i := range timedOut {
 		p := e.table.at(i)

@@ -44,6 +44,9 @@ type pendingProbe struct {
 	// retransmissions, so a reply to any attempt matches, and a reply
 	// recorded from an earlier probe of the same 4-tuple does not.
 	nonce uint32
+	// hash is key's keyHash: its home slot and index tag, kept so that
+	// removing the entry or growing the table hashes nothing again.
+	hash uint32
 }
 
 // maxTimeoutClasses bounds the number of timeout classes (class is a
@@ -130,16 +133,16 @@ func (t *pendingTable) resize(capacity int) {
 	}
 }
 
-// hash returns the index slot where k's probing starts.
-func (t *pendingTable) hash(k *probeKey) uint32 {
-	return uint32(hashKey(k, t.seed)>>32) & t.mask
-}
+// keyHash returns the 32 bits of k's hash the table uses: the low ones
+// give its home slot (home), the high ones its index tag (tag). At most
+// 29 of them are used, so the two never overlap.
+func (t *pendingTable) keyHash(k *probeKey) uint32 { return uint32(hashKey(k, t.seed) >> 32) }
 
-// homeAndTag returns k's home slot and its tag.
-func (t *pendingTable) homeAndTag(k *probeKey) (uint32, uint32) {
-	h := hashKey(k, t.seed)
-	return uint32(h>>32) & t.mask, uint32(h) & t.tagMask
-}
+// home returns the home slot of a key whose keyHash is h.
+func (t *pendingTable) home(h uint32) uint32 { return h & t.mask }
+
+// tag returns the index tag of a key whose keyHash is h.
+func (t *pendingTable) tag(h uint32) uint32 { return h >> t.tagShift & t.tagMask }
 
 // hashKey returns a keyed 64-bit hash of k, for the pending table's index
 // and the memory of finished probes (nonceSource). The address's two
@@ -175,12 +178,13 @@ func (t *pendingTable) homeOf(s, v uint32) uint32 {
 	if d := v >> t.idxBits & t.distMask; d < t.distMax {
 		return (s - d) & t.mask
 	}
-	return t.hash(&t.entries[t.entryOf(v)-1].key)
+	return t.home(t.entries[t.entryOf(v)-1].hash)
 }
 
 // place puts entry i+1 (already filled) into the index.
 func (t *pendingTable) place(i uint32) {
-	s, tag := t.homeAndTag(&t.entries[i-1].key)
+	h := t.entries[i-1].hash
+	s, tag := t.home(h), t.tag(h)
 	d := uint32(0)
 	for t.index[s] != 0 {
 		s, d = (s+1)&t.mask, d+1
@@ -211,8 +215,8 @@ func (t *pendingTable) find(k *probeKey, h, tag uint32) (i, s, d uint32) {
 
 // lookup returns the index (+1) of the probe with key k, or 0.
 func (t *pendingTable) lookup(k probeKey) uint32 {
-	h, tag := t.homeAndTag(&k)
-	i, _, _ := t.find(&k, h, tag)
+	h := t.keyHash(&k)
+	i, _, _ := t.find(&k, t.home(h), t.tag(h))
 	return i
 }
 
@@ -220,15 +224,18 @@ func (t *pendingTable) lookup(k probeKey) uint32 {
 // end of that class's expiry list. It returns the entry (index + 1), or 0 if
 // k is already pending.
 func (t *pendingTable) insert(k probeKey, session, route uint32, now int64, class uint8) uint32 {
-	h, tag := t.homeAndTag(&k)
-	i, s, d := t.find(&k, h, tag)
+	return t.insertHashed(k, t.keyHash(&k), session, route, now, class)
+}
+
+// insertHashed is insert of k whose keyHash is h.
+func (t *pendingTable) insertHashed(k probeKey, h, session, route uint32, now int64, class uint8) uint32 {
+	i, s, d := t.find(&k, t.home(h), t.tag(h))
 	if i != 0 {
 		return 0
 	}
 	if t.free == 0 && int(t.hwm) == len(t.entries) {
 		t.resize(2 * len(t.entries))
-		h, tag = t.homeAndTag(&k)
-		_, s, d = t.find(&k, h, tag)
+		_, s, d = t.find(&k, t.home(h), t.tag(h))
 	}
 	if i = t.free; i != 0 {
 		t.free = t.entries[i-1].next
@@ -237,8 +244,8 @@ func (t *pendingTable) insert(k probeKey, session, route uint32, now int64, clas
 		i = t.hwm
 	}
 	e := &t.entries[i-1]
-	*e = pendingProbe{key: k, attempts: 1, class: t.clampClass(class), session: session, route: route, sentAt: now}
-	t.index[s] = t.slot(i, d, tag)
+	*e = pendingProbe{key: k, attempts: 1, class: t.clampClass(class), session: session, route: route, sentAt: now, hash: h}
+	t.index[s] = t.slot(i, d, t.tag(h))
 	t.used++
 	t.pushBack(i)
 	return i
@@ -253,16 +260,16 @@ func (t *pendingTable) remove(i uint32) {
 	t.drop(i)
 }
 
-// prefetch brings the index slot where k's probing starts into the cache
-// ahead of its use (see prefetch).
-func (t *pendingTable) prefetch(k *probeKey) { prefetch(unsafe.Pointer(&t.index[t.hash(k)])) }
+// prefetch brings the index slot where the probing of a key whose keyHash
+// is h starts into the cache ahead of its use (see prefetch).
+func (t *pendingTable) prefetch(h uint32) { prefetch(unsafe.Pointer(&t.index[t.home(h)])) }
 
 // drop deletes entry i (index + 1), already unlinked from its expiry list,
 // from the index, and frees it.
 func (t *pendingTable) drop(i uint32) {
 	e := &t.entries[i-1]
 	// Find its slot, then shift later members of the cluster back.
-	s := t.hash(&e.key)
+	s := t.home(e.hash)
 	for t.entryOf(t.index[s]) != i {
 		s = (s + 1) & t.mask
 	}

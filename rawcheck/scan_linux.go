@@ -93,6 +93,7 @@ type scanner struct {
 	targets []netip.AddrPort
 	routes  []*route
 	sports  []uint16
+	hashes  []uint32 // keyHash of the queued targets' probes (pendingTable)
 	nonces  []uint32 // of the queued targets' probes
 	out     []Result
 	// The route of the last target and the table prefix it holds for,
@@ -157,6 +158,7 @@ func (e *engine) scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 		targets: make([]netip.AddrPort, 0, sendBatchSize),
 		routes:  make([]*route, 0, sendBatchSize),
 		sports:  make([]uint16, sendBatchSize),
+		hashes:  make([]uint32, sendBatchSize),
 		nonces:  make([]uint32, sendBatchSize),
 	}
 	defer e.endSession(sc.s)
@@ -295,10 +297,11 @@ func (sc *scanner) send(ctx context.Context, k int) error {
 	// misses overlap instead of stalling the inserts one by one.
 	for i, t := range targets {
 		k := keyOf(t, sc.sports[i])
-		e.table.prefetch(&k)
+		sc.hashes[i] = e.table.keyHash(&k)
+		e.table.prefetch(sc.hashes[i])
 	}
 	for i, t := range targets {
-		sport, nonce, ok := e.insertFromLocked(t, routes[i], sc.s, now, sc.sports[i])
+		sport, nonce, ok := e.insertFromLocked(t, routes[i], sc.s, now, sc.sports[i], sc.hashes[i])
 		if !ok {
 			e.mu.Unlock()
 			return fmt.Errorf("rawcheck: scanning %v: every source port is busy with probes of that target", t)
