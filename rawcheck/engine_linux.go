@@ -413,14 +413,8 @@ func (e *engine) sendBatchOn(b *sendBatch, sp *packetSocket) error {
 		return nil
 	}
 	err := b.send(e.raw4, e.raw6, sp)
-	if tap := e.s.tap; tap != nil && err == nil {
-		// The SYNs the kernel took: a refused one never left.
-		ts := time.Now()
-		for i := range b.len() {
-			if len(b.failed) == 0 || !slices.Contains(b.failed, i) {
-				tap.Packet(ts, b.packet(i), synack.LinkIP, true)
-			}
-		}
+	if err == nil {
+		b.tapSent(e.s.tap)
 	}
 	e.count.sent.Add(uint64(b.len() - len(b.failed)))
 	e.count.sendErrors.Add(uint64(len(b.failed)))
@@ -442,6 +436,10 @@ func (e *engine) sendBatchOn(b *sendBatch, sp *packetSocket) error {
 	return nil
 }
 
+// maxBufferRefusals is how many of a probe's SYNs the kernel may refuse
+// for want of buffers (ENOBUFS) before the probe ends without them.
+const maxBufferRefusals = 4
+
 // settleRefused ends the pending probes whose SYN in b the kernel refused
 // (b.failed), after engine.sendBatch: a SYN that never left is not waited
 // for, and not counted among a probe's attempts. retransmitted says b holds
@@ -455,11 +453,11 @@ func (e *engine) sendBatchOn(b *sendBatch, sp *packetSocket) error {
 // refused first attempt whose retransmission the expiry loop has sent
 // meanwhile (it raced ahead of a slow sender) stays pending for that one.
 //
-// A packet refused for want of buffers (ENOBUFS) is left alone: the engine
-// lost it itself, as it loses a SYN the queueing discipline drops (which a
-// raw IP socket does not even report), so it counts as an attempt that
-// went unanswered and is retransmitted if attempts are left; the backoff
-// answers the loss. A refused packet whose probe is no longer pending, or
+// A SYN refused for want of buffers (ENOBUFS) is not an attempt either,
+// but says nothing of the target: its probe stays pending, waits out the
+// attempt's timeout and is sent again (the backoff answers the loss), and
+// ends as above only when the kernel has refused it maxBufferRefusals
+// times. A refused packet whose probe is no longer pending, or
 // is pending again for another probe of the same 4-tuple (another nonce,
 // so another sequence number), is left alone too.
 func (e *engine) settleRefused(b *sendBatch, retransmitted bool) {
@@ -469,9 +467,6 @@ func (e *engine) settleRefused(b *sendBatch, retransmitted bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for j, i := range b.failed {
-		if b.errs[j] == unix.ENOBUFS {
-			continue
-		}
 		syn, ok := synack.ParseSYN(b.packet(i))
 		if !ok {
 			continue
@@ -486,6 +481,14 @@ func (e *engine) settleRefused(b *sendBatch, retransmitted bool) {
 		}
 		latest := retransmitted || p.attempts == 1
 		p.attempts--
+		if b.errs[j] == unix.ENOBUFS {
+			// Lost for want of buffers: the target is still to be
+			// probed. The probe waits out the attempt's timeout and is
+			// sent again, unless the kernel keeps refusing.
+			if p.bufferRefusals++; p.bufferRefusals < maxBufferRefusals || !latest {
+				continue
+			}
+		}
 		switch {
 		case p.attempts == 0:
 			e.finishLocked(k, Result{Target: p.key.target(), State: NoRoute})

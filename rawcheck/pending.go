@@ -33,12 +33,14 @@ type pendingProbe struct {
 	// provisional: the timeout was chosen before the target's prefix had
 	// an RTT estimate; the expiry loop checks again when it is due.
 	provisional bool
-	_           byte
-	session     uint32 // who waits for the result
-	route       uint32 // index of the route (source address, template) used
-	sentAt      int64  // engine clock (ns) of the latest attempt
-	prev        uint32 // expiry list links: entry index + 1, 0 = none
-	next        uint32 // also links the free list
+	// bufferRefusals counts the SYNs of this probe the kernel refused
+	// for want of buffers (engine.settleRefused).
+	bufferRefusals uint8
+	session        uint32 // who waits for the result
+	route          uint32 // index of the route (source address, template) used
+	sentAt         int64  // engine clock (ns) of the latest attempt
+	prev           uint32 // expiry list links: entry index + 1, 0 = none
+	next           uint32 // also links the free list
 	// nonce is XORed into the cookie of every attempt of this probe
 	// (synack.CookieKey.Sequence): drawn at insert, kept by
 	// retransmissions, so a reply to any attempt matches, and a reply

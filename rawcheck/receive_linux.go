@@ -175,12 +175,8 @@ func (rv *receiver) sendRSTs() {
 		return
 	}
 	b := rv.rst
-	_ = b.send(rv.e.raw4, rv.e.raw6, rv.e.pkt)
-	if tap := rv.e.s.tap; tap != nil {
-		ts := time.Now()
-		for i := range b.len() {
-			tap.Packet(ts, b.packet(i), synack.LinkIP, true)
-		}
+	if err := b.send(rv.e.raw4, rv.e.raw6, rv.e.pkt); err == nil {
+		b.tapSent(rv.e.s.tap)
 	}
 	rv.e.count.rstSent.Add(uint64(b.len() - len(b.failed)))
 	rv.e.count.sendErrors.Add(uint64(len(b.failed)))

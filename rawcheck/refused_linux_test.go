@@ -119,9 +119,12 @@ func settleEngine(t *testing.T) (*engine, *session, *synack.Template) {
 // whose packets are marked refused by hand: a refused first attempt ends
 // as NoRoute with no attempt; a refused retransmission ends as Timeout with
 // the attempts that left; a refused first attempt whose retransmission went
-// out meanwhile stays pending with that one attempt. Left alone: a packet
-// refused for want of buffers (ENOBUFS), a packet whose 4-tuple is pending
-// for another probe (another nonce) and a packet accepted by the kernel.
+// out meanwhile stays pending with that one attempt. A SYN refused for want
+// of buffers (ENOBUFS) is taken off the attempts but the probe stays
+// pending, to be sent again, unless the kernel has refused it
+// maxBufferRefusals times: then it ends the same way. Left alone: a packet
+// whose 4-tuple is pending for another probe (another nonce) and a packet
+// accepted by the kernel.
 func TestSettleRefused(t *testing.T) {
 	e, s, tmpl := settleEngine(t)
 	const sport = 61000
@@ -131,21 +134,27 @@ func TestSettleRefused(t *testing.T) {
 		nonceOff bool // the packet carries another nonce than the pending probe
 		errno    unix.Errno
 		refused  bool
+		// bufferRefusals is how many SYNs of the probe the kernel
+		// refused for want of buffers before.
+		bufferRefusals uint8
 	}
 	addr := func(i int) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(i)}), 80)
 	}
 	first := []probe{
 		{target: addr(1), errno: unix.EACCES, refused: true},  // NoRoute
-		{target: addr(2), errno: unix.ENOBUFS, refused: true}, // left alone
+		{target: addr(2), errno: unix.ENOBUFS, refused: true}, // not an attempt, sent again later
 		{target: addr(3), errno: unix.EPERM, refused: true, nonceOff: true},
 		{target: addr(4)}, // sent
-		{target: addr(5), errno: unix.EACCES, refused: true, touches: 1}, // raced
+		{target: addr(5), errno: unix.EACCES, refused: true, touches: 1},                             // raced
+		{target: addr(9), errno: unix.ENOBUFS, refused: true, bufferRefusals: maxBufferRefusals - 1}, // NoRoute: refused for good
 	}
 	retry := []probe{
-		{target: addr(6), errno: unix.ENETUNREACH, refused: true, touches: 1}, // Timeout, 1 attempt
-		{target: addr(7), errno: unix.EACCES, refused: true, touches: 2},      // Timeout, 2 attempts
-		{target: addr(8), touches: 1},                                         // sent
+		{target: addr(6), errno: unix.ENETUNREACH, refused: true, touches: 1},                                     // Timeout, 1 attempt
+		{target: addr(7), errno: unix.EACCES, refused: true, touches: 2},                                          // Timeout, 2 attempts
+		{target: addr(8), touches: 1},                                                                             // sent
+		{target: addr(10), errno: unix.ENOBUFS, refused: true, touches: 1, bufferRefusals: maxBufferRefusals - 1}, // Timeout, 1 attempt
+		{target: addr(11), errno: unix.ENOBUFS, refused: true, touches: 1},                                        // 1 attempt, sent again later
 	}
 	entries := map[netip.AddrPort]uint32{}
 	run := func(probes []probe, retransmitted bool) {
@@ -159,6 +168,7 @@ func TestSettleRefused(t *testing.T) {
 			entries[pr.target] = k
 			p := e.table.at(k)
 			p.nonce = uint32(100 + i)
+			p.bufferRefusals = pr.bufferRefusals
 			s.inflight++
 			for range pr.touches {
 				e.table.touch(k, 0, 0)
@@ -185,9 +195,11 @@ func TestSettleRefused(t *testing.T) {
 		results[r.Target] = r
 	}
 	wantResults := map[netip.AddrPort]Result{
-		addr(1): {Target: addr(1), State: NoRoute},
-		addr(6): {Target: addr(6), State: Timeout, Attempts: 1},
-		addr(7): {Target: addr(7), State: Timeout, Attempts: 2},
+		addr(1):  {Target: addr(1), State: NoRoute},
+		addr(6):  {Target: addr(6), State: Timeout, Attempts: 1},
+		addr(7):  {Target: addr(7), State: Timeout, Attempts: 2},
+		addr(9):  {Target: addr(9), State: NoRoute},
+		addr(10): {Target: addr(10), State: Timeout, Attempts: 1},
 	}
 	if len(results) != len(wantResults) || len(s.results) != len(wantResults) {
 		t.Errorf("results %+v, want %+v", s.results, wantResults)
@@ -200,9 +212,11 @@ func TestSettleRefused(t *testing.T) {
 			t.Errorf("%v: still pending after its result", target)
 		}
 	}
-	// Still pending, with their attempts: left alone, or (addr 5) less the
-	// refused first attempt.
-	for target, attempts := range map[netip.AddrPort]uint8{addr(2): 1, addr(3): 1, addr(4): 1, addr(5): 1, addr(8): 2} {
+	// Still pending, with their attempts: left alone (addr 3: the packet
+	// is not the pending probe's), or less the refused attempt (addr 5,
+	// raced; addr 2 and 11, refused for want of buffers and sent again
+	// later).
+	for target, attempts := range map[netip.AddrPort]uint8{addr(2): 0, addr(3): 1, addr(4): 1, addr(5): 1, addr(8): 2, addr(11): 1} {
 		k := e.table.lookup(keyOf(target, sport))
 		if k == 0 || k != entries[target] {
 			t.Errorf("%v: not pending, want pending", target)
@@ -212,10 +226,15 @@ func TestSettleRefused(t *testing.T) {
 			t.Errorf("%v: %d attempts pending, want %d", target, got, attempts)
 		}
 	}
-	if s.inflight != 5 {
-		t.Errorf("session has %d probes in flight, want 5", s.inflight)
+	if s.inflight != 6 {
+		t.Errorf("session has %d probes in flight, want 6", s.inflight)
 	}
-	if st := e.count.snapshot(); st.NoRoute != 1 || st.Timeouts != 2 {
-		t.Errorf("stats %+v: want 1 no-route result and 2 timeouts", st)
+	if st := e.count.snapshot(); st.NoRoute != 2 || st.Timeouts != 3 {
+		t.Errorf("stats %+v: want 2 no-route results and 3 timeouts", st)
+	}
+	for target, n := range map[netip.AddrPort]uint8{addr(2): 1, addr(11): 1} {
+		if got := e.table.at(e.table.lookup(keyOf(target, sport))).bufferRefusals; got != n {
+			t.Errorf("%v: %d refusals for want of buffers recorded, want %d", target, got, n)
+		}
 	}
 }

@@ -7,9 +7,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"syscall"
+	"time"
 	"unsafe"
 
+	"github.com/rawprobe/rawprobe/synack"
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
@@ -181,6 +184,20 @@ func (b *sendBatch) addFrame(n int, p *ethPath) {
 	b.mmsg = append(b.mmsg, unix.Mmsghdr{Hdr: h})
 	b.order[classPacket] = append(b.order[classPacket], i)
 	b.n++
+}
+
+// tapSent hands tap (if not nil) the packets of the batch the kernel took,
+// after send: a refused one never left.
+func (b *sendBatch) tapSent(tap PacketTap) {
+	if tap == nil {
+		return
+	}
+	ts := time.Now()
+	for i := range b.len() {
+		if len(b.failed) == 0 || !slices.Contains(b.failed, i) {
+			tap.Packet(ts, b.packet(i), synack.LinkIP, true)
+		}
+	}
 }
 
 // packet returns packet i of the batch.

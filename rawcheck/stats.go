@@ -40,9 +40,10 @@ type Stats struct {
 	// are not counted in Sent or Retransmitted, nor in a Result's
 	// Attempts. In a Scan, a target whose first SYN was refused ends at
 	// once as NoRoute with nothing sent, and one whose retransmission was
-	// refused as Timeout with the attempts that did leave; a refusal for
-	// want of buffers (ENOBUFS) is a loss like any other instead, and the
-	// probe goes on. Probe returns an error when its first SYN is refused.
+	// refused as Timeout with the attempts that did leave; a SYN refused
+	// for want of buffers (ENOBUFS) is sent again after its timeout
+	// instead, and only a probe the kernel keeps refusing so ends. Probe
+	// returns an error when its SYN is refused.
 	SendErrors uint64
 	// RingDrops is the number of packets the kernel dropped because the
 	// receive ring was full.
