@@ -358,7 +358,7 @@ func (s *scanSession) writeStats(o *scanOutcome, p *scanPlan) {
 		Drops:           o.engineStats.RingDrops + o.engineStats.SendErrors,
 		RingDrops:       o.engineStats.RingDrops,
 		SendErrors:      o.engineStats.SendErrors,
-		Incomplete:      o.engineStats.RingDrops+o.engineStats.SendErrors > 0,
+		Incomplete:      output.IncompleteWarning(o.engineStats) != "",
 		InvalidReplies:  o.engineStats.Invalid,
 	}
 	if p.shard != (targets.Shard{}) {

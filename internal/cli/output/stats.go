@@ -50,8 +50,9 @@ type RunStats struct {
 	// to send.
 	RingDrops  uint64 `json:"ring_drops"`
 	SendErrors uint64 `json:"send_errors"`
-	// Incomplete is true when Drops is not 0: a lost reply or SYN may
-	// have made an answering target read as a timeout.
+	// Incomplete is true when RingDrops is not 0: a dropped reply may
+	// have made an answering target read as a timeout (a refused SYN
+	// does not: see IncompleteWarning).
 	Incomplete bool `json:"incomplete"`
 	// InvalidReplies counts replies whose cookie matched no probe.
 	InvalidReplies uint64 `json:"invalid_replies"`

@@ -44,28 +44,24 @@ func (t *Tally) Summary(invalid uint64, elapsed time.Duration) string {
 
 // LossSummary formats the raw engine's own losses for the summary line:
 // ", ring drops N, send errors M": replies the kernel dropped because the
-// receive ring was full, and packets it refused to send. Either makes the
-// results possibly incomplete (see IncompleteWarning).
+// receive ring was full, and packets it refused to send. The first make
+// the results possibly incomplete (see IncompleteWarning).
 func LossSummary(st rawcheck.Stats) string {
 	return fmt.Sprintf(", ring drops %d, send errors %d", st.RingDrops, st.SendErrors)
 }
 
 // IncompleteWarning returns the line (without newline) that follows the
-// summary when the engine lost packets itself, or "" when it lost none. A
-// dropped reply may have turned an answering target into a timeout, and a
-// refused SYN (retransmitted or not) leaves fewer attempts than the result
-// counts, so the results may be incomplete; the exit status still follows
-// from the results.
+// summary when the engine dropped replies itself, or "" when it dropped
+// none: a dropped reply may have turned an answering target into a
+// timeout, so the results may be incomplete; the exit status still follows
+// from the results. Send errors alone leave the results whole: a SYN the
+// kernel refused is not counted as an attempt, and its target is probed
+// again or reported as noroute (see rawcheck.Stats.SendErrors).
 func IncompleteWarning(st rawcheck.Stats) string {
-	switch {
-	case st.RingDrops > 0 && st.SendErrors > 0:
-		return fmt.Sprintf("rawprobe: results may be incomplete: %d replies dropped by the kernel (receive ring full), %d packets the kernel refused to send", st.RingDrops, st.SendErrors)
-	case st.RingDrops > 0:
-		return fmt.Sprintf("rawprobe: results may be incomplete: %d replies dropped by the kernel (receive ring full)", st.RingDrops)
-	case st.SendErrors > 0:
-		return fmt.Sprintf("rawprobe: results may be incomplete: %d packets the kernel refused to send", st.SendErrors)
+	if st.RingDrops == 0 {
+		return ""
 	}
-	return ""
+	return fmt.Sprintf("rawprobe: results may be incomplete: %d replies dropped by the kernel (receive ring full)", st.RingDrops)
 }
 
 // TimingSummary formats the raw engine's adaptive timing figures for the
