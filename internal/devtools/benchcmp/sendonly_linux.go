@@ -169,13 +169,13 @@ func sendOnly(c config) (err error) {
 		}
 		rates = append(rates, float64(r.Probes)/r.Secs)
 		rss = append(rss, float64(r.PeakRSSKB)/1024)
-		fmt.Fprintf(os.Stderr, "16.7 M targets, run %d: %.0f probes/s, peak RSS %.1f MB (Go heap: peak in use %.1f MB, peak allocated %.1f MB, %d GCs); %d ring drops, %d retransmissions, %d backoffs\n",
+		fmt.Fprintf(os.Stderr, "16.7 M targets, run %d: %.0f probes/s, peak RSS %.1f MiB (Go heap: peak in use %.1f MiB, peak allocated %.1f MiB, %d GCs); %d ring drops, %d retransmissions, %d backoffs\n",
 			i+1, rates[i], rss[i], float64(r.PeakHeapInuse)/(1<<20), float64(r.PeakHeapAlloc)/(1<<20), r.NumGC, r.RingDrops, r.Retransmits, r.RateBackoffs)
 	}
 	sort.Float64s(rates)
 	sort.Float64s(rss)
 	fmt.Printf("\n| scan of 16.7 M targets (/16 × 256 ports), median of %d runs | probes/s | every target | peak RSS |\n| --- | --- | --- | --- |\n", c.runs)
-	fmt.Printf("| rawcheck (scanworker, GOGC=50 as the command sets it) | %s | exactly once | %.1f MB |\n",
+	fmt.Printf("| rawcheck (scanworker, GOGC=50 as the command sets it) | %s | exactly once | %.1f MiB |\n",
 		thousands(rates[len(rates)/2]), rss[len(rss)/2])
 	return nil
 }
