@@ -22,19 +22,13 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-)
 
-// gcPercent is the command's garbage collection target (GOGC) unless the
-// environment sets one: a scan's live heap is small (the pending table and
-// result buffers) and the raw engine allocates nothing per SYN, so
-// collecting at half Go's default headroom costs a few collections more
-// per scan and lowers the peak RSS of big scans. The rawcheck library
-// leaves the process's GC settings alone.
-const gcPercent = 50
+	"github.com/rawprobe/rawprobe/internal/cli/engine"
+)
 
 func main() {
 	if _, set := os.LookupEnv("GOGC"); !set {
-		debug.SetGCPercent(gcPercent)
+		debug.SetGCPercent(engine.GCPercent)
 	}
 	signals := make(chan os.Signal, 2)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)

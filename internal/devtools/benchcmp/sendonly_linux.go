@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/cli/engine"
 	"github.com/rawprobe/rawprobe/internal/devtools/benchcmp/workerreport"
 	"github.com/rawprobe/rawprobe/internal/verify/golden/record"
 )
@@ -154,11 +155,12 @@ func sendOnly(c config) (err error) {
 	// The big scan runs -runs times too; its median peak RSS is reported.
 	var rates, rss []float64
 	for i := range c.runs {
-		// GOGC=50 is what cmd/rawprobe sets when the environment sets
-		// none, so the peak RSS is the command's, not a library default's.
+		// engine.GCPercent is what cmd/rawprobe sets when the environment
+		// sets none, so the peak RSS is the command's, not a library
+		// default's.
 		r, _, _, err := run(30*time.Minute, true, func(ctx context.Context) *exec.Cmd {
 			cmd := n.ProberCmd(ctx, scanWorker, "-scan", "bigscan", "-timeout", "30m")
-			cmd.Env = append(os.Environ(), "GOGC=50")
+			cmd.Env = append(os.Environ(), fmt.Sprintf("GOGC=%d", engine.GCPercent))
 			return cmd
 		})
 		if err != nil {
@@ -175,7 +177,7 @@ func sendOnly(c config) (err error) {
 	sort.Float64s(rates)
 	sort.Float64s(rss)
 	fmt.Printf("\n| scan of 16.7 M targets (/16 × 256 ports), median of %d runs | probes/s | every target | peak RSS |\n| --- | --- | --- | --- |\n", c.runs)
-	fmt.Printf("| rawcheck (scanworker, GOGC=50 as the command sets it) | %s | exactly once | %.1f MiB |\n",
+	fmt.Printf("| rawcheck (scanworker, GOGC=%d as the command sets it) | %s | exactly once | %.1f MiB |\n", engine.GCPercent,
 		thousands(rates[len(rates)/2]), rss[len(rss)/2])
 	return nil
 }
