@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
@@ -14,15 +15,6 @@ import (
 // child process re-executed inside the prober namespace (RunInProber):
 // the engine creates its per-check sockets on whatever thread calls
 // CheckAddr, so the whole process must live in the namespace.
-
-// nth returns the i-th address of p (i from 1).
-func nth(p netip.Prefix, i int) netip.Addr {
-	a := p.Addr()
-	for range i {
-		a = a.Next()
-	}
-	return a
-}
 
 // at formats addr:port.
 func at(a netip.Addr, port int) string { return netip.AddrPortFrom(a, uint16(port)).String() }
@@ -38,8 +30,8 @@ func TestInTestnet(t *testing.T) {
 	const controlChecks = 5
 	if n, ok := testnet.Child(); ok {
 		c := startedChecker(t)
-		open4, second4 := nth(n.Answering4, 1), nth(n.Answering4, 2)
-		open6, second6 := nth(n.Answering6, 1), nth(n.Answering6, 2)
+		open4, second4 := netlab.Nth(n.Answering4, 1), netlab.Nth(n.Answering4, 2)
+		open6, second6 := netlab.Nth(n.Answering6, 1), netlab.Nth(n.Answering6, 2)
 		cases := []struct {
 			name, addr string
 			want       func(error) bool
@@ -51,10 +43,10 @@ func TestInTestnet(t *testing.T) {
 			{"open v6", at(open6, 80), isNil, 2 * time.Second},
 			{"closed port v6", at(open6, 81), isRefused, 2 * time.Second},
 			{"other answering address v6", at(second6, 80), isNil, 2 * time.Second},
-			{"silent v4", at(nth(n.Silent4, 1), 80), isTimeout, 300 * time.Millisecond},
-			{"silent v6", at(nth(n.Silent6, 1), 80), isTimeout, 300 * time.Millisecond},
-			{"unreachable v4", at(nth(n.Unreachable4, 1), 80), isUnreachable, 2 * time.Second},
-			{"unreachable v6", at(nth(n.Unreachable6, 1), 80), isUnreachable, 2 * time.Second},
+			{"silent v4", at(netlab.Nth(n.Silent4, 1), 80), isTimeout, 300 * time.Millisecond},
+			{"silent v6", at(netlab.Nth(n.Silent6, 1), 80), isTimeout, 300 * time.Millisecond},
+			{"unreachable v4", at(netlab.Nth(n.Unreachable4, 1), 80), isUnreachable, 2 * time.Second},
+			{"unreachable v6", at(netlab.Nth(n.Unreachable6, 1), 80), isUnreachable, 2 * time.Second},
 			// The prober's namespace routes the test prefixes only.
 			{"no route v4", "192.0.2.1:80", isNoRoute, 2 * time.Second},
 		}
@@ -66,7 +58,7 @@ func TestInTestnet(t *testing.T) {
 				t.Logf("%s (%s): %v", tc.name, tc.addr, err)
 			}
 		}
-		runMixed(t, c, 3000, at(open4, 80), at(open4, 81), at(nth(n.Silent4, 2), 80), 500*time.Millisecond)
+		runMixed(t, c, 3000, at(open4, 80), at(open4, 81), at(netlab.Nth(n.Silent4, 2), 80), 500*time.Millisecond)
 
 		// Negative control: ordinary close completes the handshake.
 		for i := range controlChecks {

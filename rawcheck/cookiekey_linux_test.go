@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 	"github.com/rawprobe/rawprobe/synack"
 )
@@ -48,7 +49,7 @@ func (s *seqTap) all() []uint32 {
 func TestConfigCookieKey(t *testing.T) {
 	n := testnet.New(t)
 	n.Listen(t, "tcp", ":80")
-	target := netip.AddrPortFrom(nth(n.Answering4, 21), 80)
+	target := netip.AddrPortFrom(netlab.Nth(n.Answering4, 21), 80)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 

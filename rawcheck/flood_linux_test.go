@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
@@ -41,7 +42,7 @@ func TestLoadScanUnderRSTFlood(t *testing.T) {
 	var floods []*exec.Cmd
 	for _, port := range []uint16{ports[0], ports[len(ports)-1]} {
 		cmd := n.TargetCmd(floodCtx, hping, "--flood", "-q", "-R", "-A", "-d", "1400",
-			"-p", strconv.Itoa(int(port)), "-a", nth(n.Silent4, 9).String(), n.ProberAddr4.String())
+			"-p", strconv.Itoa(int(port)), "-a", netlab.Nth(n.Silent4, 9).String(), n.ProberAddr4.String())
 		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGINT) }
 		cmd.WaitDelay = 5 * time.Second
 		if err := cmd.Start(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
@@ -18,7 +19,7 @@ func TestEthernetPath(t *testing.T) {
 	n := testnet.New(t)
 	n.Listen(t, "tcp", ":80")
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 300 * time.Millisecond, Attempts: 2})
-	target := netip.AddrPortFrom(nth(n.Answering4, 7), 80)
+	target := netip.AddrPortFrom(netlab.Nth(n.Answering4, 7), 80)
 	r, err := p.Probe(context.Background(), target)
 	if err != nil || r.State != Open {
 		t.Fatalf("probe of %v: %+v, %v; want open", target, r, err)
@@ -104,7 +105,7 @@ func TestSendPathAllocations(t *testing.T) {
 	n := testnet.New(t)
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}})
 	b := newSendBatch(1)
-	target := netip.AddrPortFrom(nth(n.Silent4, 3), 80)
+	target := netip.AddrPortFrom(netlab.Nth(n.Silent4, 3), 80)
 	allocs := testing.AllocsPerRun(1000, func() {
 		rt, err := p.e.route(target.Addr())
 		if isNoRoute(err) || err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 	"github.com/rawprobe/rawprobe/synack"
 )
@@ -50,7 +51,7 @@ func TestReplayedSYNACKOfEarlierProbe(t *testing.T) {
 	const sport = 61510
 	tap := &seqTap{}
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{sport, sport}, Timeout: 300 * time.Millisecond, Attempts: 2, Tap: tap})
-	target := netip.AddrPortFrom(nth(n.Silent4, 40), 80)
+	target := netip.AddrPortFrom(netlab.Nth(n.Silent4, 40), 80)
 	prober := netip.AddrPortFrom(n.ProberAddr4, sport)
 	inject := func(seq uint32) {
 		t.Helper()

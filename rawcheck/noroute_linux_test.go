@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 	"github.com/rawprobe/rawprobe/synack"
@@ -64,19 +65,19 @@ func TestScanNoRoute(t *testing.T) {
 	noRoute4 := netip.MustParseAddrPort("192.0.2.1:80")
 	noRoute6 := netip.MustParseAddrPort("[2001:db8:dead::1]:80")
 	want := map[netip.AddrPort]State{
-		netip.AddrPortFrom(nth(n.Answering4, 41), 80): Open,
+		netip.AddrPortFrom(netlab.Nth(n.Answering4, 41), 80): Open,
 		noRoute4: NoRoute,
-		netip.AddrPortFrom(nth(n.Answering4, 42), 81): Closed,
-		netip.AddrPortFrom(nth(n.Silent4, 43), 80):    Timeout,
+		netip.AddrPortFrom(netlab.Nth(n.Answering4, 42), 81): Closed,
+		netip.AddrPortFrom(netlab.Nth(n.Silent4, 43), 80):    Timeout,
 		noRoute6: NoRoute,
-		netip.AddrPortFrom(nth(n.Answering6, 44), 80):   Open,
-		netip.AddrPortFrom(nth(n.Unreachable4, 45), 80): Unreachable,
+		netip.AddrPortFrom(netlab.Nth(n.Answering6, 44), 80):   Open,
+		netip.AddrPortFrom(netlab.Nth(n.Unreachable4, 45), 80): Unreachable,
 	}
 	// The unroutable targets in the middle of the sequence, not last.
 	order := []netip.AddrPort{
-		netip.AddrPortFrom(nth(n.Answering4, 41), 80), noRoute4,
-		netip.AddrPortFrom(nth(n.Answering4, 42), 81), netip.AddrPortFrom(nth(n.Silent4, 43), 80),
-		noRoute6, netip.AddrPortFrom(nth(n.Answering6, 44), 80), netip.AddrPortFrom(nth(n.Unreachable4, 45), 80),
+		netip.AddrPortFrom(netlab.Nth(n.Answering4, 41), 80), noRoute4,
+		netip.AddrPortFrom(netlab.Nth(n.Answering4, 42), 81), netip.AddrPortFrom(netlab.Nth(n.Silent4, 43), 80),
+		noRoute6, netip.AddrPortFrom(netlab.Nth(n.Answering6, 44), 80), netip.AddrPortFrom(netlab.Nth(n.Unreachable4, 45), 80),
 	}
 	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
@@ -87,8 +88,8 @@ func TestProbersInSeveralProcesses(t *testing.T) {
 	if !inChild {
 		testnet.RequirePrivileges(t)
 		n = testnet.New(t)
-		n.Listen(t, "tcp4", netip.AddrPortFrom(nth(n.Answering4, 1), 80).String())
-		n.Listen(t, "tcp6", netip.AddrPortFrom(nth(n.Answering6, 1), 80).String())
+		n.Listen(t, "tcp4", netip.AddrPortFrom(netlab.Nth(n.Answering4, 1), 80).String())
+		n.Listen(t, "tcp6", netip.AddrPortFrom(netlab.Nth(n.Answering6, 1), 80).String())
 	}
 	t.Run("group", func(t *testing.T) {
 		for _, name := range []string{"a", "b", "c"} {
@@ -115,13 +116,13 @@ func scanInChild(t *testing.T, n *testnet.Net) {
 	t.Logf("source ports %d-%d", p.e.ports.lo, p.e.ports.hi)
 	want := map[netip.AddrPort]State{}
 	for i := range 200 {
-		want[netip.AddrPortFrom(nth(n.Answering4, 1), uint16(1000+i))] = Closed
-		want[netip.AddrPortFrom(nth(n.Answering6, 1), uint16(1000+i))] = Closed
+		want[netip.AddrPortFrom(netlab.Nth(n.Answering4, 1), uint16(1000+i))] = Closed
+		want[netip.AddrPortFrom(netlab.Nth(n.Answering6, 1), uint16(1000+i))] = Closed
 	}
-	want[netip.AddrPortFrom(nth(n.Answering4, 1), 80)] = Open
-	want[netip.AddrPortFrom(nth(n.Answering6, 1), 80)] = Open
+	want[netip.AddrPortFrom(netlab.Nth(n.Answering4, 1), 80)] = Open
+	want[netip.AddrPortFrom(netlab.Nth(n.Answering6, 1), 80)] = Open
 	for i := range 20 {
-		want[netip.AddrPortFrom(nth(n.Silent4, 1), uint16(80+i))] = Timeout
+		want[netip.AddrPortFrom(netlab.Nth(n.Silent4, 1), uint16(80+i))] = Timeout
 	}
 	seq := func(yield func(netip.AddrPort) bool) {
 		for a := range want {

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 	"github.com/rawprobe/rawprobe/synack"
 )
@@ -62,9 +63,9 @@ func TestForgedReplies(t *testing.T) {
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{sport, sport}, Timeout: 1500 * time.Millisecond, Attempts: 1})
 	var targets []netip.AddrPort
 	for i := range 20 {
-		targets = append(targets, netip.AddrPortFrom(nth(n.Silent4, 20+i), 80))
+		targets = append(targets, netip.AddrPortFrom(netlab.Nth(n.Silent4, 20+i), 80))
 	}
-	control := netip.AddrPortFrom(nth(n.Silent4, 100), 80)
+	control := netip.AddrPortFrom(netlab.Nth(n.Silent4, 100), 80)
 	done := make(chan error, 1)
 	results := map[netip.AddrPort]Result{}
 	go func() {
@@ -173,7 +174,7 @@ func TestPortReservation(t *testing.T) {
 	n := testnet.New(t)
 	n.Listen(t, "tcp", ":80")
 	setPortRange(t, n, 40000, 40015)
-	dst := netip.AddrPortFrom(nth(n.Answering4, 3), 80)
+	dst := netip.AddrPortFrom(netlab.Nth(n.Answering4, 3), 80)
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{40000, 40007}, ForceSourcePorts: true})
 	ports, conns, err := dialAll(n, dst, 9)
 	for _, c := range conns {
@@ -247,7 +248,7 @@ func TestCloseReleasesAndCancel(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := p.Probe(context.Background(), netip.AddrPortFrom(nth(n.Answering4, 1), 80)); err != nil || r.State != Open {
+	if r, err := p.Probe(context.Background(), netip.AddrPortFrom(netlab.Nth(n.Answering4, 1), 80)); err != nil || r.State != Open {
 		t.Fatalf("Probe: %+v, %v", r, err)
 	}
 	if len(openFDs(t)) <= len(fds) {
@@ -256,7 +257,7 @@ func TestCloseReleasesAndCancel(t *testing.T) {
 	// Cancel a Scan of silent targets whose attempts last 10s.
 	var targets []netip.AddrPort
 	for i := range 200 {
-		targets = append(targets, netip.AddrPortFrom(nth(n.Silent4, i+1), 80))
+		targets = append(targets, netip.AddrPortFrom(netlab.Nth(n.Silent4, i+1), 80))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
@@ -274,7 +275,7 @@ func TestCloseReleasesAndCancel(t *testing.T) {
 	// A yield that panics leaves nothing running behind it.
 	panicked := func() (v any) {
 		defer func() { v = recover() }()
-		p.Scan(context.Background(), slices.Values([]netip.AddrPort{netip.AddrPortFrom(nth(n.Answering4, 2), 80)}), func(Result) { panic("yield") })
+		p.Scan(context.Background(), slices.Values([]netip.AddrPort{netip.AddrPortFrom(netlab.Nth(n.Answering4, 2), 80)}), func(Result) { panic("yield") })
 		return nil
 	}()
 	if panicked != "yield" {
@@ -283,7 +284,7 @@ func TestCloseReleasesAndCancel(t *testing.T) {
 	// A Probe blocked on a silent target ends with ErrClosed on Close.
 	probeErr := make(chan error, 1)
 	go func() {
-		_, err := p.Probe(context.Background(), netip.AddrPortFrom(nth(n.Silent4, 250), 80))
+		_, err := p.Probe(context.Background(), netip.AddrPortFrom(netlab.Nth(n.Silent4, 250), 80))
 		probeErr <- err
 	}()
 	time.Sleep(50 * time.Millisecond)

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 	"github.com/rawprobe/rawprobe/synack"
 )
@@ -62,8 +63,8 @@ func TestScanRefusedSYN(t *testing.T) {
 	tap := &dstTap{sent: map[netip.Addr]int{}}
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 200 * time.Millisecond, Attempts: 1, Tap: tap})
 	bcast := netip.AddrPortFrom(proberBroadcast4(t, n), 80)
-	open := netip.AddrPortFrom(nth(n.Answering4, 51), 80)
-	silent := netip.AddrPortFrom(nth(n.Silent4, 53), 80)
+	open := netip.AddrPortFrom(netlab.Nth(n.Answering4, 51), 80)
+	silent := netip.AddrPortFrom(netlab.Nth(n.Silent4, 53), 80)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	got := map[netip.AddrPort][]Result{}

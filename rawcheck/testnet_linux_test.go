@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
@@ -29,15 +30,6 @@ func newInProber(t testing.TB, n *testnet.Net, cfg Config) *Prober {
 	return p
 }
 
-// nth returns the n-th address of prefix p.
-func nth(p netip.Prefix, n int) netip.Addr {
-	a := p.Addr()
-	for range n {
-		a = a.Next()
-	}
-	return a
-}
-
 type stateCase struct {
 	name     string
 	target   netip.AddrPort
@@ -54,10 +46,10 @@ func stateCases(n *testnet.Net, six bool) []stateCase {
 		icmpType, icmpCode = 1, 3 // address unreachable
 	}
 	return []stateCase{
-		{"open", netip.AddrPortFrom(nth(ans, 7), 80), Result{State: Open}, 1},
-		{"closed", netip.AddrPortFrom(nth(ans, 7), 81), Result{State: Closed}, 1},
-		{"timeout", netip.AddrPortFrom(nth(silent, 9), 80), Result{State: Timeout}, 2},
-		{"unreachable", netip.AddrPortFrom(nth(unr, 5), 80), Result{State: Unreachable, ICMPType: icmpType, ICMPCode: icmpCode}, 1},
+		{"open", netip.AddrPortFrom(netlab.Nth(ans, 7), 80), Result{State: Open}, 1},
+		{"closed", netip.AddrPortFrom(netlab.Nth(ans, 7), 81), Result{State: Closed}, 1},
+		{"timeout", netip.AddrPortFrom(netlab.Nth(silent, 9), 80), Result{State: Timeout}, 2},
+		{"unreachable", netip.AddrPortFrom(netlab.Nth(unr, 5), 80), Result{State: Unreachable, ICMPType: icmpType, ICMPCode: icmpCode}, 1},
 	}
 }
 
@@ -227,7 +219,7 @@ func TestScanStates(t *testing.T) {
 		t.Errorf("the target's TCP completed %d handshakes, want 0", opens)
 	}
 	if err := n.InProber(func() error {
-		c, err := net.Dial("tcp", netip.AddrPortFrom(nth(n.Answering4, 1), 80).String())
+		c, err := net.Dial("tcp", netip.AddrPortFrom(netlab.Nth(n.Answering4, 1), 80).String())
 		if err == nil {
 			c.Close()
 		}
@@ -267,10 +259,10 @@ func TestProbeConcurrent(t *testing.T) {
 	}
 	var jobs []job
 	for i := range 1000 {
-		a := nth(n.Answering4, i+1)
+		a := netlab.Nth(n.Answering4, i+1)
 		jobs = append(jobs, job{netip.AddrPortFrom(a, 80), Open}, job{netip.AddrPortFrom(a, 81), Closed})
 	}
-	same := netip.AddrPortFrom(nth(n.Answering4, 5000), 80)
+	same := netip.AddrPortFrom(netlab.Nth(n.Answering4, 5000), 80)
 	for range 16 {
 		jobs = append(jobs, job{same, Open})
 	}
@@ -310,7 +302,7 @@ func TestScanRate(t *testing.T) {
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Rate: 4000})
 	var targets []netip.AddrPort
 	for i := range 2000 {
-		targets = append(targets, netip.AddrPortFrom(nth(n.Answering4, i+1), 81))
+		targets = append(targets, netip.AddrPortFrom(netlab.Nth(n.Answering4, i+1), 81))
 	}
 	start := time.Now()
 	results := 0
@@ -340,7 +332,7 @@ func TestRouteRefresh(t *testing.T) {
 	routeCacheTTL = 200 * time.Millisecond
 	n := testnet.New(t)
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 100 * time.Millisecond, Attempts: 1})
-	target := netip.AddrPortFrom(nth(n.Silent4, 3), 80)
+	target := netip.AddrPortFrom(netlab.Nth(n.Silent4, 3), 80)
 	if r, err := p.Probe(context.Background(), target); err != nil || r.State != Timeout {
 		t.Fatalf("before the change: %+v, %v; want a timeout", r, err)
 	}
@@ -363,7 +355,7 @@ func TestInterface(t *testing.T) {
 	n := testnet.New(t)
 	n.Listen(t, "tcp", ":80")
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Interface: n.ProberLink})
-	target := netip.AddrPortFrom(nth(n.Answering4, 9), 80)
+	target := netip.AddrPortFrom(netlab.Nth(n.Answering4, 9), 80)
 	if r, err := p.Probe(context.Background(), target); err != nil || r.State != Open {
 		t.Errorf("Probe via %s: %+v, %v; want open", n.ProberLink, r, err)
 	}
@@ -386,7 +378,7 @@ func TestScanBadTargets(t *testing.T) {
 		target netip.AddrPort
 		want   string
 	}{
-		{netip.AddrPortFrom(nth(n.Answering4, 1), 0), "bad target"},
+		{netip.AddrPortFrom(netlab.Nth(n.Answering4, 1), 0), "bad target"},
 		{netip.MustParseAddrPort("224.0.0.9:80"), "multicast"},
 		{netip.MustParseAddrPort("0.0.0.0:80"), "unspecified"},
 		{netip.MustParseAddrPort("[::]:80"), "unspecified"},
@@ -401,7 +393,7 @@ func TestScanBadTargets(t *testing.T) {
 		t.Errorf("%d SYNs sent for bad targets, want 0", st.Sent)
 	}
 	// Control: a good target in the same engine is probed.
-	if r, err := p.Probe(context.Background(), netip.AddrPortFrom(nth(n.Answering4, 1), 81)); err != nil || r.State != Closed {
+	if r, err := p.Probe(context.Background(), netip.AddrPortFrom(netlab.Nth(n.Answering4, 1), 81)); err != nil || r.State != Closed {
 		t.Errorf("control Probe: %+v, %v; want closed", r, err)
 	}
 }
@@ -414,7 +406,7 @@ func TestScanSmallWindow(t *testing.T) {
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Window: 7})
 	var targets []netip.AddrPort
 	for i := range 300 {
-		targets = append(targets, netip.AddrPortFrom(nth(n.Answering4, i+1), 80))
+		targets = append(targets, netip.AddrPortFrom(netlab.Nth(n.Answering4, i+1), 80))
 	}
 	seen := map[netip.AddrPort]int{}
 	maxPending := 0
@@ -444,7 +436,7 @@ func TestScanSmallWindow(t *testing.T) {
 func TestSourcePortsExhausted(t *testing.T) {
 	n := testnet.New(t)
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61001}, Timeout: 2 * time.Second, Attempts: 1})
-	target := netip.AddrPortFrom(nth(n.Silent4, 1), 80)
+	target := netip.AddrPortFrom(netlab.Nth(n.Silent4, 1), 80)
 	errs := make(chan error, 2)
 	for range 2 {
 		go func() {

@@ -17,6 +17,7 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
@@ -82,8 +83,8 @@ func TestLiveInterruptResume(t *testing.T) {
 	state := out + ".resume"
 	// 255 answering addresses and a silent one: the silent targets in
 	// flight at a stop outlast the drain and are left for the resume.
-	answering := nthAddr(n.Answering4, 256).String() + "-" + nthAddr(n.Answering4, 510).String()
-	silent := nthAddr(n.Silent4, 1).String()
+	answering := netlab.Nth(n.Answering4, 256).String() + "-" + netlab.Nth(n.Answering4, 510).String()
+	silent := netlab.Nth(n.Silent4, 1).String()
 	args := []string{"--engine", "raw", "--rate", "200000", "--timeout", "300ms", "--retries", "1", "--format", "jsonl", "-o", out, "--pcap", pcapPath, "-p", "1-256", answering, silent}
 	const total = 65536
 	const lineBytes = 180 // a JSONL line is longer: the thresholds below stay inside the scan

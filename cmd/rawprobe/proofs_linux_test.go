@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/rawprobe/rawprobe/internal/cli/output"
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapconv"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
@@ -64,23 +65,14 @@ func proberExec(n *testnet.Net, args ...string) (int, string, string, error) {
 	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String(), nil
 }
 
-// nthAddr returns the i-th address of p.
-func nthAddr(p netip.Prefix, i int) netip.Addr {
-	a := p.Addr()
-	for range i {
-		a = a.Next()
-	}
-	return a
-}
-
 // liveTargets are an open and closed port (80, 81 of an answering
 // address), a silent and an unreachable address, in IPv4 and IPv6.
 func liveTargets(n *testnet.Net) (v4, v6 []string) {
 	for _, p := range []netip.Prefix{n.Answering4, n.Silent4, n.Unreachable4} {
-		v4 = append(v4, nthAddr(p, 1).String())
+		v4 = append(v4, netlab.Nth(p, 1).String())
 	}
 	for _, p := range []netip.Prefix{n.Answering6, n.Silent6, n.Unreachable6} {
-		v6 = append(v6, nthAddr(p, 1).String())
+		v6 = append(v6, netlab.Nth(p, 1).String())
 	}
 	return v4, v6
 }
@@ -250,7 +242,7 @@ func TestLiveVerify(t *testing.T) {
 
 	dialPcap := filepath.Join(dir, "dial.pcap")
 	stop := tcpdump(t, n, dialPcap)
-	dialed := []string{net.JoinHostPort(v4[0], "80"), net.JoinHostPort(nthAddr(n.Answering4, 2).String(), "80"), net.JoinHostPort(v6[0], "80")}
+	dialed := []string{net.JoinHostPort(v4[0], "80"), net.JoinHostPort(netlab.Nth(n.Answering4, 2).String(), "80"), net.JoinHostPort(v6[0], "80")}
 	err := n.InProber(func() error {
 		for _, a := range dialed {
 			c, err := net.DialTimeout("tcp", a, 2*time.Second)
@@ -326,7 +318,7 @@ func TestLiveWait(t *testing.T) {
 	testnet.RequirePrivileges(t)
 	n := testnet.New(t)
 	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
-	target := nthAddr(n.Answering4, 3)
+	target := netlab.Nth(n.Answering4, 3)
 	for i, eng := range []string{"raw", "connect"} {
 		port := strconv.Itoa(5432 + i)
 		type result struct {
@@ -358,7 +350,7 @@ func TestLiveWait(t *testing.T) {
 			t.Errorf("%s: exit after %v, the listener started after %v", eng, r.took, listening)
 		}
 	}
-	silent := nthAddr(n.Silent4, 1)
+	silent := netlab.Nth(n.Silent4, 1)
 	start := time.Now()
 	code, stdout, stderr := proberRun(t, n, "--engine", "connect", "--timeout", "300ms", "--wait", "2s", net.JoinHostPort(silent.String(), "80"))
 	took := time.Since(start)
@@ -432,7 +424,7 @@ func TestLiveWatch(t *testing.T) {
 	const interval, timeout = 300 * time.Millisecond, 100 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	target := net.JoinHostPort(nthAddr(n.Answering4, 4).String(), "80")
+	target := net.JoinHostPort(netlab.Nth(n.Answering4, 4).String(), "80")
 	cmd := n.ProberCmd(ctx, os.Args[0], "watch", "--engine", "raw", "--interval", interval.String(), "--timeout", timeout.String(),
 		"--retries", "0", "--fall", "3", "--rise", "2", "--format", "jsonl", target)
 	cmd.Env = append(os.Environ(), envRunMain+"=1")

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
@@ -106,7 +107,7 @@ func TestServeAbandonedRequests(t *testing.T) {
 	n.Listen(t, "tcp", ":80")
 	e := startExporter(t, n, 19116, "--engine", "raw", "--rate", "10", "--max-concurrent", "20000")
 	c := proberClient(n, 10*time.Second)
-	open := netip.AddrPortFrom(nthAddr(n.Answering4, 21), 80).String()
+	open := netip.AddrPortFrom(netlab.Nth(n.Answering4, 21), 80).String()
 
 	const total, workers = 10000, 200
 	var next, failed atomic.Int64
@@ -145,7 +146,7 @@ func TestServeBudget(t *testing.T) {
 	n := testnet.New(t)
 	e := startExporter(t, n, 19116, "--engine", "raw", "--retries", "2")
 	c := proberClient(n, 10*time.Second)
-	silent := netip.AddrPortFrom(nthAddr(n.Silent4, 21), 80).String()
+	silent := netip.AddrPortFrom(netlab.Nth(n.Silent4, 21), 80).String()
 	var wg sync.WaitGroup
 	for _, st := range []float64{3, 5} {
 		wg.Go(func() {
@@ -178,8 +179,8 @@ func TestServeBudget(t *testing.T) {
 func TestServePolicy(t *testing.T) {
 	n := testnet.New(t)
 	n.Listen(t, "tcp", ":80")
-	denied := nthAddr(n.Answering4, 31)
-	allowed := netip.AddrPortFrom(nthAddr(n.Answering4, 32), 80)
+	denied := netlab.Nth(n.Answering4, 31)
+	allowed := netip.AddrPortFrom(netlab.Nth(n.Answering4, 32), 80)
 	e := startExporter(t, n, 19116, "--engine", "raw", "--deny", "169.254.0.0/16,fe80::/10,"+denied.String()+"/32")
 	c := proberClient(n, 10*time.Second)
 	capture := pcapcheck.Start(t, n.ProberLink, n.InProber)
@@ -235,11 +236,11 @@ func TestLoadServe(t *testing.T) {
 	for i := range 1000 {
 		switch i % 3 {
 		case 0:
-			cases = append(cases, tc{netip.AddrPortFrom(nthAddr(n.Answering4, 100+i), 80).String(), 1})
+			cases = append(cases, tc{netip.AddrPortFrom(netlab.Nth(n.Answering4, 100+i), 80).String(), 1})
 		case 1:
-			cases = append(cases, tc{netip.AddrPortFrom(nthAddr(n.Answering6, 100+i), 81).String(), 2})
+			cases = append(cases, tc{netip.AddrPortFrom(netlab.Nth(n.Answering6, 100+i), 81).String(), 2})
 		default:
-			cases = append(cases, tc{netip.AddrPortFrom(nthAddr(n.Silent4, i%200+1), uint16(1000+i)).String(), 0})
+			cases = append(cases, tc{netip.AddrPortFrom(netlab.Nth(n.Silent4, i%200+1), uint16(1000+i)).String(), 0})
 		}
 	}
 	const requests = 2000

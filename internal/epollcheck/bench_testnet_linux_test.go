@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
@@ -129,7 +130,7 @@ func benchParent(b *testing.B, kind string) {
 	}
 	capture := startBenchCapture(b, n)
 
-	out := runBenchChild(b, n, nth(n.Answering4, 1).String())
+	out := runBenchChild(b, n, netlab.Nth(n.Answering4, 1).String())
 	if testing.Verbose() {
 		b.Logf("child output:\n%s", out)
 	}

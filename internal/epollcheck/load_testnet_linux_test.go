@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
@@ -38,7 +39,7 @@ func TestLoadPcap50k(t *testing.T) {
 	const checks, conc = 50_000, 1_000
 	if n, ok := testnet.Child(); ok {
 		c := startedEngine(t)
-		addr := at(nth(n.Answering4, 1), 80)
+		addr := at(netlab.Nth(n.Answering4, 1), 80)
 		var next, failed, refused atomic.Int64
 		var wg sync.WaitGroup
 		start := time.Now()

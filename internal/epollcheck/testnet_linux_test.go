@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
@@ -17,15 +18,6 @@ import (
 // child process re-executed inside the prober namespace (RunInProber):
 // the engine creates its per-check sockets on whatever thread calls
 // Check, so the whole process must live in the namespace.
-
-// nth returns the i-th address of p (i from 1).
-func nth(p netip.Prefix, i int) netip.Addr {
-	a := p.Addr()
-	for range i {
-		a = a.Next()
-	}
-	return a
-}
 
 // at formats addr:port.
 func at(a netip.Addr, port int) string { return netip.AddrPortFrom(a, uint16(port)).String() }
@@ -48,11 +40,11 @@ func TestOutcomesInTestnet(t *testing.T) {
 			synsSent   uint64
 			timeout    time.Duration
 		}{
-			{"open v4", at(nth(n.Answering4, 1), 80), is(Outcome{Kind: Open}), 1, 2 * time.Second},
-			{"closed port v6", at(nth(n.Answering6, 1), 81), is(Outcome{Kind: Refused, Errno: syscall.ECONNREFUSED}), 1, 2 * time.Second},
-			{"silent v4", at(nth(n.Silent4, 1), 80), is(Outcome{Kind: Timeout}), 1, 300 * time.Millisecond},
-			{"unreachable v4", at(nth(n.Unreachable4, 1), 80), unreachable, 1, 2 * time.Second},
-			{"unreachable v6", at(nth(n.Unreachable6, 1), 80), unreachable, 1, 2 * time.Second},
+			{"open v4", at(netlab.Nth(n.Answering4, 1), 80), is(Outcome{Kind: Open}), 1, 2 * time.Second},
+			{"closed port v6", at(netlab.Nth(n.Answering6, 1), 81), is(Outcome{Kind: Refused, Errno: syscall.ECONNREFUSED}), 1, 2 * time.Second},
+			{"silent v4", at(netlab.Nth(n.Silent4, 1), 80), is(Outcome{Kind: Timeout}), 1, 300 * time.Millisecond},
+			{"unreachable v4", at(netlab.Nth(n.Unreachable4, 1), 80), unreachable, 1, 2 * time.Second},
+			{"unreachable v6", at(netlab.Nth(n.Unreachable6, 1), 80), unreachable, 1, 2 * time.Second},
 			// The prober's namespace routes the test prefixes only.
 			{"no route v4", "192.0.2.1:80", is(Outcome{Kind: NoRoute, Errno: syscall.ENETUNREACH}), 0, 2 * time.Second},
 			{"no route v6", "[100::1]:80", is(Outcome{Kind: NoRoute, Errno: syscall.ENETUNREACH}), 0, 2 * time.Second},

@@ -35,3 +35,9 @@ func ExampleSetup() {
 	})
 	fmt.Println(err, l.WaitAccepted(1, time.Second))
 }
+
+func ExampleNth() {
+	p := netip.MustParsePrefix("198.18.0.0/16")
+	fmt.Println(netlab.Nth(p, 0), netlab.Nth(p, 5), netlab.Nth(p, 300))
+	// Output: 198.18.0.0 198.18.0.5 198.18.1.44
+}

@@ -77,3 +77,14 @@ func lossRule(fraction float64) (int, error) {
 	}
 	return int(fraction*10000 + 0.5), nil
 }
+
+// Nth returns address number i of prefix p, counting p's first address
+// as 0: Nth(Answering4, 5) is 198.18.0.5. It does not check that the
+// address is still inside p.
+func Nth(p netip.Prefix, i int) netip.Addr {
+	a := p.Masked().Addr()
+	for range i {
+		a = a.Next()
+	}
+	return a
+}

@@ -48,17 +48,8 @@ type Prefixes struct {
 	Answering4, Answering6, Silent4, Unreachable4, Unreachable6 netip.Prefix
 }
 
-// nth returns address number i of prefix p.
-func nth(p netip.Prefix, i int) netip.Addr {
-	a := p.Masked().Addr()
-	for range i {
-		a = a.Next()
-	}
-	return a
-}
-
 func target(p netip.Prefix, i int, port uint16) netip.AddrPort {
-	return netip.AddrPortFrom(nth(p, i), port)
+	return netip.AddrPortFrom(netlab.Nth(p, i), port)
 }
 
 // Defs returns the scenarios of testdata/pcaps.
