@@ -166,6 +166,17 @@ func dialAll(n *testnet.Net, dst netip.AddrPort, count int) (ports []int, conns 
 	return ports, conns, err
 }
 
+// abortAll closes conns with a RST (SO_LINGER 0), so that none of their
+// source ports is left in TIME_WAIT: a port in TIME_WAIT towards the same
+// destination is not reused by connect(), which would make the control
+// below depend on which side of each connection happened to close first.
+func abortAll(conns []net.Conn) {
+	for _, c := range conns {
+		c.(*net.TCPConn).SetLinger(0)
+		c.Close()
+	}
+}
+
 // TestPortReservation shows that while the engine runs, ordinary
 // connections never get a source port from its range, even when its range
 // lies inside the ephemeral range; and, as the control, that they do once
@@ -177,9 +188,7 @@ func TestPortReservation(t *testing.T) {
 	dst := netip.AddrPortFrom(netlab.Nth(n.Answering4, 3), 80)
 	p := newInProber(t, n, Config{SourcePorts: [2]uint16{40000, 40007}, ForceSourcePorts: true})
 	ports, conns, err := dialAll(n, dst, 9)
-	for _, c := range conns {
-		c.Close()
-	}
+	abortAll(conns)
 	if len(ports) != 8 || !errors.Is(err, syscall.EADDRNOTAVAIL) {
 		t.Errorf("with the engine: %d connections then %v; want 8, then EADDRNOTAVAIL", len(ports), err)
 	}
@@ -205,9 +214,7 @@ func TestPortReservation(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	ports, conns, err = dialAll(n, dst, 16)
-	for _, c := range conns {
-		c.Close()
-	}
+	abortAll(conns)
 	low := 0
 	for _, port := range ports {
 		if port <= 40007 {
