@@ -156,15 +156,22 @@ func benchParent(b *testing.B, kind string) {
 		}
 	}
 	if kind == "engine" {
+		// A kernel-connect check keeps its handshake incomplete only
+		// while its close follows the SYN-ACK within the delayed-ACK
+		// timer; a scheduling stall that long on a loaded machine lets
+		// the ACK out (seen: one in a run, after a 276 ms stall). The
+		// benchmark measures, so it reports such handshakes (the
+		// completed-conns metric, and this line); the tests, which
+		// assert, require none (compat's TestTestnet, TestLoadPcap50k).
 		if completed != 0 || engineL.Accepted() != 0 {
-			b.Errorf("engine: the target completed %d handshakes and its application accepted %d; want 0 and 0",
+			b.Logf("engine: the target completed %d handshakes and its application accepted %d (a check's close came after the delayed-ACK timer)",
 				completed, engineL.Accepted())
 		}
 		if dialerL.Accepted() != 0 {
 			b.Errorf("engine run reached the dialer's listener")
 		}
 	}
-	capture.report(b, kind == "engine", report)
+	capture.report(b, kind == "engine", completed, report)
 }
 
 // benchMeasured holds each sub-benchmark's figures for the calls after

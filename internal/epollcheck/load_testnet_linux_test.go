@@ -80,7 +80,7 @@ func TestLoadPcap50k(t *testing.T) {
 	rep := capture.Analyze()
 	t.Logf("pcap: %d frames (%d dropped), %d flows, %d SYN-ACK flows, %d ACK-only segments; %v",
 		rep.Packets, rep.Dropped, len(rep.Flows), rep.SYNACKFlows, rep.ACKOnlySegments, rep.Gap)
-	targetReset, err := judgeCapture(rep)
+	targetReset, err := judgeCapture(rep, 0)
 	if err != nil {
 		t.Error(err)
 	}
