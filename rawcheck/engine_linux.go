@@ -55,8 +55,10 @@ type engine struct {
 	routeBy   map[routeKey]*route
 	templates map[netip.Addr]*synack.Template
 
-	mu       sync.Mutex // guards table, timing and sessions
+	mu       sync.Mutex // guards table, timing, sessions and sweeping
 	table    *pendingTable
+	sweeping *sweepState   // the running Sweep, or nil
+	sweepMu  chan struct{} // held (sent to) by the running Sweep
 	nonces   *nonceSource
 	timing   *timing
 	sessions []*session // by id
@@ -106,6 +108,7 @@ func newEngine(s settings) (_ *engine, err error) {
 		timing:    tm,
 		wake:      make(chan struct{}, 1),
 		closed:    make(chan struct{}),
+		sweepMu:   make(chan struct{}, 1),
 	}
 	defer func() {
 		if err != nil {
@@ -366,6 +369,12 @@ func (e *engine) finishUnlinkedLocked(i uint32, r Result) {
 	e.nonces.finished(&p.key, p.nonce, p.attempts)
 	e.table.drop(i)
 	s.inflight--
+	e.reportLocked(s, r)
+}
+
+// reportLocked counts result r of session s and hands it to s. e.mu must
+// be held.
+func (e *engine) reportLocked(s *session, r Result) {
 	switch r.State {
 	case Open:
 		e.count.open.Add(1)

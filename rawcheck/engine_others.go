@@ -25,5 +25,9 @@ func (e *engine) scan(context.Context, iter.Seq[netip.AddrPort], func(Result)) e
 	return errNotImplemented
 }
 
+func (e *engine) sweep(context.Context, iter.Seq[netip.AddrPort], func(Result)) error {
+	return errNotImplemented
+}
+
 func (e *engine) stats() Stats { return Stats{} }
 func (e *engine) close() error { return nil }

@@ -15,6 +15,11 @@ const (
 	maxRecentSlots = 1 << 22
 )
 
+// sweepBit marks a nonce as a Sweep's, its other 31 bits the number of
+// the SYN's batch (see sweepState). The nonces of the pending table's
+// probes have it clear (nonceSource.next).
+const sweepBit = 1 << 31
+
 // nonceSource draws the per-probe nonces XORed into the SYN cookies
 // (synack.CookieKey.Sequence) and remembers the nonces of recently
 // finished probes.
@@ -58,10 +63,11 @@ func newNonceSource(window int) (*nonceSource, error) {
 	}, nil
 }
 
-// next returns a new nonce, never 0 (0 marks an empty memory slot).
+// next returns a new nonce, never 0 (0 marks an empty memory slot), with
+// sweepBit clear: set, it marks a Sweep's nonce.
 func (n *nonceSource) next() uint32 {
 	for {
-		if v := uint32(n.rng.Uint64()); v != 0 {
+		if v := uint32(n.rng.Uint64()) &^ sweepBit; v != 0 {
 			return v
 		}
 	}

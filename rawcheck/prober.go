@@ -74,6 +74,37 @@ func (p *Prober) Scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 	return p.e.scan(ctx, targets, yield)
 }
 
+// Sweep sends one SYN to each target of targets, at Config.Rate packets
+// per second, and calls yield (from the calling goroutine) with a Result
+// for each target that answers — Open, Closed or Unreachable, Attempts 1 —
+// as zmap and masscan report a scan: a target that does not answer gets no
+// Result. It keeps nothing per target: each SYN's sequence number carries
+// its keyed cookie and its send time (which gives the RTT), so its memory
+// and its cost per SYN do not grow with the number of targets, where
+// Scan's grow with Config.Window. It sends each SYN once, whatever
+// Config.Attempts says, and waits Config.Timeout after the last one for
+// the answers still coming, then returns nil.
+//
+// A reply is reported once: a duplicate of one already reported (a
+// SYN-ACK the target sent again) is counted in Stats.Late, unless more
+// than a few times Config.Window other replies came in between. A target
+// listed twice is probed, and may be reported, twice. A target the prober
+// has no route to, or whose SYN the kernel refuses (after four tries for a
+// refusal for want of buffers), gets a Result with State NoRoute, as in
+// Scan. Bad targets and the end of ctx stop it as they stop Scan. Sweeps
+// on one Prober run one at a time: a second waits for the first; a Scan
+// or Probe may run beside a Sweep, but should not probe its targets at the
+// same time.
+func (p *Prober) Sweep(ctx context.Context, targets iter.Seq[netip.AddrPort], yield func(Result)) error {
+	switch {
+	case targets == nil:
+		return errors.New("rawcheck: Sweep: nil targets")
+	case yield == nil:
+		return errors.New("rawcheck: Sweep: nil yield")
+	}
+	return p.e.sweep(ctx, targets, yield)
+}
+
 // Stats returns the engine's counters.
 func (p *Prober) Stats() Stats { return p.e.stats() }
 

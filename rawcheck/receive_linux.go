@@ -117,6 +117,17 @@ func (rv *receiver) match() {
 	now := e.now()
 	for i := range rv.staged {
 		s := &rv.staged[i]
+		if s.nonce&sweepBit != 0 {
+			isLate, valid := e.answerSweepLocked(s, now)
+			switch {
+			case !valid:
+				invalid++
+			case isLate:
+				late++
+			}
+			s.answers = valid
+			continue
+		}
 		idx := e.table.lookup(s.key)
 		if idx == 0 || e.table.at(idx).nonce != s.nonce {
 			if e.nonces.late(&s.key, s.nonce) {
@@ -129,18 +140,7 @@ func (rv *receiver) match() {
 		}
 		s.answers = true
 		p := e.table.at(idx)
-		r := Result{Target: s.key.target(), Attempts: int(p.attempts), TTL: s.ttl}
-		switch s.kind {
-		case synack.KindSYNACK:
-			r.State = Open
-		case synack.KindRST:
-			r.State = Closed
-		default:
-			r.State = Unreachable
-			r.ICMPType, r.ICMPCode = s.icmpType, s.icmpCode
-		}
-		at := min(s.at, now)
-		r.RTT = time.Duration(max(at-p.sentAt, 0))
+		r := s.result(p.attempts, p.sentAt, now)
 		e.timing.answer(&p.key.addr, r.Attempts, int64(r.RTT))
 		e.finishLocked(idx, r)
 	}
@@ -167,6 +167,24 @@ func (rv *receiver) match() {
 	if invalid > 0 {
 		e.count.invalid.Add(invalid)
 	}
+}
+
+// result is the result s gives a probe of attempts SYNs whose latest left
+// at sentAt, matched at now (engine clock).
+func (s *stagedReply) result(attempts uint8, sentAt, now int64) Result {
+	r := Result{Target: s.key.target(), Attempts: int(attempts), TTL: s.ttl}
+	switch s.kind {
+	case synack.KindSYNACK:
+		r.State = Open
+	case synack.KindRST:
+		r.State = Closed
+	default:
+		r.State = Unreachable
+		r.ICMPType, r.ICMPCode = s.icmpType, s.icmpCode
+	}
+	at := min(s.at, now)
+	r.RTT = time.Duration(max(at-sentAt, 0))
+	return r
 }
 
 // sendRSTs sends the own RSTs collected.

@@ -90,6 +90,7 @@ type scanner struct {
 	e       *engine
 	s       *session
 	yield   func(Result)
+	sweep   bool // a Sweep: no pending probes (see sweepState)
 	targets []netip.AddrPort
 	routes  []*route
 	sports  []uint16
@@ -117,6 +118,10 @@ func (sc *scanner) startSenders(workers int) {
 	}
 	for w := range workers {
 		sp := sc.e.scanPkts[w%len(sc.e.scanPkts)]
+		var spare *sendBatch // a Sweep's, for SYNs built again
+		if sc.sweep {
+			spare = newSendBatch(cap(sc.targets))
+		}
 		sc.senders.Add(1)
 		go func() {
 			defer sc.senders.Done()
@@ -126,7 +131,11 @@ func (sc *scanner) startSenders(workers int) {
 				}
 				// A probe whose first SYN the kernel refused gets its
 				// result now, not a timeout later.
-				sc.e.settleRefused(b, false)
+				if sc.sweep {
+					sc.e.settleSweep(b, spare, sp)
+				} else {
+					sc.e.settleRefused(b, false)
+				}
 				b.reset()
 				sc.free <- b
 			}
@@ -290,6 +299,9 @@ func (sc *scanner) send(ctx context.Context, k int) error {
 	for i := range targets {
 		next++
 		sc.sports[i] = ports[next%uint32(len(ports))]
+	}
+	if sc.sweep {
+		return sc.sendSweep(ctx, targets, routes)
 	}
 	e.mu.Lock()
 	now := e.now()

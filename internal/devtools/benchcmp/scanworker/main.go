@@ -5,7 +5,7 @@
 //
 // Usage (inside the test network's prober namespace, as benchcmp runs it):
 //
-//	scanworker -scan sendonly|bigscan [-timeout 30m] [-cpuprofile FILE] [-trace FILE] [-memprofile FILE]
+//	scanworker -scan sendonly|sweeponly|bigscan [-timeout 30m] [-cpuprofile FILE] [-trace FILE] [-memprofile FILE]
 package main
 
 import (
@@ -21,7 +21,7 @@ import (
 )
 
 func main() {
-	scan := flag.String("scan", "", "the scan: sendonly (blackholed × 16 ports, one attempt) or bigscan (the answering /16 × 256 ports)")
+	scan := flag.String("scan", "", "the scan: sendonly (blackholed × 16 ports, one attempt), sweeponly (the same, by Sweep) or bigscan (the answering /16 × 256 ports)")
 	timeout := flag.Duration("timeout", 30*time.Minute, "bound on the scan")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the scan to this file")
 	traceFile := flag.String("trace", "", "write an execution trace of the scan to this file")
@@ -42,7 +42,7 @@ func run(scan string, timeout time.Duration, cpuProfile, traceFile string) error
 	}
 	work, ok := scans[scan]
 	if !ok {
-		return fmt.Errorf("-scan %q: want sendonly or bigscan", scan)
+		return fmt.Errorf("-scan %q: want sendonly, sweeponly or bigscan", scan)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()

@@ -16,8 +16,9 @@ import (
 
 // scans are the scans by -scan name.
 var scans = map[string]func(context.Context) (workerreport.Scan, error){
-	"sendonly": workSendOnly,
-	"bigscan":  workBigScan,
+	"sendonly":  workSendOnly,
+	"sweeponly": workSweepOnly,
+	"bigscan":   workBigScan,
 }
 
 // memProfile is where -memprofile writes the heap profile.
@@ -66,7 +67,17 @@ func workSendOnly(ctx context.Context) (workerreport.Scan, error) {
 	for i := range ports {
 		ports[i] = uint16(80 + i)
 	}
-	return workScan(ctx, workerreport.Blackholed, ports, rawcheck.Config{Attempts: 1, Timeout: 200 * time.Millisecond, Window: 1 << 18})
+	return workScan(ctx, workerreport.Blackholed, ports, rawcheck.Config{Attempts: 1, Timeout: 200 * time.Millisecond, Window: 1 << 18}, false)
+}
+
+// workSweepOnly is workSendOnly with rawcheck's Sweep, which keeps nothing
+// per target and reports only the targets that answer.
+func workSweepOnly(ctx context.Context) (workerreport.Scan, error) {
+	ports := make([]uint16, 16)
+	for i := range ports {
+		ports[i] = uint16(80 + i)
+	}
+	return workScan(ctx, workerreport.Blackholed, ports, rawcheck.Config{Timeout: 200 * time.Millisecond, Window: 1 << 18}, true)
 }
 
 // workBigScan scans the answering /16 × 256 ports with the defaults.
@@ -75,12 +86,14 @@ func workBigScan(ctx context.Context) (workerreport.Scan, error) {
 	for i := range ports {
 		ports[i] = uint16(1000 + i)
 	}
-	return workScan(ctx, netip.MustParsePrefix("198.18.0.0/16"), ports, rawcheck.Config{})
+	return workScan(ctx, netip.MustParsePrefix("198.18.0.0/16"), ports, rawcheck.Config{}, false)
 }
 
 // workScan scans every address of p × ports (port-major: every address on
-// the first port, then on the next) and checks that each target got exactly one result.
-func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.Config) (workerreport.Scan, error) {
+// the first port, then on the next) and checks that each target got exactly
+// one result; with sweep, by Sweep, which reports only the targets that
+// answer, and checks that none got two.
+func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.Config, sweep bool) (workerreport.Scan, error) {
 	addrs := 1 << (32 - p.Bits())
 	total := addrs * len(ports)
 	r := workerreport.Scan{Probes: total}
@@ -136,7 +149,11 @@ func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.
 			}
 		}
 	}()
-	err = pr.Scan(ctx, targets, func(res rawcheck.Result) {
+	scan := pr.Scan
+	if sweep {
+		scan = pr.Sweep
+	}
+	err = scan(ctx, targets, func(res rawcheck.Result) {
 		a := res.Target.Addr().As4()
 		v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
 		i := int(res.Target.Port()-ports[0])*addrs + int(v-first)
@@ -154,7 +171,7 @@ func workScan(ctx context.Context, p netip.Prefix, ports []uint16, cfg rawcheck.
 	r.SendSecs = (<-sent).Seconds()
 	close(stopSampling)
 	<-sampled
-	r.Once = !dup && r.Results == total
+	r.Once = !dup && (sweep || r.Results == total)
 	var rssErr error
 	r.PeakRSSKB, rssErr = workerreport.PeakRSSKB()
 	return r, errors.Join(err, rssErr)

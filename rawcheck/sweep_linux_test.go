@@ -1,0 +1,313 @@
+package rawcheck
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rawprobe/rawprobe/internal/verify/netlab"
+	"github.com/rawprobe/rawprobe/internal/verify/pcapcheck"
+	"github.com/rawprobe/rawprobe/internal/verify/testnet"
+	"github.com/rawprobe/rawprobe/synack"
+)
+
+// TestSweepStates sweeps every kind of target at once, both families, 50
+// of each, and checks that the targets that answer (open, closed,
+// unreachable) are reported once each with their state, an RTT and one
+// attempt, the silent ones not at all, and a target without a route and
+// one whose SYN the kernel refuses as NoRoute; that the capture shows each
+// SYN-ACK answered by one RST and no ACK; and that the target's TCP
+// completed no handshake.
+func TestSweepStates(t *testing.T) {
+	n := testnet.New(t)
+	l := n.Listen(t, "tcp", ":80")
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: 300 * time.Millisecond, Attempts: 3})
+	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
+	want := map[netip.AddrPort]stateCase{}
+	var targets []netip.AddrPort
+	silent := 0
+	for _, six := range []bool{false, true} {
+		for _, tc := range stateCases(n, six) {
+			a := tc.target.Addr()
+			for range 50 {
+				tc.target = netip.AddrPortFrom(a, tc.target.Port())
+				targets = append(targets, tc.target)
+				if tc.state.State == Timeout {
+					silent++
+				} else {
+					want[tc.target] = tc
+				}
+				a = a.Next()
+			}
+		}
+	}
+	noRoute := netip.MustParseAddrPort("192.0.2.9:80") // the prober namespace has no route to 192.0.2.0/24
+	refused := netip.AddrPortFrom(proberBroadcast4(t, n), 80)
+	targets = append(targets, noRoute, refused)
+	got := map[netip.AddrPort]int{}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	began := time.Now()
+	err := p.Sweep(ctx, slices.Values(targets), func(r Result) {
+		got[r.Target]++
+		if r.Target == noRoute || r.Target == refused {
+			if r.State != NoRoute || r.Attempts != 0 || r.RTT != 0 {
+				t.Errorf("%v: %+v, want NoRoute with nothing sent", r.Target, r)
+			}
+			return
+		}
+		tc, ok := want[r.Target]
+		if !ok {
+			t.Errorf("result for a target that cannot answer: %+v", r)
+			return
+		}
+		tc.attempts = 1
+		checkResult(t, tc, r)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// It waits Config.Timeout after the last SYN for the answers.
+	if d := time.Since(began); d < 300*time.Millisecond {
+		t.Errorf("Sweep returned after %v, before its 300ms timeout", d)
+	}
+	for tg := range want {
+		if got[tg] != 1 {
+			t.Errorf("%v: %d results, want 1", tg, got[tg])
+		}
+	}
+	for _, tg := range []netip.AddrPort{noRoute, refused} {
+		if got[tg] != 1 {
+			t.Errorf("%v: %d results, want 1 (NoRoute)", tg, got[tg])
+		}
+	}
+	st := p.Stats()
+	t.Logf("stats %+v", st)
+	if st.Open != 100 || st.Closed != 100 || st.Unreachable != 100 || st.NoRoute != 2 || st.Timeouts != 0 {
+		t.Errorf("stats: %d open, %d closed, %d unreachable, %d no route, %d timeouts; want 100, 100, 100, 2, 0",
+			st.Open, st.Closed, st.Unreachable, st.NoRoute, st.Timeouts)
+	}
+	// One SYN per routed target, whatever Config.Attempts says.
+	if want := uint64(len(targets) - 2); st.Sent != want || st.Retransmitted != 0 {
+		t.Errorf("stats: %d SYNs sent, %d retransmitted; want %d and 0", st.Sent, st.Retransmitted, want)
+	}
+	if a := l.Accepted(); a != 0 {
+		t.Errorf("the target accepted %d connections, want 0", a)
+	}
+	time.Sleep(50 * time.Millisecond)
+	rep := c.Analyze()
+	if err := rep.Err(); err != nil {
+		t.Error(err)
+	}
+	if rep.SYNACKFlows != 100 || rep.RSTFlows != 100 || rep.ICMPFlows != 100 || rep.NoReplyFlows != silent {
+		t.Errorf("capture: %v; want 100 flows of each reply and %d without", rep, silent)
+	}
+	if opens := passiveOpens(t, n); opens != 0 {
+		t.Errorf("the target's TCP completed %d handshakes, want 0", opens)
+	}
+}
+
+// TestSweepLateReplies sweeps a prefix whose SYN-ACKs come 400 ms late
+// with a 150 ms timeout: the replies arrive after the Sweep has returned,
+// so none is reported; they count as late, not invalid. The control
+// sweeps the same targets with a 1 s timeout and gets every one.
+func TestSweepLateReplies(t *testing.T) {
+	n := testnet.New(t)
+	slow := n.DelayPath(t, netip.MustParsePrefix("198.19.20.0/24"), 400*time.Millisecond, 0)
+	var targets []netip.AddrPort
+	for i := range 20 {
+		targets = append(targets, netip.AddrPortFrom(netlab.Nth(slow.Prefix, 1+i), 80))
+	}
+	for _, c := range []struct {
+		timeout time.Duration
+		want    int
+	}{{150 * time.Millisecond, 0}, {time.Second, len(targets)}} {
+		p := newInProber(t, n, Config{Timeout: c.timeout})
+		results := 0
+		if err := p.Sweep(context.Background(), slices.Values(targets), func(r Result) {
+			if r.State != Open {
+				t.Errorf("%+v, want Open", r)
+			}
+			if r.RTT < 350*time.Millisecond {
+				t.Errorf("%v: RTT %v, want about 400ms", r.Target, r.RTT)
+			}
+			results++
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if results != c.want {
+			t.Errorf("timeout %v: %d results, want %d", c.timeout, results, c.want)
+		}
+		if c.want == 0 {
+			deadline := time.Now().Add(2 * time.Second)
+			for p.Stats().Late < uint64(len(targets)) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if st := p.Stats(); st.Late != uint64(len(targets)) || st.Invalid != 0 {
+				t.Errorf("timeout %v: %d late and %d invalid replies, want %d and 0", c.timeout, st.Late, st.Invalid, len(targets))
+			}
+		}
+		p.Close()
+	}
+}
+
+// TestSweepBadTarget: a bad target stops the Sweep with an error naming
+// it, and a cancelled ctx stops it promptly.
+func TestSweepBadTarget(t *testing.T) {
+	n := testnet.New(t)
+	p := newInProber(t, n, Config{Timeout: 5 * time.Second})
+	bad := netip.AddrPortFrom(netlab.Nth(n.Answering4, 1), 0)
+	err := p.Sweep(context.Background(), slices.Values([]netip.AddrPort{bad}), func(Result) {})
+	if err == nil || !strings.Contains(err.Error(), bad.String()) {
+		t.Errorf("Sweep of %v: %v, want an error naming it", bad, err)
+	}
+	if st := p.Stats(); st.Sent != 0 {
+		t.Errorf("%d SYNs sent for a bad target, want 0", st.Sent)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	began := time.Now()
+	err = p.Sweep(ctx, slices.Values([]netip.AddrPort{netip.AddrPortFrom(netlab.Nth(n.Silent4, 1), 80)}), func(Result) {})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(began) > 2*time.Second {
+		t.Errorf("cancelled Sweep: %v after %v, want the deadline's error at once", err, time.Since(began))
+	}
+}
+
+// TestSweepBatches checks that a Sweep nonce names its batch and gives
+// back when it was built, for the last sweepBatches batches only, also
+// across the wrap of the 31-bit batch number; and that the nonces of the
+// pending table never look like one.
+func TestSweepBatches(t *testing.T) {
+	w := newSweepState(nil, 16, 1)
+	w.next = sweepSeqMask - 10 // wraps below
+	var nonces []uint32
+	for i := range sweepBatches + 20 {
+		n := w.batch(int64(i) * 1000)
+		if n&sweepBit == 0 {
+			t.Fatalf("batch nonce %#x without sweepBit", n)
+		}
+		nonces = append(nonces, n)
+	}
+	for i, n := range nonces {
+		at, ok := w.sentAt(n)
+		if recent := i >= 20; ok != recent || ok && at != int64(i)*1000 {
+			t.Errorf("batch %d (nonce %#x): sentAt %d, %v; want %d, %v", i, n, at, ok, int64(i)*1000, recent)
+		}
+	}
+	if _, ok := w.sentAt(w.next | sweepBit); ok {
+		t.Errorf("the next batch number is known before it is built")
+	}
+	src, err := newNonceSource(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 100000 {
+		if n := src.next(); n&sweepBit != 0 || n == 0 {
+			t.Fatalf("nonceSource.next() = %#x: zero or with sweepBit", n)
+		}
+	}
+}
+
+// TestSweepMatch drives the receiver's match with staged replies carrying
+// Sweep nonces: the first reply to a SYN is reported, with its RTT from
+// its batch; a duplicate is late, not reported; a SYN of another batch to
+// the same 4-tuple is reported again (the control); a reply after the
+// Timeout, to an unknown batch (a forged one), or after the Sweep's end is
+// late, invalid and late; a table nonce that matches nothing stays
+// invalid.
+func TestSweepMatch(t *testing.T) {
+	nonces, err := newNonceSource(16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &engine{key: synack.CookieKey{K0: 1, K1: 2}, epoch: time.Now().Add(-time.Hour), table: newPendingTable(16, 3),
+		nonces: nonces, timing: newTiming(time.Second, 1, DefaultAttemptCeiling, 1)}
+	s := e.newSession(false)
+	w := newSweepState(s, 16, 7)
+	e.sweeping = w
+	rv := newReceiver(e)
+	target := netip.MustParseAddrPort("198.18.0.7:80")
+	k := keyOf(target, 61000)
+	stage := func(nonce uint32, at int64) {
+		rv.staged = append(rv.staged, stagedReply{key: k, nonce: nonce, kind: synack.KindSYNACK, ttl: 64, at: at})
+		rv.match()
+	}
+	sent := e.now() - 3e9 // match reads the clock: every time below is past
+	old := w.batch(sent)
+	first := w.batch(sent + 1e9)
+	second := w.batch(sent + 2e9)
+	stage(first, sent+1e9+2e6)
+	stage(first, sent+1e9+3e6) // the target sent its SYN-ACK again
+	stage(second, sent+2e9+1e6)
+	stage(old, sent+2e9+2e6)             // 2 s after its batch: past the 1 s timeout
+	stage(w.next|sweepBit, sent+2e9+3e6) // no such batch
+	stage(12345, sent+2e9+4e6)           // no pending probe has it
+	if len(s.results) != 2 {
+		t.Fatalf("%d results, want 2: %+v", len(s.results), s.results)
+	}
+	for i, rtt := range []time.Duration{2 * time.Millisecond, time.Millisecond} {
+		r := s.results[i]
+		if r.Target != target || r.State != Open || r.Attempts != 1 || r.TTL != 64 || r.RTT != rtt {
+			t.Errorf("result %d: %+v, want %v open after 1 attempt, TTL 64, RTT %v", i, r, target, rtt)
+		}
+	}
+	if late, invalid := e.count.late.Load(), e.count.invalid.Load(); late != 2 || invalid != 2 {
+		t.Errorf("%d late and %d invalid replies, want 2 and 2", late, invalid)
+	}
+	// Forged replies: nonces as good as random, with sweepBit. None may
+	// name a batch (3 numbers of 2^31; the seed is fixed).
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 10000 {
+		stage(sweepBit|rng.Uint32(), sent+2e9+4e6)
+	}
+	if n, invalid := len(s.results), e.count.invalid.Load(); n != 2 || invalid != 2+10000 {
+		t.Errorf("after 10,000 forged replies: %d results, %d invalid; want 2 and %d", n, invalid, 2+10000)
+	}
+	third := w.batch(sent + 2e9 + 5e6)
+	w.ended = true
+	stage(third, sent+2e9+6e6)
+	if len(s.results) != 2 || e.count.late.Load() != 3 {
+		t.Errorf("after the end: %d results, %d late; want 2 and 3", len(s.results), e.count.late.Load())
+	}
+}
+
+// TestSettleSweep drives settleSweep on a batch whose packets are marked
+// refused by hand: each SYN refused for good gives its target NoRoute,
+// once; the SYN the kernel took (the control) gives nothing, and nothing
+// is sent again.
+func TestSettleSweep(t *testing.T) {
+	e, s, tmpl := settleEngine(t)
+	e.sweeping = newSweepState(s, 16, 1)
+	const sport = 61000
+	refusals := []unix.Errno{unix.EACCES, 0, unix.ENETUNREACH}
+	b, spare := newSendBatch(len(refusals)), newSendBatch(len(refusals))
+	var targets []netip.AddrPort
+	for i, errno := range refusals {
+		target := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(i + 1)}), 80)
+		targets = append(targets, target)
+		seq := e.key.Sequence(netip.MustParseAddr("198.19.254.1"), target.Addr(), sport, target.Port(), e.sweeping.batch(0))
+		b.add(tmpl.FillPacket(b.next(), target.Addr(), sport, target.Port(), seq), target.Addr())
+		if errno != 0 {
+			b.failed = append(b.failed, i)
+			b.errs = append(b.errs, errno)
+		}
+	}
+	e.settleSweep(b, spare, nil)
+	want := []Result{{Target: targets[0], State: NoRoute}, {Target: targets[2], State: NoRoute}}
+	if !slices.Equal(s.results, want) {
+		t.Errorf("results %+v, want %+v", s.results, want)
+	}
+	if n := e.count.noRoute.Load(); n != 2 {
+		t.Errorf("Stats.NoRoute %d, want 2", n)
+	}
+	if spare.len() != 0 || b.len() != 0 {
+		t.Errorf("%d and %d packets left to send, want none", b.len(), spare.len())
+	}
+}
