@@ -14,9 +14,9 @@
 //
 //	go run ./internal/devtools/benchcmp [-targets 16384] [-runs 3] [-out BENCHMARKS.md]
 //
-// With -send-only it instead compares, run by run, rawprobe's and zmap's
-// sending (524,288 SYNs to a blackholed /17: CPU per SYN and SYNs per
-// second) and prints the medians; -big adds the scan of 16.7 M targets
+// With -send-only it instead compares, run by run, the sending of
+// rawprobe's Scan, rawprobe's Sweep and zmap (524,288 SYNs to a
+// blackholed /17: CPU per SYN and SYNs per second) and prints the medians; -big adds the scan of 16.7 M targets
 // (the answering /16 × 256 ports: probes per second, every target exactly
 // once, peak RSS).
 package main
