@@ -127,7 +127,8 @@ func (sc *scanner) startSenders(workers int) {
 			defer sc.senders.Done()
 			for b := range sc.queue {
 				if err := sc.e.sendBatchOn(b, sp); err != nil {
-					sc.sendErr.CompareAndSwap(nil, &err)
+					failed := err // escapes: a heap variable on this path only
+					sc.sendErr.CompareAndSwap(nil, &failed)
 				}
 				// A probe whose first SYN the kernel refused gets its
 				// result now, not a timeout later.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -309,5 +310,44 @@ func TestSettleSweep(t *testing.T) {
 	}
 	if spare.len() != 0 || b.len() != 0 {
 		t.Errorf("%d and %d packets left to send, want none", b.len(), spare.len())
+	}
+}
+
+// TestAllocsSweep checks that a Sweep's allocations do not grow with its
+// targets, not even per batch of SYNs: sweeping 32,768 silent targets
+// allocates about what sweeping 2,048 does (the control for the
+// measurement: the same sweeps' SYN counts differ by 30,720, 120 batches).
+func TestAllocsSweep(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector (x/net's sync.Pool)")
+	}
+	n := testnet.New(t)
+	p := newInProber(t, n, Config{Timeout: 20 * time.Millisecond})
+	sweep := func(count int) (mallocs, sent uint64) {
+		targets := func(yield func(netip.AddrPort) bool) { // the silent /24 × ports from 1000
+			for i := range count {
+				if !yield(netip.AddrPortFrom(netlab.Nth(n.Silent4, 1+i%254), uint16(1000+i/254))) {
+					return
+				}
+			}
+		}
+		sent0 := p.Stats().Sent
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		if err := p.Sweep(context.Background(), targets, func(r Result) { t.Errorf("a silent target answered: %+v", r) }); err != nil {
+			t.Fatal(err)
+		}
+		runtime.ReadMemStats(&m1)
+		return m1.Mallocs - m0.Mallocs, p.Stats().Sent - sent0
+	}
+	sweep(2048) // warm up: the route, the neighbour
+	small, smallSent := sweep(2048)
+	large, largeSent := sweep(32768)
+	t.Logf("allocations: %d for %d SYNs, %d for %d", small, smallSent, large, largeSent)
+	if largeSent-smallSent != 30720 {
+		t.Fatalf("SYNs sent: %d and %d, want 2048 and 32768", smallSent, largeSent)
+	}
+	if large > small+64 { // fewer than one per batch of 256 SYNs
+		t.Errorf("a Sweep of 32,768 targets allocated %d times, one of 2,048 %d: it allocates per target", large, small)
 	}
 }
