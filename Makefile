@@ -82,7 +82,7 @@ crossbuild:
 	GOOS=windows GOARCH=amd64 $(GO) build $(PKGS)
 
 # bench: the packages' Go benchmarks, then (as root) the side-by-side
-# comparison with nmap, masscan and hping3 in a private test network, which
+# comparison with nmap, masscan, zmap and hping3 in a private test network, which
 # rewrites BENCHMARKS.md. BENCHCMPFLAGS passes flags to it, e.g.
 # BENCHCMPFLAGS='-targets 65000 -runs 5'.
 BENCHCMPFLAGS ?=

@@ -88,6 +88,15 @@
 // processing, so it drops the SYN-ACK silently, and the engine's RST is the
 // only one that leaves.
 //
+// Sweeping: Prober.Sweep keeps nothing per target, as zmap and masscan
+// do. The SYNs of one batch carry one nonce, the batch's number, and the
+// Sweep remembers when each of its last batches was built, so a reply's
+// nonce gives its RTT; a reply is reported only if its batch was built
+// within Config.Timeout, and a keyed-hash memory of the replies reported
+// drops duplicates. There is no pending entry, no expiry and no Timeout
+// result: a target that does not answer is not reported, and each target
+// gets one SYN.
+//
 // Namespaces and privileges: every socket is created by New, in the network
 // namespace of the thread that called it; nothing that needs CAP_NET_RAW is
 // opened later, so the capability may be dropped once New has returned. The

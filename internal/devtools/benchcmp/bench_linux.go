@@ -290,7 +290,7 @@ func ipIn(ns string, args ...string) error {
 // installTools installs the missing external tools with apt-get.
 func installTools() {
 	var missing []string
-	for _, t := range []string{sysNmap, sysMasscan, sysHping, timeTool} {
+	for _, t := range []string{sysNmap, sysMasscan, sysHping, "zmap", timeTool} {
 		if !haveTool(t) {
 			missing = append(missing, t)
 		}

@@ -79,7 +79,7 @@ func main() {
 	flag.IntVar(&c.concurrency, "concurrency", 512, "checks in flight for compat and net.Dialer")
 	flag.IntVar(&c.nmapMinRate, "nmap-min-rate", 20000, "nmap --min-rate")
 	flag.IntVar(&c.masscanRate, "masscan-rate", 100000, "masscan --rate")
-	flag.BoolVar(&c.install, "install", true, "install nmap, masscan and hping3 with apt-get when missing (as root)")
+	flag.BoolVar(&c.install, "install", true, "install nmap, masscan, hping3 and zmap with apt-get when missing (as root)")
 	flag.StringVar(&c.workerSystem, "worker", "", "internal: run one system's probes (inside the prober namespace) and print the result")
 	flag.StringVar(&c.workerFile, "worker-targets", "", "internal: file of target addresses, one per line")
 	flag.IntVar(&c.workerPort, "worker-port", 80, "internal: target port")

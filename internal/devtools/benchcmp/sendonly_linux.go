@@ -38,6 +38,9 @@ func sendOnly(c config) (err error) {
 	if os.Geteuid() != 0 {
 		return errors.New("needs root")
 	}
+	if c.install {
+		installTools()
+	}
 	n, _, remove, err := record.SetupNetwork()
 	if err != nil {
 		return err
