@@ -523,7 +523,7 @@ func (e *engine) stats() Stats {
 	st.RTTSamples = e.timing.rttSamples
 	st.RTTP50 = e.timing.percentile(0.5)
 	st.RTTP99 = e.timing.percentile(0.99)
-	st.LossEstimate = e.timing.loss(st.Late)
+	st.LossEstimate = e.timing.loss(e.count.late.Load())
 	e.mu.Unlock()
 	st.RateBackoffs = e.backoff.backoffs()
 	return st

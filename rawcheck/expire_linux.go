@@ -70,7 +70,8 @@ func (x *expiry) pass() time.Duration {
 		routes = *rs
 	}
 	now := e.now()
-	attempts := e.timing.attempts(e.count.open.Load(), e.table.len(), e.count.late.Load())
+	opens := e.count.open.Load() - e.count.sweepOpen.Load()
+	attempts := e.timing.attempts(opens, e.table.len(), e.count.late.Load())
 	wait := time.Duration(-1)
 	for i, due := e.table.next(); i != 0; i, due = e.table.next() {
 		if due > now {

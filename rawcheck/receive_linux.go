@@ -112,7 +112,7 @@ func (rv *receiver) match() {
 		return
 	}
 	e := rv.e
-	var late, invalid uint64
+	var late, sweepLate, invalid uint64
 	e.mu.Lock()
 	now := e.now()
 	for i := range rv.staged {
@@ -123,7 +123,7 @@ func (rv *receiver) match() {
 			case !valid:
 				invalid++
 			case isLate:
-				late++
+				sweepLate++
 			}
 			s.answers = valid
 			continue
@@ -163,6 +163,9 @@ func (rv *receiver) match() {
 	rv.staged = rv.staged[:0]
 	if late > 0 {
 		e.count.late.Add(late)
+	}
+	if sweepLate > 0 {
+		e.count.sweepLate.Add(sweepLate)
 	}
 	if invalid > 0 {
 		e.count.invalid.Add(invalid)

@@ -72,6 +72,9 @@ type counters struct {
 	open, closed, unreachable, timeouts, rstSent atomic.Uint64
 	noRoute                                      atomic.Uint64
 	sendErrors, ringDrops                        atomic.Uint64
+	// Of late and open, those of Sweeps, which the adaptive timing of
+	// Scans and Probes leaves out.
+	sweepLate, sweepOpen atomic.Uint64
 }
 
 // snapshot reads every counter.
@@ -81,7 +84,7 @@ func (c *counters) snapshot() Stats {
 		Retransmitted: c.retransmitted.Load(),
 		Received:      c.received.Load(),
 		Invalid:       c.invalid.Load(),
-		Late:          c.late.Load(),
+		Late:          c.late.Load() + c.sweepLate.Load(),
 		Open:          c.open.Load(),
 		Closed:        c.closed.Load(),
 		Unreachable:   c.unreachable.Load(),

@@ -195,7 +195,10 @@ func (e *engine) answerSweepLocked(s *stagedReply, now int64) (late, valid bool)
 		return true, true
 	}
 	r := s.result(1, sentAt, now)
-	e.timing.answer(&s.key.addr, 1, int64(r.RTT))
+	e.timing.sampleRTT(&s.key.addr, int64(r.RTT))
+	if r.State == Open {
+		e.count.sweepOpen.Add(1)
+	}
 	e.reportLocked(w.s, r)
 	return false, true
 }

@@ -259,8 +259,13 @@ func TestSweepMatch(t *testing.T) {
 			t.Errorf("result %d: %+v, want %v open after 1 attempt, TTL 64, RTT %v", i, r, target, rtt)
 		}
 	}
-	if late, invalid := e.count.late.Load(), e.count.invalid.Load(); late != 2 || invalid != 2 {
-		t.Errorf("%d late and %d invalid replies, want 2 and 2", late, invalid)
+	if late, invalid := e.count.sweepLate.Load(), e.count.invalid.Load(); late != 2 || invalid != 2 || e.count.late.Load() != 0 {
+		t.Errorf("%d late (Sweep) and %d invalid replies, want 2 and 2; %d late of Scans, want 0", late, invalid, e.count.late.Load())
+	}
+	// Its replies give RTT samples, and nothing to the loss estimate,
+	// which a Sweep cannot inform (a lost SYN is a target not reported).
+	if tm := e.timing; tm.rttSamples != 2 || tm.answered != 0 || tm.answeredAttempts != 0 || e.count.sweepOpen.Load() != 2 {
+		t.Errorf("timing: %d RTT samples, %d answered in %d attempts, %d Sweep opens; want 2, 0, 0, 2", tm.rttSamples, tm.answered, tm.answeredAttempts, e.count.sweepOpen.Load())
 	}
 	// Forged replies: nonces as good as random, with sweepBit. None may
 	// name a batch (3 numbers of 2^31; the seed is fixed).
@@ -274,8 +279,8 @@ func TestSweepMatch(t *testing.T) {
 	third := w.batch(sent + 2e9 + 5e6)
 	w.ended = true
 	stage(third, sent+2e9+6e6)
-	if len(s.results) != 2 || e.count.late.Load() != 3 {
-		t.Errorf("after the end: %d results, %d late; want 2 and 3", len(s.results), e.count.late.Load())
+	if len(s.results) != 2 || e.count.sweepLate.Load() != 3 {
+		t.Errorf("after the end: %d results, %d late; want 2 and 3", len(s.results), e.count.sweepLate.Load())
 	}
 }
 

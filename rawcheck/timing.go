@@ -218,9 +218,16 @@ func (t *timing) rto(addr *[16]byte, attempt int) int64 {
 func (t *timing) answer(addr *[16]byte, attempts int, rtt int64) {
 	t.answered++
 	t.answeredAttempts += uint64(attempts)
-	if attempts != 1 {
-		return
+	if attempts == 1 {
+		t.sampleRTT(addr, rtt)
 	}
+}
+
+// sampleRTT records the RTT of a reply to the only SYN of its probe, to
+// addr: in its prefix's estimate and in the percentiles. It counts nothing
+// towards the loss estimate: a Sweep's replies, which it records, cannot
+// show a lost attempt.
+func (t *timing) sampleRTT(addr *[16]byte, rtt int64) {
 	rtt = max(rtt, 1)
 	p := t.slot(addr)
 	if p.samples == 0 {
