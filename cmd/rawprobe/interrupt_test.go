@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -321,5 +322,83 @@ func TestBadInterfaceIsBadInput(t *testing.T) {
 	}
 	if c := runCLI(t, []string{"--interface", "lo", "198.18.0.1:80"}); c.code != exitAllOpen {
 		t.Errorf("control --interface lo: exit %d\n%s", c.code, c.stderr)
+	}
+}
+
+// fakeSweeper is a Sweeper over fakeResult: it records every target it
+// sends in sent, yields the results that are answers (not Timeout), and
+// calls afterSent with the count sent so far.
+type fakeSweeper struct {
+	fakeEngine
+	sent      *[]netip.AddrPort
+	afterSent func(n int)
+}
+
+func (f *fakeSweeper) Sweep(ctx context.Context, ts iter.Seq[netip.AddrPort], yield func(rawcheck.Result)) error {
+	n := 0
+	for t := range ts {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		*f.sent = append(*f.sent, t)
+		n++
+		if r, err := fakeResult(t); err == nil && r.State != rawcheck.Timeout {
+			yield(r)
+		}
+		f.afterSent(n)
+	}
+	return nil
+}
+
+// TestSweepInterruptResume interrupts a sweep of 4,096 targets after 700
+// were sent, resumes it, and checks that every target was sent exactly
+// once over the two runs, and that the -o file holds exactly the targets
+// that answered, each once, and no silent one.
+func TestSweepInterruptResume(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "results.jsonl")
+	state := out + ".resume"
+	var sent []netip.AddrPort
+	sweeper := func(after int) runOpt {
+		return func(e *env, c *cli) {
+			signals := make(chan os.Signal, 1)
+			e.signals = signals
+			f := &fakeSweeper{sent: &sent, afterSent: func(n int) {
+				if n == after {
+					signals <- os.Interrupt
+					time.Sleep(50 * time.Millisecond) // as a real signal would be seen
+				}
+			}}
+			e.openEngine = func(name string, _ engine.Config) (engine.Engine, string, error) {
+				c.opened = append(c.opened, name)
+				return f, "", nil
+			}
+		}
+	}
+	c := runCLI(t, []string{"--sweep", "--format", "jsonl", "-o", out, "--timeout", "50ms", "-p", "1-16", "198.18.0.0/24"}, sweeper(700))
+	if c.code != exitSIGINT || !strings.Contains(c.stderr, "rawprobe --resume "+state) {
+		t.Fatalf("first run: exit %d\n%s", c.code, c.stderr)
+	}
+	if n := len(sent); n < 700 || n > 710 {
+		t.Errorf("first run sent %d targets, want 700 and the few taken before the signal was seen", n)
+	}
+	c = runCLI(t, []string{"--resume", state}, sweeper(-1))
+	if c.code != exitNotAllOpen || !strings.Contains(c.stderr, "swept ") {
+		t.Fatalf("resumed run: exit %d\n%s", c.code, c.stderr)
+	}
+	each := map[string]int{}
+	for _, tg := range sent {
+		each[tg.String()]++
+	}
+	checkEachOnce(t, each, 256*16)
+	want := map[string]int{}
+	for _, tg := range sent {
+		if r, err := fakeResult(tg); err == nil && r.State != rawcheck.Timeout {
+			want[tg.String()] = 1
+		}
+	}
+	got := readJSONLTargets(t, out)
+	if !maps.Equal(got, want) {
+		t.Errorf("-o holds %d targets, want the %d that answered, each once", len(got), len(want))
 	}
 }

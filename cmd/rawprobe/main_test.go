@@ -244,6 +244,9 @@ func TestBadInput(t *testing.T) {
 		{[]string{"--exclude", "198.18.0.0/40", "198.18.0.1:80"}, "", "198.18.0.0/40"},
 		{[]string{"--exclude", "198.18.0.1", "198.18.0.1:80"}, "", "no targets left"},
 		{[]string{"--engine", "connect", "--pcap", "x.pcap", "198.18.0.1:80"}, "", "--pcap"},
+		{[]string{"--engine", "connect", "--sweep", "198.18.0.1:80"}, "", "--sweep needs the raw engine"},
+		{[]string{"--sweep", "--wait", "5s", "198.18.0.1:80"}, "", "--wait"},
+		{[]string{"--sweep", "--diff", empty, "198.18.0.1:80"}, "", "--diff"},
 		{[]string{"nowhere.example:80"}, "", "nowhere.example:80"},
 		{[]string{"-iL", "-"}, "198.18.0.1:80\n198.18.0.2:70000\n", "198.18.0.2:70000"},
 	} {
@@ -401,5 +404,18 @@ func TestInterrupted(t *testing.T) {
 		openEngine: func(string, engine.Config) (engine.Engine, string, error) { return &fakeEngine{}, "", nil }}
 	if code := run(ctx, []string{"198.18.0.1:80"}, e); code != 3 || !strings.Contains(stderr.String(), "interrupted after 0 of 1 targets") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+// TestSweepNeedsRaw: --sweep with the default engine, when only the
+// connect engine opens (no CAP_NET_RAW), is a runtime error (exit 3) that
+// names the cause, and nothing is probed.
+func TestSweepNeedsRaw(t *testing.T) {
+	c := runCLI(t, []string{"--sweep", "198.18.0.1:80"})
+	if c.code != 3 || !strings.Contains(c.stderr, "--sweep needs the raw engine") {
+		t.Errorf("exit %d, stderr %q; want 3 naming --sweep", c.code, c.stderr)
+	}
+	if len(c.fake.probed) != 0 || c.stdout != "" {
+		t.Errorf("probed %v, wrote %q", c.fake.probed, c.stdout)
 	}
 }

@@ -44,6 +44,13 @@ time is up (exit 1), writing a line on stderr whenever a target's state
 changes, then each target's last result: rawprobe --wait 60s db:5432 &&
 start-app. It works with either engine.
 
+Sweep: --sweep sends each target one SYN and lists only the targets that
+answer (open, closed, unreachable) and those with no route, as zmap and
+masscan do; the raw engine keeps nothing per target, so memory does not
+grow with the targets. The summary counts the targets with no answer, which
+are not listed. It cannot be combined with --wait or --diff, which need
+every target's state.
+
 Outputs: -o FILE in --format (text, jsonl, csv), and besides it, in the same
 run, nmap's XML (-oX FILE, for ndiff and nmap's parsers) and grepable
 output (-oG FILE); "-" is stdout, for one of them.
@@ -89,6 +96,7 @@ type scanFlags struct {
 	statsLine    bool
 	diffFile     string
 	resume       string
+	sweep        bool
 	// ipv4, ipv6 and allAddresses choose the addresses of host names.
 	ipv4, ipv6, allAddresses bool
 }
@@ -154,6 +162,9 @@ type scanPlan struct {
 	statsLine bool
 	// previous is --diff's previous run, nil without --diff.
 	previous previousRun
+	// sweep is --sweep: rawcheck's Sweep, which reports only the targets
+	// that answer.
+	sweep bool
 	// resume is the state of the interrupted scan this run continues
 	// (--resume), nil for a new scan; statePath is where an interrupted
 	// run writes its state. pcapAppend: --pcap's file holds a capture to
@@ -179,7 +190,7 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 		return parseResume(ctx, fs, f.resume, e)
 	}
 	p := &scanPlan{engine: f.engine, openOnly: f.openOnly, outFile: f.outFile, pcapFile: f.pcapFile, seed: f.orderSeed(fs),
-		xmlFile: f.xmlFile, grepFile: f.grepFile, wait: f.wait, statsFile: f.statsFile, statsLine: f.statsLine}
+		xmlFile: f.xmlFile, grepFile: f.grepFile, wait: f.wait, statsFile: f.statsFile, statsLine: f.statsLine, sweep: f.sweep}
 	var err error
 	if p.cfg, err = f.config(fs); err != nil {
 		return nil, err
@@ -191,6 +202,9 @@ func parseScan(ctx context.Context, args []string, e env) (*scanPlan, error) {
 	}
 	if f.pcapFile != "" && f.engine == engine.Connect {
 		return nil, badInput(errors.New("--pcap needs the raw engine; the connect engine sends through the kernel's TCP stack"))
+	}
+	if err := f.checkSweep(); err != nil {
+		return nil, badInput(err)
 	}
 	if f.shard != "" {
 		if p.shard, err = targets.ParseShard(f.shard); err != nil {
@@ -253,6 +267,23 @@ func parseResume(ctx context.Context, fs *pflag.FlagSet, name string, e env) (*s
 	return p, nil
 }
 
+// checkSweep rejects --sweep with what it cannot serve: the connect
+// engine, which has no sweep, and --wait and --diff, which need every
+// target's state.
+func (f *scanFlags) checkSweep() error {
+	switch {
+	case !f.sweep:
+		return nil
+	case f.engine == engine.Connect:
+		return errors.New("--sweep needs the raw engine; the connect engine has a socket per target")
+	case f.wait != 0:
+		return errors.New("--sweep lists only the targets that answer; --wait needs every target's state")
+	case f.diffFile != "":
+		return errors.New("--sweep lists only the targets that answer; --diff needs every target's state")
+	}
+	return nil
+}
+
 // checkOutputs rejects two outputs on one file: each would overwrite the
 // other.
 func (p *scanPlan) checkOutputs() error {
@@ -295,6 +326,7 @@ func (f *scanFlags) flagSet() *pflag.FlagSet {
 	fs.StringVar(&f.diffFile, "diff", "", "write only targets whose state differs from that in FILE, a previous run's --format jsonl output")
 	fs.StringVar(&f.statsFile, "stats-file", "", "write the run's metadata and totals to FILE (JSON)")
 	fs.BoolVar(&f.statsLine, "stats", false, `with --format jsonl: end the stream with the same data, {"stats": {...}}`)
+	fs.BoolVar(&f.sweep, "sweep", false, "raw engine: one SYN per target; list only the targets that answer, as zmap and masscan do")
 	fs.StringVar(&f.resume, "resume", "", "continue the interrupted scan whose state is in FILE (its only flag: the command line is in FILE)")
 	fs.BoolVar(&f.version, "version", false, "print rawprobe's version, commit and Go version, and exit")
 	f.register(fs, rawcheck.DefaultTimeout, "time one attempt waits for a reply")

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -109,5 +111,76 @@ func TestScanNamespaceNoRoute(t *testing.T) {
 	}
 	if targets["192.0.2.1:80"] || len(targets) != 3 {
 		t.Errorf("capture flows to %v; want the 3 routable targets only", targets)
+	}
+}
+
+// TestSweepNamespace runs the command with --sweep in the prober
+// namespace of a test network: 256 open ports, 256 closed, 32 silent and
+// 32 unreachable targets and two without a route. Only the 546 that answer
+// or have no route are listed; the summary counts the 32 silent ones as no
+// answer, and the stats file says the same; the capture shows one SYN per
+// target, every SYN-ACK answered by exactly one RST and no ACK.
+func TestSweepNamespace(t *testing.T) {
+	statsFile := filepath.Join(t.TempDir(), "stats.json")
+	args := []string{"--sweep", "--format", "csv", "--timeout", "300ms", "--seed", "11", "--stats-file", statsFile,
+		"-p", "80,81", "198.18.7.0/24", "198.19.0.0/28", "203.0.113.0/28", "192.0.2.1"}
+	if _, ok := testnet.Child(); ok {
+		var stdout, stderr bytes.Buffer
+		e := defaultEnv()
+		e.stdout, e.stderr, e.stderrTerminal = &stdout, &stderr, false
+		code := run(context.Background(), args, e)
+		if code != 1 {
+			t.Fatalf("exit %d\n%s", code, stderr.String())
+		}
+		if want := "swept 578, open 256, closed 256, unreachable 32, noroute 2, no answer 32 (not listed), invalid replies 0"; !strings.Contains(stderr.String(), want) {
+			t.Errorf("summary %q, want %q", stderr.String(), want)
+		}
+		if strings.Contains(stderr.String(), "loss estimate") {
+			t.Errorf("summary %q gives a loss estimate, which a sweep cannot make", stderr.String())
+		}
+		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+		if len(lines) != 547 {
+			t.Errorf("%d CSV lines, want a header and 546 rows", len(lines))
+		}
+		for _, want := range []string{"198.18.7.9:80,198.18.7.9,80,http,open,", "198.18.7.9:81,198.18.7.9,81,,closed,", "203.0.113.5:81,203.0.113.5,81,,unreachable,", "192.0.2.1:80,192.0.2.1,80,http,noroute,"} {
+			if !strings.Contains(stdout.String(), want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+		if strings.Contains(stdout.String(), "198.19.0.3:80") || strings.Contains(stdout.String(), "timeout") {
+			t.Errorf("output lists a silent target:\n%s", stdout.String())
+		}
+		st, err := os.ReadFile(statsFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{`"sweep": true`, `"probed": 578`, `"timeout": 0`, `"no_answer": 32`} {
+			if !strings.Contains(string(st), want) {
+				t.Errorf("stats file lacks %s:\n%s", want, st)
+			}
+		}
+		return
+	}
+	n := testnet.New(t)
+	l := n.Listen(t, "tcp", ":80")
+	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
+	n.RunInProber(t)
+	rep := c.Analyze()
+	if err := rep.Err(); err != nil {
+		t.Error(err)
+	}
+	if len(rep.Flows) != 576 || rep.SYNACKFlows != 256 || rep.ACKOnlySegments != 0 {
+		t.Errorf("capture: %d flows, %d SYN-ACK flows, %d ACK-only segments; want 576, 256 and 0\n%v", len(rep.Flows), rep.SYNACKFlows, rep.ACKOnlySegments, rep)
+	}
+	for _, f := range rep.Flows {
+		if f.SYNs != 1 {
+			t.Errorf("%v: %d SYNs, want 1", f.Target, f.SYNs)
+		}
+		if f.Reply == pcapcheck.SYNACK && f.ProberRSTs != 1 {
+			t.Errorf("%v: %d RSTs after the SYN-ACK, want 1", f.Target, f.ProberRSTs)
+		}
+	}
+	if a := l.Accepted(); a != 0 {
+		t.Errorf("the target application accepted %d connections", a)
 	}
 }

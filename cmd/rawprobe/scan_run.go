@@ -207,6 +207,9 @@ func (s *scanSession) openEngine(p *scanPlan, e env) error {
 	if s.tap != nil && eng.Name() != engine.Raw {
 		return errors.New("--pcap needs the raw engine, which is not available")
 	}
+	if _, ok := eng.(engine.Sweeper); p.sweep && !ok {
+		return errors.New("--sweep needs the raw engine, which is not available")
+	}
 	return nil
 }
 
@@ -262,12 +265,25 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 	o.start = start
 	// The engines report results by target, so each target's position is
 	// kept from when it is handed over until its result comes back (a
-	// list: a set may name one endpoint twice).
+	// list: a set may name one endpoint twice). A sweep's target is done
+	// once the engine has taken it: its answer may never come.
 	var mu sync.Mutex
 	progress := targets.NewProgress(from)
 	inflight := map[netip.AddrPort][]uint64{}
+	var swept uint64
 	walk := func(yield func(netip.AddrPort) bool) {
 		for j, t := range p.set.Walk(p.seed, p.shard, from) {
+			if p.sweep {
+				if !yield(t) {
+					return
+				}
+				mu.Lock()
+				progress.Done(j)
+				swept++
+				mu.Unlock()
+				bar.Sent()
+				continue
+			}
 			mu.Lock()
 			inflight[t] = append(inflight[t], j)
 			mu.Unlock()
@@ -276,11 +292,18 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 			}
 		}
 	}
-	o.scanErr = engine.ScanUntil(ctx, s.eng, walk, intr.stop, p.cfg.AttemptTimeout(), func(r rawcheck.Result) {
+	yield := func(r rawcheck.Result) {
 		o.add(r)
-		bar.Add(r)
+		if p.sweep {
+			bar.Answer(r)
+		} else {
+			bar.Add(r)
+		}
 		if o.writeErr == nil {
 			o.writeErr = s.w.Write(output.Record{Name: p.set.Name(r.Target), Result: r, Time: e.now()})
+		}
+		if p.sweep {
+			return
 		}
 		mu.Lock()
 		if js := inflight[r.Target]; len(js) > 0 {
@@ -292,13 +315,25 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 			}
 		}
 		mu.Unlock()
-	})
+	}
+	if sw, ok := s.eng.(engine.Sweeper); p.sweep && ok { // openEngine checked ok
+		o.scanErr = engine.SweepUntil(ctx, sw, walk, intr.stop, p.cfg.AttemptTimeout(), yield)
+	} else {
+		o.scanErr = engine.ScanUntil(ctx, s.eng, walk, intr.stop, p.cfg.AttemptTimeout(), yield)
+	}
 	mu.Lock()
 	o.position = progress.Position()
+	if p.sweep {
+		o.tally.NoAnswer = swept - min(swept, o.tally.Probed)
+		o.tally.Probed = swept
+	}
 	mu.Unlock()
 	o.left = total - o.position.Next - uint64(len(o.position.Done))
 	s.stopEngine(o, e)
 	o.timing = output.TimingSummary(o.engineStats)
+	if p.sweep {
+		o.timing = output.SweepTimingSummary(o.engineStats)
+	}
 	bar.Finish()
 	s.finish(ctx, o, p, e, intr)
 	return o
@@ -352,6 +387,7 @@ func (s *scanSession) writeStats(o *scanOutcome, p *scanPlan) {
 		Start:           o.start.UTC(),
 		End:             o.end.UTC(),
 		Engine:          o.engine,
+		Sweep:           p.sweep,
 		Counts:          o.tally.Counts(),
 		RTT:             o.rtt.Percentiles(),
 		Retransmissions: o.retransmissions,
@@ -413,7 +449,11 @@ func (o *scanOutcome) report(ctx context.Context, p *scanPlan, e env, intr *inte
 	if o.engine == engine.Raw {
 		losses = output.LossSummary(o.engineStats)
 	}
-	fmt.Fprintln(e.stderr, o.tally.Summary(o.invalid, o.elapsed)+losses+o.timing)
+	summary := o.tally.Summary(o.invalid, o.elapsed)
+	if p.sweep {
+		summary = o.tally.SweepSummary(o.invalid, o.elapsed)
+	}
+	fmt.Fprintln(e.stderr, summary+losses+o.timing)
 	if w := output.IncompleteWarning(o.engineStats); w != "" {
 		fmt.Fprintln(e.stderr, w)
 	}

@@ -26,6 +26,24 @@ func (c Config) AttemptTimeout() time.Duration { return c.timeout() }
 // dropped), so the stop is made here by ending the target sequence, after
 // which each engine's Scan waits for the probes in flight by itself.
 func ScanUntil(ctx context.Context, e Engine, targets iter.Seq[netip.AddrPort], stop <-chan struct{}, grace time.Duration, yield func(rawcheck.Result)) error {
+	return scanUntil(ctx, e.Scan, targets, stop, grace, yield)
+}
+
+// Sweeper is an engine that can sweep (rawcheck.Prober.Sweep): the raw
+// engine.
+type Sweeper interface {
+	Sweep(ctx context.Context, targets iter.Seq[netip.AddrPort], yield func(rawcheck.Result)) error
+}
+
+// SweepUntil is ScanUntil for s.Sweep: after a stop, the SYNs already
+// taken are sent, and answers reach yield for at most grace.
+func SweepUntil(ctx context.Context, s Sweeper, targets iter.Seq[netip.AddrPort], stop <-chan struct{}, grace time.Duration, yield func(rawcheck.Result)) error {
+	return scanUntil(ctx, s.Sweep, targets, stop, grace, yield)
+}
+
+// scanUntil is ScanUntil of the scan function scan.
+func scanUntil(ctx context.Context, scan func(context.Context, iter.Seq[netip.AddrPort], func(rawcheck.Result)) error,
+	targets iter.Seq[netip.AddrPort], stop <-chan struct{}, grace time.Duration, yield func(rawcheck.Result)) error {
 	sctx, cut := context.WithCancel(ctx)
 	defer cut()
 	ended := make(chan struct{})
@@ -56,7 +74,7 @@ func ScanUntil(ctx context.Context, e Engine, targets iter.Seq[netip.AddrPort], 
 			}
 		}
 	}
-	err := e.Scan(sctx, untilStop, yield)
+	err := scan(sctx, untilStop, yield)
 	if err != nil && sctx.Err() != nil && ctx.Err() == nil {
 		return nil // cut off after the grace of a stop
 	}

@@ -29,6 +29,11 @@ func (e rawEngine) Scan(ctx context.Context, ts iter.Seq[netip.AddrPort], yield 
 	return e.p.Scan(ctx, ts, yield)
 }
 
+// Sweep makes the raw engine a Sweeper.
+func (e rawEngine) Sweep(ctx context.Context, ts iter.Seq[netip.AddrPort], yield func(rawcheck.Result)) error {
+	return e.p.Sweep(ctx, ts, yield)
+}
+
 func (e rawEngine) Stats() rawcheck.Stats { return e.p.Stats() }
 
 func (e rawEngine) Close() error { return e.p.Close() }

@@ -174,6 +174,27 @@ func TestTimingSummary(t *testing.T) {
 	}
 }
 
+// TestSweepSummaries: a sweep's summary counts the targets swept and those
+// with no answer, and its timing summary has the RTTs and no loss
+// estimate.
+func TestSweepSummaries(t *testing.T) {
+	tl := Tally{Probed: 10, Open: 3, Closed: 2, Unreachable: 1, NoRoute: 1, NoAnswer: 3}
+	want := "rawprobe: swept 10, open 3, closed 2, unreachable 1, noroute 1, no answer 3 (not listed), invalid replies 4, elapsed 2s"
+	if got := tl.SweepSummary(4, 2*time.Second); got != want {
+		t.Errorf("SweepSummary = %q, want %q", got, want)
+	}
+	if c := tl.Counts(); c.NoAnswer != 3 || c.Probed != 10 {
+		t.Errorf("Counts = %+v, want probed 10, no answer 3", c)
+	}
+	st := rawcheck.Stats{RTTSamples: 10, RTTP50: 2435496 * time.Nanosecond, RTTP99: 200 * time.Millisecond, LossEstimate: 0.5}
+	if got, want := SweepTimingSummary(st), ", rtt p50 2.44ms p99 200ms"; got != want {
+		t.Errorf("SweepTimingSummary = %q, want %q", got, want)
+	}
+	if got := SweepTimingSummary(rawcheck.Stats{}); got != "" {
+		t.Errorf("SweepTimingSummary without RTT samples = %q, want empty", got)
+	}
+}
+
 func TestProgress(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewProgress(&buf, 10, false)

@@ -45,6 +45,24 @@ func NewProgress(w io.Writer, total uint64, show bool) *Progress {
 
 // Add counts one probed target.
 func (p *Progress) Add(r rawcheck.Result) {
+	p.Answer(r)
+	p.Sent()
+}
+
+// Sent counts one target done without its result: in a sweep, the targets
+// are counted as they are sent, and their answers (Answer) only show in
+// the count of open ones.
+func (p *Progress) Sent() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.bar.Add64(1)
+}
+
+// Answer counts r in the open targets shown, if it is open.
+func (p *Progress) Answer(r rawcheck.Result) {
 	if p == nil {
 		return
 	}
@@ -57,7 +75,6 @@ func (p *Progress) Add(r rawcheck.Result) {
 			p.bar.Describe("open " + strconv.FormatUint(p.open, 10))
 		}
 	}
-	p.bar.Add64(1)
 }
 
 // Finish removes the bar from the terminal.

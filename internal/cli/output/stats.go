@@ -34,6 +34,9 @@ type RunStats struct {
 	End   time.Time `json:"end"`
 	// Engine is the engine that probed: raw or connect.
 	Engine string `json:"engine"`
+	// Sweep is true for a sweep (--sweep): one SYN per target, and only
+	// the targets that answered listed; Counts.NoAnswer counts the others.
+	Sweep bool `json:"sweep,omitempty"`
 	// Counts are the results by state.
 	Counts StateCounts `json:"counts"`
 	// RTT summarises the round-trip times of the targets that answered.
@@ -66,11 +69,12 @@ type StateCounts struct {
 	Timeout     uint64 `json:"timeout"`
 	Unreachable uint64 `json:"unreachable"`
 	NoRoute     uint64 `json:"noroute"`
+	NoAnswer    uint64 `json:"no_answer,omitempty"`
 }
 
 // Counts returns t's counts.
 func (t *Tally) Counts() StateCounts {
-	return StateCounts{t.Probed, t.Open, t.Closed, t.Timeout, t.Unreachable, t.NoRoute}
+	return StateCounts{t.Probed, t.Open, t.Closed, t.Timeout, t.Unreachable, t.NoRoute, t.NoAnswer}
 }
 
 // RTTPercentiles are round-trip times in microseconds; N is the number of

@@ -7,9 +7,12 @@ import (
 	"github.com/rawprobe/rawprobe/rawcheck"
 )
 
-// Tally counts results by state.
+// Tally counts results by state. In a sweep (rawcheck.Prober.Sweep),
+// Probed counts the targets swept, and NoAnswer those of them that gave no
+// result: set by the caller, as no Result says so.
 type Tally struct {
 	Probed, Open, Closed, Timeout, Unreachable, NoRoute uint64
+	NoAnswer                                            uint64
 }
 
 // Add counts one result.
@@ -40,6 +43,13 @@ func (t *Tally) AllOpen() bool {
 func (t *Tally) Summary(invalid uint64, elapsed time.Duration) string {
 	return fmt.Sprintf("rawprobe: probed %d, open %d, closed %d, timeout %d, unreachable %d, noroute %d, invalid replies %d, elapsed %v",
 		t.Probed, t.Open, t.Closed, t.Timeout, t.Unreachable, t.NoRoute, invalid, elapsed.Round(time.Millisecond))
+}
+
+// SweepSummary is Summary for a sweep: the targets swept, the answers by
+// state, and how many gave none (those are not listed in the outputs).
+func (t *Tally) SweepSummary(invalid uint64, elapsed time.Duration) string {
+	return fmt.Sprintf("rawprobe: swept %d, open %d, closed %d, unreachable %d, noroute %d, no answer %d (not listed), invalid replies %d, elapsed %v",
+		t.Probed, t.Open, t.Closed, t.Unreachable, t.NoRoute, t.NoAnswer, invalid, elapsed.Round(time.Millisecond))
 }
 
 // LossSummary formats the raw engine's own losses for the summary line:
@@ -73,6 +83,16 @@ func TimingSummary(st rawcheck.Stats) string {
 	}
 	return fmt.Sprintf(", rtt p50 %v p99 %v, loss estimate %.1f%%",
 		roundRTT(st.RTTP50), roundRTT(st.RTTP99), 100*st.LossEstimate)
+}
+
+// SweepTimingSummary is TimingSummary for a sweep: the RTTs alone. A
+// sweep's answers say nothing of loss (a lost SYN is a target that gave no
+// answer), so the engine's estimate, its prior alone, is left out.
+func SweepTimingSummary(st rawcheck.Stats) string {
+	if st.RTTSamples == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", rtt p50 %v p99 %v", roundRTT(st.RTTP50), roundRTT(st.RTTP99))
 }
 
 // roundRTT keeps three significant figures of d.
