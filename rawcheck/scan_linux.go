@@ -161,18 +161,31 @@ func (e *engine) scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 		return ErrClosed
 	default:
 	}
-	sc := &scanner{
+	sc := e.newScanner(yield, false)
+	defer e.endSession(sc.s)
+	return sc.run(ctx, targets, sc.drain)
+}
+
+// newScanner returns the scanner of a Scan or (sweep) a Sweep, with its
+// session.
+func (e *engine) newScanner(yield func(Result), sweep bool) *scanner {
+	return &scanner{
 		e:       e,
 		s:       e.newSession(false),
 		yield:   yield,
+		sweep:   sweep,
 		targets: make([]netip.AddrPort, 0, sendBatchSize),
 		routes:  make([]*route, 0, sendBatchSize),
 		sports:  make([]uint16, sendBatchSize),
 		hashes:  make([]uint32, sendBatchSize),
 		nonces:  make([]uint32, sendBatchSize),
 	}
-	defer e.endSession(sc.s)
-	sc.startSenders(len(e.scanPkts))
+}
+
+// run sends targets through the senders, then, unless that failed, waits
+// for the answers with finish (drain, or a Sweep's cooldown).
+func (sc *scanner) run(ctx context.Context, targets iter.Seq[netip.AddrPort], finish func(context.Context) error) error {
+	sc.startSenders(len(sc.e.scanPkts))
 	stopped := false
 	defer func() { // also if yield or the iterator panics
 		if !stopped {
@@ -193,7 +206,7 @@ func (e *engine) scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 		err = serr
 	}
 	if err == nil {
-		err = sc.drain(ctx)
+		err = finish(ctx)
 	}
 	return err
 }

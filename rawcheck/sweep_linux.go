@@ -107,17 +107,7 @@ func (e *engine) sweep(ctx context.Context, targets iter.Seq[netip.AddrPort], yi
 		return ErrClosed
 	}
 	defer func() { <-e.sweepMu }()
-	sc := &scanner{
-		e:       e,
-		s:       e.newSession(false),
-		yield:   yield,
-		sweep:   true,
-		targets: make([]netip.AddrPort, 0, sendBatchSize),
-		routes:  make([]*route, 0, sendBatchSize),
-		sports:  make([]uint16, sendBatchSize),
-		hashes:  make([]uint32, sendBatchSize),
-		nonces:  make([]uint32, sendBatchSize),
-	}
+	sc := e.newScanner(yield, true)
 	w := newSweepState(sc.s, e.s.window, rand.Uint64())
 	e.mu.Lock()
 	e.sweeping = w
@@ -128,30 +118,7 @@ func (e *engine) sweep(ctx context.Context, targets iter.Seq[netip.AddrPort], yi
 		e.mu.Unlock()
 		e.endSession(sc.s)
 	}()
-	sc.startSenders(len(e.scanPkts))
-	stopped := false
-	defer func() { // also if yield or the iterator panics
-		if !stopped {
-			sc.stopSenders()
-		}
-	}()
-	var err error
-	for t := range targets {
-		if err = sc.add(ctx, t); err != nil {
-			break
-		}
-	}
-	if err == nil {
-		err = sc.flush(ctx)
-	}
-	stopped = true
-	if serr := sc.stopSenders(); err == nil {
-		err = serr
-	}
-	if err == nil {
-		err = sc.cooldown(ctx)
-	}
-	return err
+	return sc.run(ctx, targets, sc.cooldown)
 }
 
 // cooldown delivers a Sweep's replies for Config.Timeout after its last

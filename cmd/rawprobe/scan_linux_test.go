@@ -13,6 +13,16 @@ import (
 	"github.com/rawprobe/rawprobe/internal/verify/testnet"
 )
 
+// runHere runs the command with args in this process (a RunInProber
+// child) and returns its exit status, stdout and stderr.
+func runHere(args []string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	e := defaultEnv()
+	e.stdout, e.stderr, e.stderrTerminal = &stdout, &stderr, false
+	code := run(context.Background(), args, e)
+	return code, stdout.String(), stderr.String()
+}
+
 // TestScanNamespace runs the command with the raw engine in the prober
 // namespace of a test network: 256 open ports, 256 closed, 32 silent and
 // 32 unreachable targets. The counts must be exact, and the capture on the
@@ -22,22 +32,19 @@ func TestScanNamespace(t *testing.T) {
 	args := []string{"--engine", "raw", "--format", "csv", "--timeout", "300ms", "--retries", "1", "--seed", "11",
 		"-p", "80,81", "198.18.7.0/24", "198.19.0.0/28", "203.0.113.0/28"}
 	if _, ok := testnet.Child(); ok {
-		var stdout, stderr bytes.Buffer
-		e := defaultEnv()
-		e.stdout, e.stderr, e.stderrTerminal = &stdout, &stderr, false
-		code := run(context.Background(), args, e)
+		code, stdout, stderr := runHere(args)
 		if code != 1 {
-			t.Fatalf("exit %d\n%s", code, stderr.String())
+			t.Fatalf("exit %d\n%s", code, stderr)
 		}
-		if want := "probed 576, open 256, closed 256, timeout 32, unreachable 32, noroute 0, invalid replies 0"; !strings.Contains(stderr.String(), want) {
-			t.Errorf("summary %q, want %q", stderr.String(), want)
+		if want := "probed 576, open 256, closed 256, timeout 32, unreachable 32, noroute 0, invalid replies 0"; !strings.Contains(stderr, want) {
+			t.Errorf("summary %q, want %q", stderr, want)
 		}
-		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
 		if len(lines) != 577 {
 			t.Errorf("%d CSV lines, want a header and 576 rows", len(lines))
 		}
 		for _, want := range []string{"198.18.7.9:80,198.18.7.9,80,http,open,", "198.18.7.9:81,198.18.7.9,81,,closed,", "198.19.0.3:80,198.19.0.3,80,http,timeout,", "203.0.113.5:81,203.0.113.5,81,,unreachable,"} {
-			if !strings.Contains(stdout.String(), want) {
+			if !strings.Contains(stdout, want) {
 				t.Errorf("output lacks %q", want)
 			}
 		}
@@ -75,19 +82,16 @@ func TestScanNamespaceNoRoute(t *testing.T) {
 	args := []string{"--engine", "raw", "--format", "csv", "--timeout", "300ms", "--retries", "0",
 		"198.18.7.1:80", "192.0.2.1:80", "198.18.7.2:81", "198.18.7.3:80"}
 	if _, ok := testnet.Child(); ok {
-		var stdout, stderr bytes.Buffer
-		e := defaultEnv()
-		e.stdout, e.stderr, e.stderrTerminal = &stdout, &stderr, false
-		code := run(context.Background(), args, e)
+		code, stdout, stderr := runHere(args)
 		if code != 1 {
-			t.Fatalf("exit %d, want 1 (not every target open)\n%s", code, stderr.String())
+			t.Fatalf("exit %d, want 1 (not every target open)\n%s", code, stderr)
 		}
-		if want := "probed 4, open 2, closed 1, timeout 0, unreachable 0, noroute 1, invalid replies 0"; !strings.Contains(stderr.String(), want) {
-			t.Errorf("summary %q, want %q", stderr.String(), want)
+		if want := "probed 4, open 2, closed 1, timeout 0, unreachable 0, noroute 1, invalid replies 0"; !strings.Contains(stderr, want) {
+			t.Errorf("summary %q, want %q", stderr, want)
 		}
 		for _, want := range []string{"198.18.7.1:80,198.18.7.1,80,http,open,", "192.0.2.1:80,192.0.2.1,80,http,noroute,0,0,0,0,0,", "198.18.7.2:81,198.18.7.2,81,,closed,", "198.18.7.3:80,198.18.7.3,80,http,open,"} {
-			if !strings.Contains(stdout.String(), want) {
-				t.Errorf("output lacks %q:\n%s", want, stdout.String())
+			if !strings.Contains(stdout, want) {
+				t.Errorf("output lacks %q:\n%s", want, stdout)
 			}
 		}
 		return
@@ -125,30 +129,27 @@ func TestSweepNamespace(t *testing.T) {
 	args := []string{"--sweep", "--format", "csv", "--timeout", "300ms", "--seed", "11", "--stats-file", statsFile,
 		"-p", "80,81", "198.18.7.0/24", "198.19.0.0/28", "203.0.113.0/28", "192.0.2.1"}
 	if _, ok := testnet.Child(); ok {
-		var stdout, stderr bytes.Buffer
-		e := defaultEnv()
-		e.stdout, e.stderr, e.stderrTerminal = &stdout, &stderr, false
-		code := run(context.Background(), args, e)
+		code, stdout, stderr := runHere(args)
 		if code != 1 {
-			t.Fatalf("exit %d\n%s", code, stderr.String())
+			t.Fatalf("exit %d\n%s", code, stderr)
 		}
-		if want := "swept 578, open 256, closed 256, unreachable 32, noroute 2, no answer 32 (not listed), invalid replies 0"; !strings.Contains(stderr.String(), want) {
-			t.Errorf("summary %q, want %q", stderr.String(), want)
+		if want := "swept 578, open 256, closed 256, unreachable 32, noroute 2, no answer 32 (not listed), invalid replies 0"; !strings.Contains(stderr, want) {
+			t.Errorf("summary %q, want %q", stderr, want)
 		}
-		if strings.Contains(stderr.String(), "loss estimate") {
-			t.Errorf("summary %q gives a loss estimate, which a sweep cannot make", stderr.String())
+		if strings.Contains(stderr, "loss estimate") {
+			t.Errorf("summary %q gives a loss estimate, which a sweep cannot make", stderr)
 		}
-		lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+		lines := strings.Split(strings.TrimSpace(stdout), "\n")
 		if len(lines) != 547 {
 			t.Errorf("%d CSV lines, want a header and 546 rows", len(lines))
 		}
 		for _, want := range []string{"198.18.7.9:80,198.18.7.9,80,http,open,", "198.18.7.9:81,198.18.7.9,81,,closed,", "203.0.113.5:81,203.0.113.5,81,,unreachable,", "192.0.2.1:80,192.0.2.1,80,http,noroute,"} {
-			if !strings.Contains(stdout.String(), want) {
+			if !strings.Contains(stdout, want) {
 				t.Errorf("output lacks %q", want)
 			}
 		}
-		if strings.Contains(stdout.String(), "198.19.0.3:80") || strings.Contains(stdout.String(), "timeout") {
-			t.Errorf("output lists a silent target:\n%s", stdout.String())
+		if strings.Contains(stdout, "198.19.0.3:80") || strings.Contains(stdout, "timeout") {
+			t.Errorf("output lists a silent target:\n%s", stdout)
 		}
 		st, err := os.ReadFile(statsFile)
 		if err != nil {
