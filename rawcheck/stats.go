@@ -23,7 +23,9 @@ type Stats struct {
 	Invalid uint64
 	// Late is the number of replies that carry the nonce of a probe
 	// already finished: duplicates and answers to earlier attempts, at
-	// most as many per probe as it sent SYNs.
+	// most as many per probe as it sent SYNs; and, of a Sweep, the
+	// duplicates of replies it reported and the replies that came after
+	// Config.Timeout or after its end.
 	Late uint64
 	// Open, Closed, Unreachable and Timeouts count the results by state;
 	// Unreachable counts ICMP errors and probes whose next hop's neighbour
@@ -63,6 +65,7 @@ type Stats struct {
 	// attempts among those of answered probes, less the Late replies
 	// (retransmissions that were early, not lost), with a prior of one
 	// lost and one answered attempt. Adaptive attempts follow from it.
+	// Sweeps, which cannot see a lost SYN, do not count towards it.
 	LossEstimate float64
 }
 
