@@ -21,7 +21,7 @@ import (
 )
 
 // sendBatchSize is the number of SYNs per sendmmsg.
-const sendBatchSize = 256
+const sendBatchSize = SweepBatchSize
 
 // synOptions are the TCP options of our SYNs: what Linux sends, less the
 // timestamps. IPv4 SYNs carry a counter as identification: with a zero one
@@ -55,14 +55,17 @@ type engine struct {
 	routeBy   map[routeKey]*route
 	templates map[netip.Addr]*synack.Template
 
-	mu       sync.Mutex // guards table, timing, sessions and sweeping
+	mu       sync.Mutex // guards table, timing, sessions and the Sweeps' state
 	table    *pendingTable
-	sweeping *sweepState   // the running Sweep, or nil
-	sweepMu  chan struct{} // held (sent to) by the running Sweep
-	nonces   *nonceSource
-	timing   *timing
-	sessions []*session // by id
-	freeSess []uint32
+	sweeping *sweepState // the running Sweep, or the last one, or nil
+	// sweepBatches numbers the batches of every Sweep, nil until the
+	// first.
+	sweepBatches *sweepBatches
+	sweepMu      chan struct{} // held (sent to) by the running Sweep
+	nonces       *nonceSource
+	timing       *timing
+	sessions     []*session // by id
+	freeSess     []uint32
 
 	wake      chan struct{} // tells the expiry loop that probes are pending
 	closed    chan struct{}

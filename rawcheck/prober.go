@@ -78,23 +78,28 @@ func (p *Prober) Scan(ctx context.Context, targets iter.Seq[netip.AddrPort], yie
 // per second, and calls yield (from the calling goroutine) with a Result
 // for each target that answers — Open, Closed or Unreachable, Attempts 1 —
 // as zmap and masscan report a scan: a target that does not answer gets no
-// Result. It keeps nothing per target: each SYN's sequence number carries
-// its keyed cookie and its send time (which gives the RTT), so its memory
-// and its cost per SYN do not grow with the number of targets, where
-// Scan's grow with Config.Window. It sends each SYN once, whatever
-// Config.Attempts says, and waits Config.Timeout after the last one for
-// the answers still coming, then returns nil.
+// Result. It keeps nothing per target: the SYNs of one batch carry its
+// number in their sequence numbers, beside their keyed cookies, and the
+// engine remembers when each recent batch was built, which gives the RTT.
+// Its memory and its cost per SYN therefore do not depend on how many
+// targets are in flight, where Scan keeps an entry for each (up to
+// Config.Window). It sends each SYN once, whatever Config.Attempts says,
+// ignores Config.Window but for the size of its memory of replies, and
+// waits Config.Timeout after the last SYN for the answers still coming,
+// then returns nil.
 //
 // A reply is reported once: a duplicate of one already reported (a
-// SYN-ACK the target sent again) is counted in Stats.Late, unless more
-// than a few times Config.Window other replies came in between. A target
-// listed twice is probed, and may be reported, twice. A target the prober
-// has no route to, or whose SYN the kernel refuses (after four tries for a
-// refusal for want of buffers), gets a Result with State NoRoute, as in
-// Scan. Bad targets and the end of ctx stop it as they stop Scan. Sweeps
-// on one Prober run one at a time: a second waits for the first; a Scan
-// or Probe may run beside a Sweep, but should not probe its targets at the
-// same time.
+// SYN-ACK the target sent again) is counted in Stats.Late, as is a reply
+// that comes more than Config.Timeout after its SYN, unless another reply
+// took the duplicate's slot in the memory of replies reported (4 ×
+// Config.Window slots, at least 65,536) in between. A target listed twice
+// is probed, and may be reported, twice. A target the prober has no route
+// to, or whose SYN the kernel refuses (after four tries for a refusal for
+// want of buffers), gets a Result with State NoRoute, as in Scan. Bad
+// targets and the end of ctx stop it as they stop Scan. Sweeps on one
+// Prober run one at a time: a second waits for the first; a Scan or Probe
+// may run beside a Sweep, but should not probe its targets at the same
+// time.
 func (p *Prober) Sweep(ctx context.Context, targets iter.Seq[netip.AddrPort], yield func(Result)) error {
 	switch {
 	case targets == nil:
@@ -104,6 +109,12 @@ func (p *Prober) Sweep(ctx context.Context, targets iter.Seq[netip.AddrPort], yi
 	}
 	return p.e.sweep(ctx, targets, yield)
 }
+
+// SweepBatchSize is the most targets Sweep (and Scan) has taken from its
+// iterator without having handed their SYNs to the kernel: a caller that
+// records how far a Sweep came (to resume it) counts the last
+// SweepBatchSize targets taken as sent only once Sweep has returned nil.
+const SweepBatchSize = 256
 
 // Stats returns the engine's counters.
 func (p *Prober) Stats() Stats { return p.e.stats() }

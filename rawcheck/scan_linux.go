@@ -269,9 +269,12 @@ func (sc *scanner) route(dst netip.Addr) (*route, error) {
 func (sc *scanner) flush(ctx context.Context) error {
 	e := sc.e
 	for len(sc.targets) > 0 {
-		e.mu.Lock()
-		room := e.s.window - sc.s.inflight
-		e.mu.Unlock()
+		room := len(sc.targets) // a Sweep has nothing in flight to bound
+		if !sc.sweep {
+			e.mu.Lock()
+			room = e.s.window - sc.s.inflight
+			e.mu.Unlock()
+		}
 		if room <= 0 {
 			if err := sc.wait(ctx); err != nil {
 				return err

@@ -16,39 +16,39 @@ import (
 // sweepSeqMask keeps the 31 bits of a Sweep batch number.
 const sweepSeqMask = sweepBit - 1
 
-// Sizes of a Sweep's memories: of its batches' send times, and of the
-// replies it reported (slots of 8 bytes).
+// Bounds of the memory of Sweep batches (sweepBatches), and of a Sweep's
+// memory of the replies it reported (slots of 8 bytes).
 const (
-	sweepBatches = 1 << 16
-	minSweepSeen = 1 << 16
-	maxSweepSeen = 1 << 22
+	minSweepBatches = 1 << 10
+	maxSweepBatches = 1 << 20
+	minSweepSeen    = 1 << 16
+	maxSweepSeen    = 1 << 22
 )
 
-// sweepState is a Sweep's, guarded by the engine's mu: the running one,
-// or the last one once it ended, for the replies still coming.
+// sweepUnlimitedRate is the send rate the memory of batches is sized for
+// when the rate is unlimited: twice what this engine's senders reach on
+// two cores (BENCHMARKS.md).
+const sweepUnlimitedRate = 4_000_000
+
+// sweepBatches numbers the batches of SYNs of an engine's Sweeps and
+// remembers when each of the last ones was built, guarded by the
+// engine's mu.
 //
 // A Sweep records nothing per SYN. The SYNs of one batch (sendBatchSize at
-// most) share a nonce: sweepBit and the batch's number, counted from 0 in
-// the Sweep, and the Sweep remembers when each of its last sweepBatches
-// batches was built. A reply's nonce (recovered from its cookie) then
-// names its batch, whose time gives the RTT. A forged reply's nonce is as
-// good as random: it passes only if it names one of the batches built
-// within Config.Timeout before it arrives — at a million SYNs per second
-// and a 1 s timeout, about 4,000 numbers in 2^32, a chance below one in a
-// million per forged packet (a reply to a pending Scan probe must match
-// all 32 bits). One naming an older batch of the Sweep counts as late.
-type sweepState struct {
-	s       *session
-	ended   bool   // the Sweep returned: its replies are late
-	next    uint32 // number of the next batch
-	batches []sweepBatch
-	// seen holds a keyed hash of the 4-tuple and nonce of each reply
-	// reported, one slot per hash value, so a duplicate (a SYN-ACK sent
-	// again, a packet duplicated on the way) is not reported twice unless
-	// so many replies came in between that its slot was taken.
-	seen []uint64
-	mask uint32
-	seed uint64
+// most) share a nonce: sweepBit and the batch's number, counted on from
+// one Sweep to the next, so a reply's nonce (recovered from its cookie)
+// names its batch, whose time gives the RTT, and its Sweep. A forged
+// reply's nonce is as good as random: it passes only if it names one of
+// the batches built within Config.Timeout before it arrives — at a million
+// SYNs per second and a 1 s timeout, about 4,000 numbers in 2^32, a chance
+// below one in a million per forged packet (a reply to a pending Scan
+// probe must match all 32 bits). The memory holds twice the batches that
+// Config.Rate (or sweepUnlimitedRate) sends in Config.Timeout, so no
+// answer within the timeout finds its batch forgotten.
+type sweepBatches struct {
+	next  uint32 // number of the next batch, 31 bits
+	built []sweepBatch
+	mask  uint32
 }
 
 // sweepBatch is when a batch of a Sweep was built.
@@ -57,27 +57,58 @@ type sweepBatch struct {
 	sentAt int64  // engine clock (ns)
 }
 
-// newSweepState returns the state of a Sweep for session s, whose memory
-// of replies suits a window of replies.
-func newSweepState(s *session, window int, seed uint64) *sweepState {
-	n := 1 << bits.Len(uint(min(max(4*window, minSweepSeen), maxSweepSeen)-1))
-	return &sweepState{s: s, batches: make([]sweepBatch, sweepBatches), seen: make([]uint64, n), mask: uint32(n - 1), seed: seed}
+// newSweepBatches returns the memory of batches for sending rate SYNs per
+// second (0: unlimited) with replies awaited for timeout.
+func newSweepBatches(rate int, timeout time.Duration) *sweepBatches {
+	if rate <= 0 {
+		rate = sweepUnlimitedRate
+	}
+	batches := 2 * (int64(rate)*int64(timeout)/int64(time.Second)/sendBatchSize + 1)
+	n := 1 << bits.Len64(uint64(min(max(batches, minSweepBatches), maxSweepBatches)-1))
+	return &sweepBatches{built: make([]sweepBatch, n), mask: uint32(n - 1)}
 }
 
 // batch returns the nonce of a new batch of SYNs built at now.
-func (w *sweepState) batch(now int64) uint32 {
-	seq := w.next
-	w.next = (w.next + 1) & sweepSeqMask
-	w.batches[seq%sweepBatches] = sweepBatch{seq: seq + 1, sentAt: now}
+func (b *sweepBatches) batch(now int64) uint32 {
+	seq := b.next
+	b.next = (b.next + 1) & sweepSeqMask
+	b.built[seq&b.mask] = sweepBatch{seq: seq + 1, sentAt: now}
 	return sweepBit | seq
 }
 
-// sentAt returns when the batch of nonce was built, if it is one of the
-// last sweepBatches.
-func (w *sweepState) sentAt(nonce uint32) (int64, bool) {
+// sentAt returns when the batch of nonce was built, if it is remembered.
+func (b *sweepBatches) sentAt(nonce uint32) (int64, bool) {
 	seq := nonce & sweepSeqMask
-	b := w.batches[seq%sweepBatches]
-	return b.sentAt, b.seq == seq+1
+	x := b.built[seq&b.mask]
+	return x.sentAt, x.seq == seq+1
+}
+
+// sweepState is a Sweep's, guarded by the engine's mu: the running one,
+// or the last one once it ended, for the replies still coming.
+type sweepState struct {
+	s     *session
+	ended bool   // the Sweep returned: its replies are late
+	start uint32 // number of its first batch
+	// seen holds a keyed hash of the 4-tuple and nonce of each reply
+	// reported, one slot per hash value, so a duplicate (a SYN-ACK sent
+	// again, a packet duplicated on the way) is not reported twice unless
+	// another reply took its slot in between.
+	seen []uint64
+	mask uint32
+	seed uint64
+}
+
+// newSweepState returns the state of a Sweep for session s whose first
+// batch is number first, with a memory of replies for a window of them.
+func newSweepState(s *session, first uint32, window int, seed uint64) *sweepState {
+	n := 1 << bits.Len(uint(min(max(4*window, minSweepSeen), maxSweepSeen)-1))
+	return &sweepState{s: s, start: first, seen: make([]uint64, n), mask: uint32(n - 1), seed: seed}
+}
+
+// owns reports whether the batch of nonce is one of this Sweep's, the
+// next batch being number next.
+func (w *sweepState) owns(nonce, next uint32) bool {
+	return (nonce-w.start)&sweepSeqMask < (next-w.start)&sweepSeqMask
 }
 
 // first reports whether the reply to k with nonce is the first one seen,
@@ -108,8 +139,11 @@ func (e *engine) sweep(ctx context.Context, targets iter.Seq[netip.AddrPort], yi
 	}
 	defer func() { <-e.sweepMu }()
 	sc := e.newScanner(yield, true)
-	w := newSweepState(sc.s, e.s.window, rand.Uint64())
 	e.mu.Lock()
+	if e.sweepBatches == nil {
+		e.sweepBatches = newSweepBatches(e.s.rate, time.Duration(e.timing.ceiling))
+	}
+	w := newSweepState(sc.s, e.sweepBatches.next, e.s.window, rand.Uint64())
 	e.sweeping = w
 	e.mu.Unlock()
 	defer func() {
@@ -145,20 +179,21 @@ func (sc *scanner) cooldown(ctx context.Context) error {
 }
 
 // answerSweepLocked handles a reply carrying a Sweep nonce, received at
-// now (see sweepState): the first reply to a batch built within
-// Config.Timeout of the running Sweep is reported; a duplicate, or a reply
-// to an older batch or after the Sweep's end, is late; one naming no batch
-// of the last Sweep is invalid. e.mu must be held.
+// now (see sweepBatches): the first reply to a batch of the running Sweep
+// built within Config.Timeout before it arrived is reported; a duplicate,
+// or a reply to a batch still remembered but older, or of an earlier
+// Sweep, or that came after the Sweep's end, is late; one naming no batch
+// remembered is invalid. e.mu must be held.
 func (e *engine) answerSweepLocked(s *stagedReply, now int64) (late, valid bool) {
 	w := e.sweeping
 	if w == nil {
 		return false, false
 	}
-	sentAt, ok := w.sentAt(s.nonce)
+	sentAt, ok := e.sweepBatches.sentAt(s.nonce)
 	switch {
-	case !ok || sentAt > now:
+	case !ok:
 		return false, false
-	case w.ended || min(s.at, now)-sentAt > e.timing.ceiling || !w.first(&s.key, s.nonce):
+	case w.ended || !w.owns(s.nonce, e.sweepBatches.next) || min(s.at, now)-sentAt > e.timing.ceiling || !w.first(&s.key, s.nonce):
 		return true, true
 	}
 	r := s.result(1, sentAt, now)
@@ -199,7 +234,7 @@ func (e *engine) settleSweep(b, spare *sendBatch, sp *packetSocket) {
 			}
 			if nonce == 0 {
 				e.mu.Lock()
-				nonce = e.sweeping.batch(e.now())
+				nonce = e.sweepBatches.batch(e.now())
 				e.mu.Unlock()
 			}
 			e.fill(spare, rt, target, syn.SrcPort, nonce)
@@ -225,7 +260,7 @@ func (e *engine) settleSweep(b, spare *sendBatch, sp *packetSocket) {
 func (sc *scanner) sendSweep(ctx context.Context, targets []netip.AddrPort, routes []*route) error {
 	e := sc.e
 	e.mu.Lock()
-	nonce := e.sweeping.batch(e.now())
+	nonce := e.sweepBatches.batch(e.now())
 	if e.table.len() > 0 {
 		for i, t := range targets {
 			for range len(e.ports.ports) {

@@ -182,27 +182,43 @@ func TestSweepBadTarget(t *testing.T) {
 }
 
 // TestSweepBatches checks that a Sweep nonce names its batch and gives
-// back when it was built, for the last sweepBatches batches only, also
-// across the wrap of the 31-bit batch number; and that the nonces of the
-// pending table never look like one.
+// back when it was built, for as many batches as the memory holds, also
+// across the wrap of the 31-bit batch number; that the memory is sized
+// from rate and timeout; and that the nonces of the pending table never
+// look like a Sweep's.
 func TestSweepBatches(t *testing.T) {
-	w := newSweepState(nil, 16, 1)
-	w.next = sweepSeqMask - 10 // wraps below
+	for _, c := range []struct {
+		rate    int
+		timeout time.Duration
+		want    int
+	}{
+		{1000, time.Second, minSweepBatches},
+		{0, time.Second, 32768},                // 4M SYNs/s: 15,625 batches a second, twice
+		{1_000_000, 30 * time.Second, 262144},  // 117,188 batches, twice
+		{0, 10 * time.Minute, maxSweepBatches}, // capped
+	} {
+		if n := len(newSweepBatches(c.rate, c.timeout).built); n != c.want {
+			t.Errorf("rate %d, timeout %v: %d batches remembered, want %d", c.rate, c.timeout, n, c.want)
+		}
+	}
+	b := newSweepBatches(1000, time.Second)
+	size := len(b.built)
+	b.next = sweepSeqMask - 10 // wraps below
 	var nonces []uint32
-	for i := range sweepBatches + 20 {
-		n := w.batch(int64(i) * 1000)
+	for i := range size + 20 {
+		n := b.batch(int64(i) * 1000)
 		if n&sweepBit == 0 {
 			t.Fatalf("batch nonce %#x without sweepBit", n)
 		}
 		nonces = append(nonces, n)
 	}
 	for i, n := range nonces {
-		at, ok := w.sentAt(n)
+		at, ok := b.sentAt(n)
 		if recent := i >= 20; ok != recent || ok && at != int64(i)*1000 {
 			t.Errorf("batch %d (nonce %#x): sentAt %d, %v; want %d, %v", i, n, at, ok, int64(i)*1000, recent)
 		}
 	}
-	if _, ok := w.sentAt(w.next | sweepBit); ok {
+	if _, ok := b.sentAt(b.next | sweepBit); ok {
 		t.Errorf("the next batch number is known before it is built")
 	}
 	src, err := newNonceSource(16)
@@ -222,7 +238,7 @@ func TestSweepBatches(t *testing.T) {
 // the same 4-tuple is reported again (the control); a reply after the
 // Timeout, to an unknown batch (a forged one), or after the Sweep's end is
 // late, invalid and late; a table nonce that matches nothing stays
-// invalid.
+// invalid; and a reply to a batch of an earlier Sweep is late in the next.
 func TestSweepMatch(t *testing.T) {
 	nonces, err := newNonceSource(16)
 	if err != nil {
@@ -231,7 +247,9 @@ func TestSweepMatch(t *testing.T) {
 	e := &engine{key: synack.CookieKey{K0: 1, K1: 2}, epoch: time.Now().Add(-time.Hour), table: newPendingTable(16, 3),
 		nonces: nonces, timing: newTiming(time.Second, 1, DefaultAttemptCeiling, 1)}
 	s := e.newSession(false)
-	w := newSweepState(s, 16, 7)
+	e.sweepBatches = newSweepBatches(0, time.Second)
+	b := e.sweepBatches
+	w := newSweepState(s, b.next, 16, 7)
 	e.sweeping = w
 	rv := newReceiver(e)
 	target := netip.MustParseAddrPort("198.18.0.7:80")
@@ -241,14 +259,14 @@ func TestSweepMatch(t *testing.T) {
 		rv.match()
 	}
 	sent := e.now() - 3e9 // match reads the clock: every time below is past
-	old := w.batch(sent)
-	first := w.batch(sent + 1e9)
-	second := w.batch(sent + 2e9)
+	old := b.batch(sent)
+	first := b.batch(sent + 1e9)
+	second := b.batch(sent + 2e9)
 	stage(first, sent+1e9+2e6)
 	stage(first, sent+1e9+3e6) // the target sent its SYN-ACK again
 	stage(second, sent+2e9+1e6)
 	stage(old, sent+2e9+2e6)             // 2 s after its batch: past the 1 s timeout
-	stage(w.next|sweepBit, sent+2e9+3e6) // no such batch
+	stage(b.next|sweepBit, sent+2e9+3e6) // no such batch
 	stage(12345, sent+2e9+4e6)           // no pending probe has it
 	if len(s.results) != 2 {
 		t.Fatalf("%d results, want 2: %+v", len(s.results), s.results)
@@ -276,11 +294,23 @@ func TestSweepMatch(t *testing.T) {
 	if n, invalid := len(s.results), e.count.invalid.Load(); n != 2 || invalid != 2+10000 {
 		t.Errorf("after 10,000 forged replies: %d results, %d invalid; want 2 and %d", n, invalid, 2+10000)
 	}
-	third := w.batch(sent + 2e9 + 5e6)
+	third := b.batch(sent + 2e9 + 5e6)
 	w.ended = true
 	stage(third, sent+2e9+6e6)
 	if len(s.results) != 2 || e.count.sweepLate.Load() != 3 {
 		t.Errorf("after the end: %d results, %d late; want 2 and 3", len(s.results), e.count.sweepLate.Load())
+	}
+	// The next Sweep: a reply to a batch of the last one, within its
+	// timeout and never seen, is late, not one of its results; a reply to
+	// its own batch is (the control).
+	fourth := b.batch(sent + 2e9 + 7e6)
+	s2 := e.newSession(false)
+	e.sweeping = newSweepState(s2, b.next, 16, 8)
+	fifth := b.batch(sent + 2e9 + 8e6)
+	stage(fourth, sent+2e9+9e6)
+	stage(fifth, sent+2e9+10e6)
+	if len(s2.results) != 1 || s2.results[0].RTT != 2*time.Millisecond || e.count.sweepLate.Load() != 4 {
+		t.Errorf("next Sweep: results %+v, %d late; want one with RTT 2ms, and 4 late", s2.results, e.count.sweepLate.Load())
 	}
 }
 
@@ -290,7 +320,8 @@ func TestSweepMatch(t *testing.T) {
 // is sent again.
 func TestSettleSweep(t *testing.T) {
 	e, s, tmpl := settleEngine(t)
-	e.sweeping = newSweepState(s, 16, 1)
+	e.sweepBatches = newSweepBatches(0, time.Second)
+	e.sweeping = newSweepState(s, e.sweepBatches.next, 16, 1)
 	const sport = 61000
 	refusals := []unix.Errno{unix.EACCES, 0, unix.ENETUNREACH}
 	b, spare := newSendBatch(len(refusals)), newSendBatch(len(refusals))
@@ -298,7 +329,7 @@ func TestSettleSweep(t *testing.T) {
 	for i, errno := range refusals {
 		target := netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 18, 0, byte(i + 1)}), 80)
 		targets = append(targets, target)
-		seq := e.key.Sequence(netip.MustParseAddr("198.19.254.1"), target.Addr(), sport, target.Port(), e.sweeping.batch(0))
+		seq := e.key.Sequence(netip.MustParseAddr("198.19.254.1"), target.Addr(), sport, target.Port(), e.sweepBatches.batch(0))
 		b.add(tmpl.FillPacket(b.next(), target.Addr(), sport, target.Port(), seq), target.Addr())
 		if errno != 0 {
 			b.failed = append(b.failed, i)

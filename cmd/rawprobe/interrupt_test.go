@@ -325,80 +325,115 @@ func TestBadInterfaceIsBadInput(t *testing.T) {
 	}
 }
 
-// fakeSweeper is a Sweeper over fakeResult: it records every target it
-// sends in sent, yields the results that are answers (not Timeout), and
-// calls afterSent with the count sent so far.
+// fakeSweeper is a Sweeper over fakeResult: it sends the targets it takes
+// in batches, recording them in sent and yielding the results that are
+// answers (not Timeout), and calls afterSent with the count taken so far.
+// With stuckFlush, its last batch is never sent: it waits for the end of
+// ctx, as a rate limiter's wait cut off by the command's grace would.
 type fakeSweeper struct {
 	fakeEngine
-	sent      *[]netip.AddrPort
-	afterSent func(n int)
+	sent       *[]netip.AddrPort
+	afterSent  func(n int)
+	stuckFlush bool
 }
 
 func (f *fakeSweeper) Sweep(ctx context.Context, ts iter.Seq[netip.AddrPort], yield func(rawcheck.Result)) error {
 	n := 0
+	var batch []netip.AddrPort // taken, sent by rawcheck.SweepBatchSize as rawcheck does
+	send := func() {
+		for _, t := range batch {
+			*f.sent = append(*f.sent, t)
+			if r, err := fakeResult(t); err == nil && r.State != rawcheck.Timeout {
+				yield(r)
+			}
+		}
+		batch = batch[:0]
+	}
 	for t := range ts {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		*f.sent = append(*f.sent, t)
-		n++
-		if r, err := fakeResult(t); err == nil && r.State != rawcheck.Timeout {
-			yield(r)
+		batch = append(batch, t)
+		if len(batch) == rawcheck.SweepBatchSize {
+			send()
 		}
+		n++
 		f.afterSent(n)
 	}
+	if f.stuckFlush { // the last batch waits (for tokens, say) until cut off
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	send()
 	return nil
 }
 
 // TestSweepInterruptResume interrupts a sweep of 4,096 targets after 700
-// were sent, resumes it, and checks that every target was sent exactly
-// once over the two runs, and that the -o file holds exactly the targets
-// that answered, each once, and no silent one.
+// were taken, resumes it, and checks that every target was sent over the
+// two runs, and that the -o file holds exactly the targets that answered,
+// each once, and no silent one. With the first run's last batch never sent
+// (cut off by the grace), those targets are sent by the resumed run: a
+// target is counted done only once its SYN has left, so at most
+// rawcheck.SweepBatchSize targets are sent twice; and not one when the
+// interrupted run drained in time.
 func TestSweepInterruptResume(t *testing.T) {
-	dir := t.TempDir()
-	out := filepath.Join(dir, "results.jsonl")
-	state := out + ".resume"
-	var sent []netip.AddrPort
-	sweeper := func(after int) runOpt {
-		return func(e *env, c *cli) {
-			signals := make(chan os.Signal, 1)
-			e.signals = signals
-			f := &fakeSweeper{sent: &sent, afterSent: func(n int) {
-				if n == after {
-					signals <- os.Interrupt
-					time.Sleep(50 * time.Millisecond) // as a real signal would be seen
+	for _, stuck := range []bool{false, true} {
+		t.Run(fmt.Sprint("stuck=", stuck), func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "results.jsonl")
+			state := out + ".resume"
+			var sent []netip.AddrPort
+			sweeper := func(after int, stuck bool) runOpt {
+				return func(e *env, c *cli) {
+					signals := make(chan os.Signal, 1)
+					e.signals = signals
+					f := &fakeSweeper{sent: &sent, stuckFlush: stuck, afterSent: func(n int) {
+						if n == after {
+							signals <- os.Interrupt
+							time.Sleep(50 * time.Millisecond) // as a real signal would be seen
+						}
+					}}
+					e.openEngine = func(name string, _ engine.Config) (engine.Engine, string, error) {
+						c.opened = append(c.opened, name)
+						return f, "", nil
+					}
 				}
-			}}
-			e.openEngine = func(name string, _ engine.Config) (engine.Engine, string, error) {
-				c.opened = append(c.opened, name)
-				return f, "", nil
 			}
-		}
-	}
-	c := runCLI(t, []string{"--sweep", "--format", "jsonl", "-o", out, "--timeout", "50ms", "-p", "1-16", "198.18.0.0/24"}, sweeper(700))
-	if c.code != exitSIGINT || !strings.Contains(c.stderr, "rawprobe --resume "+state) {
-		t.Fatalf("first run: exit %d\n%s", c.code, c.stderr)
-	}
-	if n := len(sent); n < 700 || n > 710 {
-		t.Errorf("first run sent %d targets, want 700 and the few taken before the signal was seen", n)
-	}
-	c = runCLI(t, []string{"--resume", state}, sweeper(-1))
-	if c.code != exitNotAllOpen || !strings.Contains(c.stderr, "swept ") {
-		t.Fatalf("resumed run: exit %d\n%s", c.code, c.stderr)
-	}
-	each := map[string]int{}
-	for _, tg := range sent {
-		each[tg.String()]++
-	}
-	checkEachOnce(t, each, 256*16)
-	want := map[string]int{}
-	for _, tg := range sent {
-		if r, err := fakeResult(tg); err == nil && r.State != rawcheck.Timeout {
-			want[tg.String()] = 1
-		}
-	}
-	got := readJSONLTargets(t, out)
-	if !maps.Equal(got, want) {
-		t.Errorf("-o holds %d targets, want the %d that answered, each once", len(got), len(want))
+			c := runCLI(t, []string{"--sweep", "--format", "jsonl", "-o", out, "--timeout", "50ms", "-p", "1-16", "198.18.0.0/24"}, sweeper(700, stuck))
+			if c.code != exitSIGINT || !strings.Contains(c.stderr, "rawprobe --resume "+state) {
+				t.Fatalf("first run: exit %d\n%s", c.code, c.stderr)
+			}
+			first := len(sent)
+			c = runCLI(t, []string{"--resume", state}, sweeper(-1, false))
+			if c.code != exitNotAllOpen || !strings.Contains(c.stderr, "swept ") {
+				t.Fatalf("resumed run: exit %d\n%s", c.code, c.stderr)
+			}
+			each := map[string]int{}
+			twice := 0
+			for _, tg := range sent {
+				if each[tg.String()]++; each[tg.String()] == 2 {
+					twice++
+				}
+			}
+			if len(each) != 256*16 || (!stuck && twice != 0) || twice > rawcheck.SweepBatchSize {
+				t.Errorf("first run sent %d; together %d distinct targets of %d, %d sent twice (want 0 without a stuck batch, at most %d with)",
+					first, len(each), 256*16, twice, rawcheck.SweepBatchSize)
+			}
+			want := map[string]int{}
+			for tg := range each {
+				if r, err := fakeResult(netip.MustParseAddrPort(tg)); err == nil && r.State != rawcheck.Timeout {
+					want[tg] = 1
+				}
+			}
+			got := readJSONLTargets(t, out)
+			if stuck {
+				for tg := range got {
+					got[tg] = 1 // a target sent twice may have answered twice
+				}
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("-o holds %d targets, want the %d that answered", len(got), len(want))
+			}
+		})
 	}
 }

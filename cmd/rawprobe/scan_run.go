@@ -266,11 +266,14 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 	// The engines report results by target, so each target's position is
 	// kept from when it is handed over until its result comes back (a
 	// list: a set may name one endpoint twice). A sweep's target is done
-	// once the engine has taken it: its answer may never come.
+	// once its SYN has been sent, as its answer may never come: the last
+	// rawcheck.SweepBatchSize targets taken wait in unsent until the sweep
+	// ends, done if it was not cut off.
 	var mu sync.Mutex
 	progress := targets.NewProgress(from)
 	inflight := map[netip.AddrPort][]uint64{}
 	var swept uint64
+	var unsent [rawcheck.SweepBatchSize]uint64
 	walk := func(yield func(netip.AddrPort) bool) {
 		for j, t := range p.set.Walk(p.seed, p.shard, from) {
 			if p.sweep {
@@ -278,7 +281,11 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 					return
 				}
 				mu.Lock()
-				progress.Done(j)
+				slot := &unsent[swept%rawcheck.SweepBatchSize]
+				if swept >= rawcheck.SweepBatchSize {
+					progress.Done(*slot)
+				}
+				*slot = j
 				swept++
 				mu.Unlock()
 				bar.Sent()
@@ -317,7 +324,15 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 		mu.Unlock()
 	}
 	if sw, ok := s.eng.(engine.Sweeper); p.sweep && ok { // openEngine checked ok
-		o.scanErr = engine.SweepUntil(ctx, sw, walk, intr.stop, p.cfg.AttemptTimeout(), yield)
+		var cut bool
+		cut, o.scanErr = engine.SweepUntil(ctx, sw, walk, intr.stop, p.cfg.AttemptTimeout(), yield)
+		if !cut && o.scanErr == nil {
+			mu.Lock()
+			for i := swept - min(swept, rawcheck.SweepBatchSize); i < swept; i++ {
+				progress.Done(unsent[i%rawcheck.SweepBatchSize])
+			}
+			mu.Unlock()
+		}
 	} else {
 		o.scanErr = engine.ScanUntil(ctx, s.eng, walk, intr.stop, p.cfg.AttemptTimeout(), yield)
 	}

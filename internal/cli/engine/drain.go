@@ -26,7 +26,8 @@ func (c Config) AttemptTimeout() time.Duration { return c.timeout() }
 // dropped), so the stop is made here by ending the target sequence, after
 // which each engine's Scan waits for the probes in flight by itself.
 func ScanUntil(ctx context.Context, e Engine, targets iter.Seq[netip.AddrPort], stop <-chan struct{}, grace time.Duration, yield func(rawcheck.Result)) error {
-	return scanUntil(ctx, e.Scan, targets, stop, grace, yield)
+	_, err := scanUntil(ctx, e.Scan, targets, stop, grace, yield)
+	return err
 }
 
 // Sweeper is an engine that can sweep (rawcheck.Prober.Sweep): the raw
@@ -35,17 +36,20 @@ type Sweeper interface {
 	Sweep(ctx context.Context, targets iter.Seq[netip.AddrPort], yield func(rawcheck.Result)) error
 }
 
-// SweepUntil is ScanUntil for s.Sweep: after a stop, the SYNs already
-// taken are sent, and answers reach yield for at most grace.
-func SweepUntil(ctx context.Context, s Sweeper, targets iter.Seq[netip.AddrPort], stop <-chan struct{}, grace time.Duration, yield func(rawcheck.Result)) error {
+// SweepUntil is ScanUntil for s.Sweep: after a stop, the SYNs of the
+// targets already taken are sent, and answers reach yield, for at most
+// grace. cut reports that grace ran out, so that the SYNs of the last
+// rawcheck.SweepBatchSize targets taken may not have been sent.
+func SweepUntil(ctx context.Context, s Sweeper, targets iter.Seq[netip.AddrPort], stop <-chan struct{}, grace time.Duration, yield func(rawcheck.Result)) (cut bool, err error) {
 	return scanUntil(ctx, s.Sweep, targets, stop, grace, yield)
 }
 
-// scanUntil is ScanUntil of the scan function scan.
+// scanUntil is ScanUntil of the scan function scan; cut reports that the
+// grace after a stop ran out (see SweepUntil).
 func scanUntil(ctx context.Context, scan func(context.Context, iter.Seq[netip.AddrPort], func(rawcheck.Result)) error,
-	targets iter.Seq[netip.AddrPort], stop <-chan struct{}, grace time.Duration, yield func(rawcheck.Result)) error {
-	sctx, cut := context.WithCancel(ctx)
-	defer cut()
+	targets iter.Seq[netip.AddrPort], stop <-chan struct{}, grace time.Duration, yield func(rawcheck.Result)) (cut bool, err error) {
+	sctx, cutOff := context.WithCancel(ctx)
+	defer cutOff()
 	ended := make(chan struct{})
 	defer close(ended)
 	go func() {
@@ -58,7 +62,7 @@ func scanUntil(ctx context.Context, scan func(context.Context, iter.Seq[netip.Ad
 		defer t.Stop()
 		select {
 		case <-t.C:
-			cut()
+			cutOff()
 		case <-ended:
 		}
 	}()
@@ -74,9 +78,9 @@ func scanUntil(ctx context.Context, scan func(context.Context, iter.Seq[netip.Ad
 			}
 		}
 	}
-	err := scan(sctx, untilStop, yield)
+	err = scan(sctx, untilStop, yield)
 	if err != nil && sctx.Err() != nil && ctx.Err() == nil {
-		return nil // cut off after the grace of a stop
+		return true, nil // cut off after the grace of a stop
 	}
-	return err
+	return false, err
 }
