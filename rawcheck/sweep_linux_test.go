@@ -387,3 +387,65 @@ func TestAllocsSweep(t *testing.T) {
 		t.Errorf("a Sweep of 32,768 targets allocated %d times, one of 2,048 %d: it allocates per target", large, small)
 	}
 }
+
+// TestSettleSweepResend: in the test network, SYNs of a Sweep batch that
+// the kernel refused for want of buffers (marked so by hand) are built
+// again with a new batch nonce and sent after the backoff, and their
+// targets' answers are reported with an RTT from the new batch; a SYN
+// refused otherwise gives NoRoute and is not sent again.
+func TestSettleSweepResend(t *testing.T) {
+	n := testnet.New(t)
+	n.Listen(t, "tcp", ":80")
+	p := newInProber(t, n, Config{SourcePorts: [2]uint16{61000, 61063}, Timeout: time.Second})
+	e := p.e
+	s := e.newSession(false)
+	e.mu.Lock()
+	e.sweepBatches = newSweepBatches(0, time.Second)
+	e.sweeping = newSweepState(s, e.sweepBatches.next, 16, 1)
+	old := e.sweepBatches.batch(e.now() - 500e6) // built half a second ago
+	e.mu.Unlock()
+	b, spare := newSendBatch(4), newSendBatch(4)
+	var targets []netip.AddrPort
+	for i := range 4 {
+		target := netip.AddrPortFrom(netlab.Nth(n.Answering4, 20+i), 80)
+		targets = append(targets, target)
+		rt, err := e.route(target.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.fill(b, rt, target, uint16(61000+i), old)
+		b.failed = append(b.failed, i)
+		b.errs = append(b.errs, map[bool]unix.Errno{true: unix.EPERM, false: unix.ENOBUFS}[i == 3])
+	}
+	sent := p.Stats().Sent
+	e.settleSweep(b, spare, e.scanPkts[0])
+	if d := p.Stats().Sent - sent; d != 3 {
+		t.Errorf("%d SYNs sent again, want 3 (the ENOBUFS ones)", d)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		e.mu.Lock()
+		got := slices.Clone(s.results)
+		e.mu.Unlock()
+		if len(got) == 4 || time.Now().After(deadline) {
+			byTarget := map[netip.AddrPort]Result{}
+			for _, r := range got {
+				byTarget[r.Target] = r
+			}
+			for i, tg := range targets {
+				r, ok := byTarget[tg]
+				switch {
+				case i == 3 && (!ok || r.State != NoRoute):
+					t.Errorf("%v (EPERM): %+v, want NoRoute", tg, r)
+				case i < 3 && (!ok || r.State != Open || r.RTT <= 0 || r.RTT > 100*time.Millisecond):
+					t.Errorf("%v (ENOBUFS, sent again): %+v, want Open with the RTT of the new SYN, not 500ms", tg, r)
+				}
+			}
+			if len(got) != 4 {
+				t.Errorf("%d results, want 4: %+v", len(got), got)
+			}
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
