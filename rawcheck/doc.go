@@ -91,7 +91,7 @@
 // Sweeping: Prober.Sweep keeps nothing per target, as zmap and masscan
 // do. The SYNs of one batch carry one nonce, the batch's number (counted
 // on across Sweeps), and the engine remembers when each of the batches
-// sent within about two Config.Timeouts was built, so a reply's nonce
+// sent within about two Config.Timeouts (at most 1 M batches) was built, so a reply's nonce
 // gives its RTT and its Sweep; a reply is reported only if its batch is
 // the running Sweep's and was built within Config.Timeout, and a
 // keyed-hash memory of the replies reported drops duplicates. There is no pending entry, no expiry and no Timeout

@@ -110,10 +110,12 @@ func (p *Prober) Sweep(ctx context.Context, targets iter.Seq[netip.AddrPort], yi
 	return p.e.sweep(ctx, targets, yield)
 }
 
-// SweepBatchSize is the most targets Sweep (and Scan) has taken from its
-// iterator without having handed their SYNs to the kernel: a caller that
-// records how far a Sweep came (to resume it) counts the last
-// SweepBatchSize targets taken as sent only once Sweep has returned nil.
+// SweepBatchSize is the most targets a Sweep has taken from its iterator,
+// those without a route included, and not yet passed to its senders: the
+// SYNs of those are never sent if the Sweep's ctx ends. (The senders send
+// every batch passed to them before Sweep returns.) A caller that records
+// how far a Sweep came, to resume it, counts the last SweepBatchSize
+// targets taken as sent only once Sweep has returned nil.
 const SweepBatchSize = 256
 
 // Stats returns the engine's counters.

@@ -87,10 +87,13 @@ func (e *engine) noRoute(target netip.AddrPort) Result {
 // inside the sending system call, so that is where the time goes, and
 // sending from several threads spreads it over the CPUs.
 type scanner struct {
-	e       *engine
-	s       *session
-	yield   func(Result)
-	sweep   bool // a Sweep: no pending probes (see sweepState)
+	e     *engine
+	s     *session
+	yield func(Result)
+	sweep bool // a Sweep: no pending probes (see sweepBatches)
+	// taken counts a Sweep's targets taken since its last flush, those
+	// without a route included (see SweepBatchSize).
+	taken   int
 	targets []netip.AddrPort
 	routes  []*route
 	sports  []uint16
@@ -234,7 +237,7 @@ func (sc *scanner) add(ctx context.Context, target netip.AddrPort) error {
 			return err
 		}
 		sc.yield(sc.e.noRoute(t))
-		return nil
+		return sc.tookForSweep(ctx)
 	}
 	if err != nil {
 		return err
@@ -242,6 +245,19 @@ func (sc *scanner) add(ctx context.Context, target netip.AddrPort) error {
 	sc.targets = append(sc.targets, t)
 	sc.routes = append(sc.routes, rt)
 	if len(sc.targets) == cap(sc.targets) {
+		return sc.flush(ctx)
+	}
+	return sc.tookForSweep(ctx)
+}
+
+// tookForSweep counts a target a Sweep has taken and flushes once
+// SweepBatchSize were taken since the last flush, so that at most that
+// many are taken and not yet sent even when some have no route.
+func (sc *scanner) tookForSweep(ctx context.Context) error {
+	if !sc.sweep {
+		return nil
+	}
+	if sc.taken++; sc.taken >= SweepBatchSize {
 		return sc.flush(ctx)
 	}
 	return nil
@@ -265,9 +281,11 @@ func (sc *scanner) route(dst netip.Addr) (*route, error) {
 }
 
 // flush sends the queued targets as room in the window allows (a part of
-// the batch as soon as there is room for it) and tokens come.
+// the batch as soon as there is room for it; a Sweep's at once) and tokens
+// come.
 func (sc *scanner) flush(ctx context.Context) error {
 	e := sc.e
+	sc.taken = 0
 	for len(sc.targets) > 0 {
 		room := len(sc.targets) // a Sweep has nothing in flight to bound
 		if !sc.sweep {

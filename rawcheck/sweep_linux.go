@@ -6,6 +6,7 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -44,7 +45,10 @@ const sweepUnlimitedRate = 4_000_000
 // below one in a million per forged packet (a reply to a pending Scan
 // probe must match all 32 bits). The memory holds twice the batches that
 // Config.Rate (or sweepUnlimitedRate) sends in Config.Timeout, so no
-// answer within the timeout finds its batch forgotten.
+// answer within the timeout finds its batch forgotten — up to
+// maxSweepBatches (268 M SYNs, over a minute at the unlimited rate):
+// beyond that, an answer slower than the memory's span counts as
+// invalid.
 type sweepBatches struct {
 	next  uint32 // number of the next batch, 31 bits
 	built []sweepBatch
@@ -63,8 +67,8 @@ func newSweepBatches(rate int, timeout time.Duration) *sweepBatches {
 	if rate <= 0 {
 		rate = sweepUnlimitedRate
 	}
-	batches := 2 * (int64(rate)*int64(timeout)/int64(time.Second)/sendBatchSize + 1)
-	n := 1 << bits.Len64(uint64(min(max(batches, minSweepBatches), maxSweepBatches)-1))
+	batches := 2 * (float64(rate)*timeout.Seconds()/sendBatchSize + 1) // in float: no overflow
+	n := 1 << bits.Len64(uint64(min(max(batches, minSweepBatches), maxSweepBatches))-1)
 	return &sweepBatches{built: make([]sweepBatch, n), mask: uint32(n - 1)}
 }
 
@@ -213,6 +217,13 @@ func (e *engine) answerSweepLocked(s *stagedReply, now int64) (late, valid bool)
 func (e *engine) settleSweep(b, spare *sendBatch, sp *packetSocket) {
 	for round := 1; len(b.failed) > 0; round++ {
 		spare.reset()
+		// The backoff first: the batch's time, taken when it is built,
+		// is its SYNs' send time for the RTT.
+		if round < maxBufferRefusals && slices.Contains(b.errs, unix.ENOBUFS) {
+			if e.backoff.wait(context.Background(), e.closed, e.now()) != nil {
+				return
+			}
+		}
 		var nonce uint32
 		for j, i := range b.failed {
 			syn, ok := synack.ParseSYN(b.packet(i))
@@ -243,9 +254,6 @@ func (e *engine) settleSweep(b, spare *sendBatch, sp *packetSocket) {
 		if spare.len() == 0 {
 			return
 		}
-		if e.backoff.wait(context.Background(), e.closed, e.now()) != nil {
-			return
-		}
 		if e.sendBatchOn(spare, sp) != nil {
 			return
 		}
@@ -254,9 +262,9 @@ func (e *engine) settleSweep(b, spare *sendBatch, sp *packetSocket) {
 }
 
 // sendSweep is scanner.send for a Sweep: nothing is recorded per SYN, and
-// the SYNs carry their batch's nonce (see sweepState). A 4-tuple the pending table holds (a
-// Scan or Probe running at the same time) is given another source port,
-// as there.
+// the SYNs carry their batch's nonce (see sweepBatches). A 4-tuple the
+// pending table holds (a Scan or Probe running at the same time) is given
+// another source port, as there.
 func (sc *scanner) sendSweep(ctx context.Context, targets []netip.AddrPort, routes []*route) error {
 	e := sc.e
 	e.mu.Lock()

@@ -328,6 +328,7 @@ func TestBadInterfaceIsBadInput(t *testing.T) {
 // fakeSweeper is a Sweeper over fakeResult: it sends the targets it takes
 // in batches, recording them in sent and yielding the results that are
 // answers (not Timeout), and calls afterSent with the count taken so far.
+// It waits cooldown after its last batch, as rawcheck waits one timeout.
 // With stuckFlush, its last batch is never sent: it waits for the end of
 // ctx, as a rate limiter's wait cut off by the command's grace would.
 type fakeSweeper struct {
@@ -335,6 +336,7 @@ type fakeSweeper struct {
 	sent       *[]netip.AddrPort
 	afterSent  func(n int)
 	stuckFlush bool
+	cooldown   time.Duration
 }
 
 func (f *fakeSweeper) Sweep(ctx context.Context, ts iter.Seq[netip.AddrPort], yield func(rawcheck.Result)) error {
@@ -365,7 +367,13 @@ func (f *fakeSweeper) Sweep(ctx context.Context, ts iter.Seq[netip.AddrPort], yi
 		return ctx.Err()
 	}
 	send()
-	return nil
+	// rawcheck's cooldown: one timeout for the last answers.
+	select {
+	case <-time.After(f.cooldown):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // TestSweepInterruptResume interrupts a sweep of 4,096 targets after 700
@@ -375,7 +383,8 @@ func (f *fakeSweeper) Sweep(ctx context.Context, ts iter.Seq[netip.AddrPort], yi
 // (cut off by the grace), those targets are sent by the resumed run: a
 // target is counted done only once its SYN has left, so at most
 // rawcheck.SweepBatchSize targets are sent twice; and not one when the
-// interrupted run drained in time.
+// interrupted run drained in time, its wait of one timeout (--timeout
+// 50ms) for the last answers included.
 func TestSweepInterruptResume(t *testing.T) {
 	for _, stuck := range []bool{false, true} {
 		t.Run(fmt.Sprint("stuck=", stuck), func(t *testing.T) {
@@ -387,7 +396,7 @@ func TestSweepInterruptResume(t *testing.T) {
 				return func(e *env, c *cli) {
 					signals := make(chan os.Signal, 1)
 					e.signals = signals
-					f := &fakeSweeper{sent: &sent, stuckFlush: stuck, afterSent: func(n int) {
+					f := &fakeSweeper{sent: &sent, stuckFlush: stuck, cooldown: 50 * time.Millisecond, afterSent: func(n int) {
 						if n == after {
 							signals <- os.Interrupt
 							time.Sleep(50 * time.Millisecond) // as a real signal would be seen

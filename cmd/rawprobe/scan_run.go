@@ -325,7 +325,7 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 	}
 	if sw, ok := s.eng.(engine.Sweeper); p.sweep && ok { // openEngine checked ok
 		var cut bool
-		cut, o.scanErr = engine.SweepUntil(ctx, sw, walk, intr.stop, p.cfg.AttemptTimeout(), yield)
+		cut, o.scanErr = engine.SweepUntil(ctx, sw, walk, intr.stop, sweepGrace(p.cfg), yield)
 		if !cut && o.scanErr == nil {
 			mu.Lock()
 			for i := swept - min(swept, rawcheck.SweepBatchSize); i < swept; i++ {
@@ -352,6 +352,19 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 	bar.Finish()
 	s.finish(ctx, o, p, e, intr)
 	return o
+}
+
+// sweepGrace is how long a sweep may go on after a stop: the SYNs of the
+// targets it has taken (at most rawcheck.SweepBatchSize, at the rate)
+// and its wait of one timeout for their answers, and a quarter second
+// more, so that a stop with nothing else going wrong never cuts off a
+// SYN still to send.
+func sweepGrace(cfg engine.Config) time.Duration {
+	grace := cfg.AttemptTimeout() + 250*time.Millisecond
+	if cfg.Rate > 0 {
+		grace += time.Duration(rawcheck.SweepBatchSize) * time.Second / time.Duration(cfg.Rate)
+	}
+	return grace
 }
 
 // stopEngine records the end of the scan and the engine's counters in o,
