@@ -449,3 +449,45 @@ func TestSettleSweepResend(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestSweepBatchBound drives a Sweep's scanner without senders over
+// targets of which nine in ten have no route: every target still waiting
+// to be passed to the senders was taken among the last SweepBatchSize,
+// the bound a caller resuming a Sweep relies on (SweepBatchSize). The
+// control: a target without a route counted nowhere would leave a routed
+// one waiting for thousands of takes.
+func TestSweepBatchBound(t *testing.T) {
+	n := testnet.New(t)
+	p := newInProber(t, n, Config{Timeout: time.Second})
+	e := p.e
+	sc := e.newScanner(func(Result) {}, true)
+	defer e.endSession(sc.s)
+	e.mu.Lock()
+	e.sweepBatches = newSweepBatches(0, time.Second)
+	e.sweeping = newSweepState(sc.s, e.sweepBatches.next, 16, 1)
+	e.mu.Unlock()
+	sc.queue, sc.free = make(chan *sendBatch, 64), make(chan *sendBatch, 64)
+	for range 64 {
+		sc.free <- newSendBatch(SweepBatchSize)
+	}
+	var takenAt []int // of the targets in sc.targets, when each was taken
+	for i := range 4000 {
+		target := netip.AddrPortFrom(netip.MustParseAddr("192.0.2.1"), uint16(1+i)) // no route
+		if i%10 == 0 {
+			target = netip.AddrPortFrom(netlab.Nth(n.Silent4, 1+i%200), uint16(1+i))
+		}
+		if err := sc.add(context.Background(), target); err != nil {
+			t.Fatal(err)
+		}
+		if i%10 == 0 {
+			takenAt = append(takenAt, i)
+		}
+		takenAt = takenAt[len(takenAt)-len(sc.targets):]
+		if len(takenAt) > 0 && i-takenAt[0] >= SweepBatchSize {
+			t.Fatalf("after %d targets taken, one taken at %d still waits: more than %d ago", i+1, takenAt[0], SweepBatchSize)
+		}
+	}
+	if len(sc.queue) == 0 {
+		t.Fatalf("no batch was passed to the senders")
+	}
+}
