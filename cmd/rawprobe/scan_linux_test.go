@@ -50,6 +50,20 @@ func TestScanNamespace(t *testing.T) {
 		}
 		return
 	}
+	rep := runCapturedInProber(t)
+	if rep.SYNACKFlows != 256 {
+		t.Errorf("capture: %d SYN-ACK flows, want 256\n%v", rep.SYNACKFlows, rep)
+	}
+	t.Log(fmt.Sprint(rep.Gap))
+}
+
+// runCapturedInProber runs the calling test in the prober namespace of a
+// new test network whose target listens on port 80, capturing the
+// prober's link, and returns the capture's report after checking what
+// every run of the command must show: no violation (each SYN-ACK answered
+// by one RST, no ACK), and no connection accepted by the target.
+func runCapturedInProber(t *testing.T) *pcapcheck.Report {
+	t.Helper()
 	n := testnet.New(t)
 	l := n.Listen(t, "tcp", ":80")
 	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
@@ -58,8 +72,8 @@ func TestScanNamespace(t *testing.T) {
 	if err := rep.Err(); err != nil {
 		t.Error(err)
 	}
-	if rep.SYNACKFlows != 256 || rep.ACKOnlySegments != 0 {
-		t.Errorf("capture: %d SYN-ACK flows, %d ACK-only segments; want 256 and 0\n%v", rep.SYNACKFlows, rep.ACKOnlySegments, rep)
+	if rep.ACKOnlySegments != 0 {
+		t.Errorf("capture: %d ACK-only segments, want 0", rep.ACKOnlySegments)
 	}
 	for _, f := range rep.Flows {
 		if f.Reply == pcapcheck.SYNACK && f.ProberRSTs != 1 {
@@ -69,7 +83,7 @@ func TestScanNamespace(t *testing.T) {
 	if a := l.Accepted(); a != 0 {
 		t.Errorf("the target application accepted %d connections", a)
 	}
-	t.Log(fmt.Sprint(rep.Gap))
+	return rep
 }
 
 // TestScanNamespaceNoRoute: with the raw engine in the prober namespace,
@@ -96,14 +110,7 @@ func TestScanNamespaceNoRoute(t *testing.T) {
 		}
 		return
 	}
-	n := testnet.New(t)
-	n.Listen(t, "tcp", ":80")
-	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
-	n.RunInProber(t)
-	rep := c.Analyze()
-	if err := rep.Err(); err != nil {
-		t.Error(err)
-	}
+	rep := runCapturedInProber(t)
 	targets := map[string]bool{}
 	for _, f := range rep.Flows {
 		targets[f.Target.String()] = true
@@ -162,26 +169,13 @@ func TestSweepNamespace(t *testing.T) {
 		}
 		return
 	}
-	n := testnet.New(t)
-	l := n.Listen(t, "tcp", ":80")
-	c := pcapcheck.Start(t, n.ProberLink, n.InProber)
-	n.RunInProber(t)
-	rep := c.Analyze()
-	if err := rep.Err(); err != nil {
-		t.Error(err)
-	}
-	if len(rep.Flows) != 576 || rep.SYNACKFlows != 256 || rep.ACKOnlySegments != 0 {
-		t.Errorf("capture: %d flows, %d SYN-ACK flows, %d ACK-only segments; want 576, 256 and 0\n%v", len(rep.Flows), rep.SYNACKFlows, rep.ACKOnlySegments, rep)
+	rep := runCapturedInProber(t)
+	if len(rep.Flows) != 576 || rep.SYNACKFlows != 256 {
+		t.Errorf("capture: %d flows, %d SYN-ACK flows; want 576 and 256\n%v", len(rep.Flows), rep.SYNACKFlows, rep)
 	}
 	for _, f := range rep.Flows {
 		if f.SYNs != 1 {
 			t.Errorf("%v: %d SYNs, want 1", f.Target, f.SYNs)
 		}
-		if f.Reply == pcapcheck.SYNACK && f.ProberRSTs != 1 {
-			t.Errorf("%v: %d RSTs after the SYN-ACK, want 1", f.Target, f.ProberRSTs)
-		}
-	}
-	if a := l.Accepted(); a != 0 {
-		t.Errorf("the target application accepted %d connections", a)
 	}
 }
