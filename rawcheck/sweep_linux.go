@@ -267,6 +267,14 @@ func (e *engine) settleSweep(b, spare *sendBatch, sp *packetSocket) {
 // another source port, as there.
 func (sc *scanner) sendSweep(ctx context.Context, targets []netip.AddrPort, routes []*route) error {
 	e := sc.e
+	// A free batch first: the batch's time, taken when it is built, is its
+	// SYNs' send time for the RTT, so it must not include this wait.
+	var b *sendBatch
+	select {
+	case b = <-sc.free:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	e.mu.Lock()
 	nonce := e.sweepBatches.batch(e.now())
 	if e.table.len() > 0 {
@@ -280,12 +288,6 @@ func (sc *scanner) sendSweep(ctx context.Context, targets []netip.AddrPort, rout
 		}
 	}
 	e.mu.Unlock()
-	var b *sendBatch
-	select {
-	case b = <-sc.free:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 	for i, t := range targets {
 		e.fill(b, routes[i], t, sc.sports[i], nonce)
 	}
