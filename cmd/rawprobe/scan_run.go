@@ -265,15 +265,12 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 	o.start = start
 	// The engines report results by target, so each target's position is
 	// kept from when it is handed over until its result comes back (a
-	// list: a set may name one endpoint twice). A sweep's target is done
-	// once its SYN has been sent, as its answer may never come: the last
-	// rawcheck.SweepBatchSize targets taken wait in unsent until the sweep
-	// ends, done if it was not cut off.
+	// list: a set may name one endpoint twice); a sweep's, once its SYN
+	// has left (sweptTargets).
 	var mu sync.Mutex
 	progress := targets.NewProgress(from)
 	inflight := map[netip.AddrPort][]uint64{}
-	var swept uint64
-	var unsent [rawcheck.SweepBatchSize]uint64
+	swept := &sweptTargets{progress: progress}
 	walk := func(yield func(netip.AddrPort) bool) {
 		for j, t := range p.set.Walk(p.seed, p.shard, from) {
 			if p.sweep {
@@ -281,12 +278,7 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 					return
 				}
 				mu.Lock()
-				slot := &unsent[swept%rawcheck.SweepBatchSize]
-				if swept >= rawcheck.SweepBatchSize {
-					progress.Done(*slot)
-				}
-				*slot = j
-				swept++
+				swept.took(j)
 				mu.Unlock()
 				bar.Sent()
 				continue
@@ -328,9 +320,7 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 		cut, o.scanErr = engine.SweepUntil(ctx, sw, walk, intr.stop, sweepGrace(p.cfg), yield)
 		if !cut && o.scanErr == nil {
 			mu.Lock()
-			for i := swept - min(swept, rawcheck.SweepBatchSize); i < swept; i++ {
-				progress.Done(unsent[i%rawcheck.SweepBatchSize])
-			}
+			swept.sentAll()
 			mu.Unlock()
 		}
 	} else {
@@ -339,8 +329,8 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 	mu.Lock()
 	o.position = progress.Position()
 	if p.sweep {
-		o.tally.NoAnswer = swept - min(swept, o.tally.Probed)
-		o.tally.Probed = swept
+		o.tally.NoAnswer = swept.n - min(swept.n, o.tally.Probed)
+		o.tally.Probed = swept.n
 	}
 	mu.Unlock()
 	o.left = total - o.position.Next - uint64(len(o.position.Done))
@@ -352,19 +342,6 @@ func (s *scanSession) run(ctx context.Context, p *scanPlan, e env, intr *interru
 	bar.Finish()
 	s.finish(ctx, o, p, e, intr)
 	return o
-}
-
-// sweepGrace is how long a sweep may go on after a stop: the SYNs of the
-// targets it has taken (at most rawcheck.SweepBatchSize, at the rate)
-// and its wait of one timeout for their answers, and a quarter second
-// more, so that a stop with nothing else going wrong never cuts off a
-// SYN still to send.
-func sweepGrace(cfg engine.Config) time.Duration {
-	grace := cfg.AttemptTimeout() + 250*time.Millisecond
-	if cfg.Rate > 0 {
-		grace += time.Duration(rawcheck.SweepBatchSize) * time.Second / time.Duration(cfg.Rate)
-	}
-	return grace
 }
 
 // stopEngine records the end of the scan and the engine's counters in o,
